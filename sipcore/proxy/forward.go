@@ -1,0 +1,135 @@
+package proxy
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// DefaultMaxForwards is put on requests that arrive without Max-Forwards (§16.6 step 3).
+const DefaultMaxForwards = 70
+
+// Hop is a resolved-enough next hop: where to send a request and over which transport.
+type Hop struct {
+	Host      string // IP or name; IPv6 without brackets
+	Port      int
+	Transport string // "UDP" or "TCP"
+}
+
+// Addr returns host:port, with brackets around an IPv6 host.
+func (h Hop) Addr() string {
+	host := h.Host
+	if strings.IndexByte(host, ':') >= 0 {
+		host = "[" + host + "]"
+	}
+	return host + ":" + strconv.Itoa(h.Port)
+}
+
+// HopFromURI applies RFC 3263 §4 in its simplest form: the transport parameter (UDP by default,
+// TLS for sips), the port (the transport's default when absent). DNS is the caller's job.
+func HopFromURI(uri *sip.Uri) Hop {
+	tp := "UDP"
+	if v, ok := uri.UriParams.Get("transport"); ok && v != "" {
+		tp = strings.ToUpper(v)
+	} else if uri.IsEncrypted() {
+		tp = "TLS"
+	}
+	port := uri.Port
+	if port == 0 {
+		port = 5060
+		if tp == "TLS" {
+			port = 5061
+		}
+	}
+	return Hop{Host: trimBrackets(uri.Host), Port: port, Transport: tp}
+}
+
+// Outbound describes our side of a forwarded request: the listener it leaves from.
+type Outbound struct {
+	Host      string // sent-by host of our Via, Record-Route host
+	Port      int
+	Transport string // "UDP" or "TCP"
+}
+
+// ForwardOptions control the forwarding copy.
+type ForwardOptions struct {
+	Branch      string
+	RecordRoute bool
+	Via         Outbound
+}
+
+// Forward builds the copy of req sent to target, per RFC 3261 §16.6 steps 1–8, and returns it
+// with the next hop it must be sent to. req itself is not modified.
+func Forward(req *sip.Request, target Target, opt ForwardOptions) (*sip.Request, Hop) {
+	// Step 1: copy. Step 2: Request-URI.
+	out := req.Clone()
+	out.Recipient = *target.URI.Clone()
+
+	// Step 3: Max-Forwards. sipgo shares this header between clones, so replace, never Dec().
+	mf := sip.MaxForwardsHeader(DefaultMaxForwards)
+	if old := out.MaxForwards(); old != nil {
+		mf = sip.MaxForwardsHeader(old.Val() - 1)
+		out.ReplaceHeader(&mf)
+	} else {
+		out.AppendHeader(&mf)
+	}
+
+	// Step 4: Record-Route, for requests that can create dialogs.
+	if opt.RecordRoute && createsDialog(out.Method) && !hasToTag(out) {
+		out.PrependHeader(&sip.RecordRouteHeader{Address: ourURI(opt.Via)})
+	}
+
+	// Step 5: a target set by an outbound proxy route becomes a pre-loaded Route.
+	// Step 6: postprocess routing information: a strict-routing next hop (§16.6 step 6).
+	var hop Hop
+	switch top := out.Route(); {
+	case top != nil && !top.Address.UriParams.Has("lr"):
+		// The next hop is a strict router: it gets the Request-URI as its first Route value.
+		hop = HopFromURI(&top.Address)
+		out.AppendHeader(&sip.RouteHeader{Address: out.Recipient})
+		out.Recipient = *top.Address.Clone()
+		out.RemoveHeader("Route")
+	case top != nil:
+		hop = HopFromURI(&top.Address)
+	case target.Hop != nil:
+		hop = HopFromURI(target.Hop)
+	default:
+		hop = HopFromURI(&out.Recipient)
+	}
+
+	// Step 8: our Via, with a branch unique to this branch of the request.
+	via := &sip.ViaHeader{
+		ProtocolName:    "SIP",
+		ProtocolVersion: "2.0",
+		Transport:       hop.Transport,
+		Host:            opt.Via.Host,
+		Port:            opt.Via.Port,
+		Params:          sip.NewParams(),
+	}
+	via.Params.Add("branch", opt.Branch)
+	out.PrependHeader(via)
+
+	out.SetTransport(hop.Transport)
+	out.SetDestination(hop.Addr())
+	return out, hop
+}
+
+// ourURI is the URI we Record-Route with: our address, loose routing (lr).
+func ourURI(ob Outbound) sip.Uri {
+	u := sip.Uri{Scheme: "sip", Host: ob.Host, Port: ob.Port, UriParams: sip.NewParams()}
+	if !strings.EqualFold(ob.Transport, "UDP") {
+		u.UriParams.Add("transport", strings.ToLower(ob.Transport))
+	}
+	u.UriParams.Add("lr", "")
+	return u
+}
+
+func createsDialog(m sip.RequestMethod) bool {
+	return m == sip.INVITE || m == sip.SUBSCRIBE || m == sip.REFER || m == sip.NOTIFY
+}
+
+func hasToTag(req *sip.Request) bool {
+	to := req.To()
+	return to != nil && to.Params.Has("tag")
+}

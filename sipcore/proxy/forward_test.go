@@ -1,0 +1,98 @@
+package proxy
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func testLocal() *Local {
+	return &Local{Addrs: []HostPort{{Host: "127.0.0.1", Port: 5060}}, Domains: []string{"example.com"}}
+}
+
+func mustParse(t testing.TB, raw []byte) *sip.Request {
+	t.Helper()
+	msg, err := sip.ParseMessage(raw)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	req, ok := msg.(*sip.Request)
+	if !ok {
+		t.Fatalf("not a request")
+	}
+	return req
+}
+
+// TestForwardGolden runs each testdata/*.sip request through the §16.4–§16.6 pipeline
+// (pre-process routes, decide, forward) and compares the result with testdata/*.golden.
+func TestForwardGolden(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.sip")
+	if len(files) == 0 {
+		t.Fatal("no golden inputs")
+	}
+	local := testLocal()
+	route, err := ParseStaticRoute(`^bob@example\.com$=sip:127.0.0.1:5070`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	router := &Router{Routes: []StaticRoute{route}, Local: local}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := mustParse(t, raw)
+			orig := in.String()
+			req := in.Clone()
+			strict, own := PreprocessRoute(req, local)
+			targets, rej := router.Decide(req)
+			if rej != nil {
+				t.Fatalf("rejected: %d %s", rej.Code, rej.Reason)
+			}
+			out, hop := Forward(req, targets[0], ForwardOptions{
+				Branch:      NewBranch(LoopHash(in), "1"),
+				RecordRoute: true,
+				Via:         Outbound{Host: "127.0.0.1", Port: 5060, Transport: "UDP"},
+			})
+			if in.String() != orig {
+				t.Fatal("Forward modified its input")
+			}
+			var b strings.Builder
+			b.WriteString("# strict previous hop: ")
+			b.WriteString(map[bool]string{true: "yes", false: "no"}[strict])
+			b.WriteString(", removed own route: ")
+			b.WriteString(map[bool]string{true: "yes", false: "no"}[own])
+			b.WriteString("\n# next hop: " + hop.Transport + " " + hop.Addr() + "\n")
+			b.WriteString(strings.ReplaceAll(out.String(), "\r\n", "\n"))
+			golden := strings.TrimSuffix(f, ".sip") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update)", err)
+			}
+			if b.String() != string(want) {
+				t.Fatalf("mismatch with %s:\n--- got\n%s\n--- want\n%s", golden, b.String(), want)
+			}
+		})
+	}
+}
+
+func TestMaxForwardsNotShared(t *testing.T) {
+	raw, _ := os.ReadFile("testdata/invite_rr.sip")
+	in := mustParse(t, raw)
+	out, _ := Forward(in, Target{URI: in.Recipient}, ForwardOptions{Branch: "z9hG4bK-x", Via: Outbound{Host: "127.0.0.1", Port: 5060, Transport: "UDP"}})
+	if in.MaxForwards().Val() != 70 || out.MaxForwards().Val() != 69 {
+		t.Fatalf("max-forwards in=%d out=%d", in.MaxForwards().Val(), out.MaxForwards().Val())
+	}
+}

@@ -1,0 +1,48 @@
+package proxy
+
+import (
+	"github.com/emiago/sipgo/sip"
+)
+
+// PreprocessRoute applies RFC 3261 §16.4 to req in place and reports what it did.
+//
+// If the previous hop was a strict router, it put a URI we had Record-Routed into the
+// Request-URI and the real target at the end of the Route set: the Request-URI is restored from
+// the last Route value. Then, if the top Route names us, it is removed. The caller must own req
+// (clone a message another actor may read first).
+func PreprocessRoute(req *sip.Request, local *Local) (strictHop, removedOwn bool) {
+	routes := req.GetHeaders("Route")
+	// Our Record-Route URIs have no user part and carry lr; only such a URI in the
+	// Request-URI means a strict router sent the request (§16.4, §16.12.1.2).
+	if len(routes) > 0 && req.Recipient.User == "" && req.Recipient.UriParams.Has("lr") && local.IsUs(&req.Recipient) {
+		if last, ok := routes[len(routes)-1].(*sip.RouteHeader); ok {
+			req.Recipient = *last.Address.Clone()
+			removeLastRoute(req)
+			strictHop = true
+		}
+	}
+	if top := req.Route(); top != nil && local.IsUs(&top.Address) {
+		removeTopRoute(req)
+		removedOwn = true
+	}
+	return strictHop, removedOwn
+}
+
+// removeTopRoute removes the first Route header value (sipgo's RemoveHeader removes the first).
+func removeTopRoute(req *sip.Request) {
+	req.RemoveHeader("Route")
+}
+
+// removeLastRoute removes the last Route header value, keeping the order of the others.
+func removeLastRoute(req *sip.Request) {
+	routes := req.GetHeaders("Route")
+	if len(routes) == 0 {
+		return
+	}
+	for range routes {
+		req.RemoveHeader("Route")
+	}
+	for _, h := range routes[:len(routes)-1] {
+		req.AppendHeader(h)
+	}
+}

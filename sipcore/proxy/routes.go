@@ -1,0 +1,100 @@
+package proxy
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// StaticRoute sends requests whose Request-URI matches Match to the next hop To.
+type StaticRoute struct {
+	// Match is applied to "user@host" of the Request-URI ("host" when there is no user).
+	Match *regexp.Regexp
+	// To is the next hop; the Request-URI is left alone (the hop is an outbound proxy).
+	To sip.Uri
+}
+
+// ParseStaticRoute reads a route written as "REGEX=URI", e.g. ".*=sip:127.0.0.1:5070".
+// The last '=' followed by "sip:" or "sips:" splits the two parts, so the regex may contain '='.
+func ParseStaticRoute(s string) (StaticRoute, error) {
+	i := max(strings.LastIndex(s, "=sip:"), strings.LastIndex(s, "=sips:"))
+	if i < 0 {
+		return StaticRoute{}, fmt.Errorf("route %q: want REGEX=sip:host[:port][;transport=udp|tcp]", s)
+	}
+	return NewStaticRoute(s[:i], s[i+1:])
+}
+
+// NewStaticRoute compiles a route from its regular expression and next-hop URI.
+func NewStaticRoute(match, to string) (StaticRoute, error) {
+	re, err := regexp.Compile(match)
+	if err != nil {
+		return StaticRoute{}, fmt.Errorf("invalid regular expression %q: %w", match, err)
+	}
+	uri, err := ParseHopURI(to)
+	if err != nil {
+		return StaticRoute{}, err
+	}
+	return StaticRoute{Match: re, To: uri}, nil
+}
+
+// ParseHopURI parses a next-hop URI and checks that it names a host and a supported transport.
+func ParseHopURI(s string) (sip.Uri, error) {
+	var uri sip.Uri
+	if err := sip.ParseUri(s, &uri); err != nil {
+		return uri, fmt.Errorf("invalid SIP URI %q: %w", s, err)
+	}
+	if sc := strings.ToLower(uri.Scheme); sc != "sip" && sc != "sips" {
+		return uri, fmt.Errorf("next hop %q: scheme must be sip or sips", s)
+	}
+	if uri.Host == "" {
+		return uri, fmt.Errorf("next hop %q: no host", s)
+	}
+	if tp, ok := uri.UriParams.Get("transport"); ok {
+		switch strings.ToLower(tp) {
+		case "udp", "tcp":
+		default:
+			return uri, fmt.Errorf("next hop %q: transport %q not supported (udp, tcp)", s, tp)
+		}
+	}
+	return uri, nil
+}
+
+// Router chooses where a request goes when no Route header decides it (§16.5).
+type Router struct {
+	Routes []StaticRoute
+	Local  *Local
+}
+
+// Target is where one branch of a request goes.
+type Target struct {
+	// URI becomes the Request-URI of the forwarded request.
+	URI sip.Uri
+	// Hop, when set, is the next hop to send to instead of the Request-URI (an outbound proxy).
+	Hop *sip.Uri
+}
+
+// Decide returns the targets for req, or a rejection. A request with a Route header is sent to
+// that route (§16.6 step 7), so only requests without one reach the static routes.
+func (r *Router) Decide(req *sip.Request) ([]Target, *Rejection) {
+	if req.Route() != nil {
+		return []Target{{URI: req.Recipient}}, nil
+	}
+	subject := req.Recipient.Host
+	if req.Recipient.User != "" {
+		subject = req.Recipient.User + "@" + req.Recipient.Host
+	}
+	for i := range r.Routes {
+		if r.Routes[i].Match.MatchString(subject) {
+			hop := r.Routes[i].To
+			return []Target{{URI: req.Recipient, Hop: &hop}}, nil
+		}
+	}
+	// A domain we do not serve: forward to the Request-URI (§16.5). One we serve and know no
+	// route for: nobody is there.
+	if !r.Local.IsDomain(req.Recipient.Host) {
+		return []Target{{URI: req.Recipient}}, nil
+	}
+	return nil, reject(404, "Not Found")
+}

@@ -1,0 +1,80 @@
+package proxy
+
+import (
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Rejection is a final response the proxy answers with instead of forwarding.
+type Rejection struct {
+	Code   int
+	Reason string
+	// Headers to add to the response (e.g. Unsupported for 420).
+	Headers []sip.Header
+}
+
+func reject(code int, reason string, hdrs ...sip.Header) *Rejection {
+	return &Rejection{Code: code, Reason: reason, Headers: hdrs}
+}
+
+// Validate applies the request validation of RFC 3261 §16.3 and returns nil when the request
+// may be processed further. loopHash is the LoopHash of the request; pass "" to skip loop
+// detection.
+func Validate(req *sip.Request, local *Local, loopHash string) *Rejection {
+	// §16.3 step 1: reasonable syntax. sipgo parsed the message; the mandatory header fields of
+	// §8.1.1 must be there.
+	switch {
+	case req.Via() == nil:
+		return reject(400, "Missing Via")
+	case req.From() == nil:
+		return reject(400, "Missing From")
+	case req.To() == nil:
+		return reject(400, "Missing To")
+	case req.CallID() == nil:
+		return reject(400, "Missing Call-ID")
+	case req.CSeq() == nil:
+		return reject(400, "Missing CSeq")
+	}
+	if m := req.CSeq().MethodName; m != req.Method {
+		return reject(400, "CSeq Method Mismatch")
+	}
+	// §16.3 step 2: URI scheme.
+	switch strings.ToLower(req.Recipient.Scheme) {
+	case "sip", "sips":
+	default:
+		return reject(416, "Unsupported URI Scheme")
+	}
+	// §16.3 step 3: Max-Forwards.
+	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
+		return reject(483, "Too Many Hops")
+	}
+	// §16.3 step 4: loop detection. A Via of ours whose branch carries the same loop hash
+	// means the request came back unchanged: a loop, not a spiral.
+	if loopHash != "" && req.Method != sip.ACK && req.Method != sip.CANCEL {
+		for _, h := range req.GetHeaders("Via") {
+			via, ok := h.(*sip.ViaHeader)
+			if !ok || !local.IsOurVia(via) {
+				continue
+			}
+			if b, _ := via.Params.Get("branch"); BranchLoopHash(b) == loopHash {
+				return reject(482, "Loop Detected")
+			}
+		}
+	}
+	// §16.3 step 5: Proxy-Require. We support no extensions that need proxy support.
+	if hs := req.GetHeaders("Proxy-Require"); len(hs) > 0 {
+		var opts []string
+		for _, h := range hs {
+			for _, o := range strings.Split(h.Value(), ",") {
+				if o = strings.TrimSpace(o); o != "" {
+					opts = append(opts, o)
+				}
+			}
+		}
+		if len(opts) > 0 {
+			return reject(420, "Bad Extension", sip.NewHeader("Unsupported", strings.Join(opts, ", ")))
+		}
+	}
+	return nil
+}

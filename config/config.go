@@ -1,0 +1,196 @@
+// Package config is partysip's configuration: one struct tree with yaml tags, defaults embedded
+// from default.yaml, and validation that reports every problem with file, line and key.
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// Config is the whole configuration.
+type Config struct {
+	Listen       []string      `yaml:"listen"`
+	Domains      []string      `yaml:"domains"`
+	Routes       []Route       `yaml:"routes"`
+	RecordRoute  bool          `yaml:"record_route"`
+	Timers       Timers        `yaml:"timers"`
+	Transactions Transactions  `yaml:"transactions"`
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	Log          Log           `yaml:"log"`
+
+	// Source is the file the configuration came from ("" for the defaults alone).
+	Source string `yaml:"-"`
+	// lines maps a key path (e.g. "routes[0].match") to its line in Source.
+	lines map[string]int
+}
+
+// Route is one static route.
+type Route struct {
+	Match string `yaml:"match"`
+	To    string `yaml:"to"`
+}
+
+// Timers are the RFC 3261 base timers.
+type Timers struct {
+	T1 time.Duration `yaml:"t1"`
+	T2 time.Duration `yaml:"t2"`
+	T4 time.Duration `yaml:"t4"`
+}
+
+// Transactions configures the transaction table.
+type Transactions struct {
+	Shards int `yaml:"shards"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Listener is a parsed listen entry.
+type Listener struct {
+	Transport string // "udp" or "tcp"
+	Host      string // IP, no brackets
+	Port      int
+}
+
+// Addr returns host:port with brackets for IPv6.
+func (l Listener) Addr() string { return net.JoinHostPort(l.Host, strconv.Itoa(l.Port)) }
+
+func (l Listener) String() string { return l.Transport + ":" + l.Addr() }
+
+// ParseListener reads "udp:127.0.0.1:5060" or "tcp:[::1]:5060".
+func ParseListener(s string) (Listener, error) {
+	tp, addr, ok := strings.Cut(s, ":")
+	if !ok {
+		return Listener{}, fmt.Errorf("%q: want transport:host:port", s)
+	}
+	tp = strings.ToLower(tp)
+	if tp != "udp" && tp != "tcp" {
+		return Listener{}, fmt.Errorf("%q: transport %q not supported (udp, tcp)", s, tp)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return Listener{}, fmt.Errorf("%q: %v", s, err)
+	}
+	if net.ParseIP(host) == nil {
+		return Listener{}, fmt.Errorf("%q: host must be an IP address", s)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return Listener{}, fmt.Errorf("%q: bad port %q", s, port)
+	}
+	return Listener{Transport: tp, Host: host, Port: p}, nil
+}
+
+// Default returns the embedded default configuration.
+func Default() *Config {
+	c, err := parse("<defaults>", defaultYAML, nil)
+	if err != nil {
+		panic("config: embedded defaults are invalid: " + err.Error())
+	}
+	c.Source = ""
+	return c
+}
+
+// Load reads a file over the embedded defaults and validates the result.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := parse(path, data, Default())
+	if err != nil {
+		return nil, err
+	}
+	return c, c.Validate()
+}
+
+// parse decodes data over base (a copy of it), reporting unknown keys and bad values with their
+// line. base may be nil.
+func parse(name string, data []byte, base *Config) (*Config, error) {
+	c := &Config{}
+	if base != nil {
+		*c = *base
+		c.Routes = append([]Route(nil), base.Routes...)
+	}
+	c.Source = name
+	c.lines = map[string]int{}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, &Errors{List: []error{fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))}}
+	}
+	if len(root.Content) == 0 { // empty file
+		return c, nil
+	}
+	var errs Errors
+	walk(name, root.Content[0], configSchema, "", c.lines, &errs)
+	if len(errs.List) > 0 {
+		return nil, &errs
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(c); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, msg := range te.Errors {
+				errs.List = append(errs.List, fmt.Errorf("%s", c.typeError(msg)))
+			}
+			return nil, &errs
+		}
+		return nil, &Errors{List: []error{fmt.Errorf("%s: %v", name, err)}}
+	}
+	return c, nil
+}
+
+// typeError rewrites yaml's "line N: cannot unmarshal ..." into "file:N: key: ...".
+func (c *Config) typeError(msg string) string {
+	rest, ok := strings.CutPrefix(msg, "line ")
+	if !ok {
+		return c.Source + ": " + msg
+	}
+	num, text, _ := strings.Cut(rest, ": ")
+	line, _ := strconv.Atoi(num)
+	key := "?"
+	for k, l := range c.lines {
+		if l == line && len(k) > len(key) || (l == line && key == "?") {
+			key = k
+		}
+	}
+	return fmt.Sprintf("%s:%d: %s: %s", c.Source, line, key, text)
+}
+
+// Errors is every problem found in a configuration.
+type Errors struct{ List []error }
+
+func (e *Errors) Error() string {
+	parts := make([]string, len(e.List))
+	for i, err := range e.List {
+		parts[i] = err.Error()
+	}
+	return strings.Join(parts, "\n")
+}
+
+// at formats a problem with the file and line of key.
+func (c *Config) at(key, format string, args ...any) error {
+	where := c.Source
+	if where == "" {
+		where = "<defaults>"
+	}
+	if line, ok := c.lines[key]; ok {
+		where = fmt.Sprintf("%s:%d", where, line)
+	}
+	return fmt.Errorf("%s: %s: %s", where, key, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,100 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "partysip.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaultsValid(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Listeners()) != 2 || c.Timers.T1 != 500*time.Millisecond || !c.RecordRoute {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+}
+
+func TestLoadOverridesDefaults(t *testing.T) {
+	p := write(t, "listen: [udp:127.0.0.1:5099]\nroutes:\n  - match: '^100'\n    to: sip:127.0.0.1:5070;transport=tcp\ntimers:\n  t1: 100ms\n")
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Listen) != 1 || c.Timers.T1 != 100*time.Millisecond || c.Timers.T2 != 4*time.Second {
+		t.Fatalf("override failed: %+v", c)
+	}
+	if rs := c.StaticRoutes(); len(rs) != 1 || rs[0].To.Port != 5070 {
+		t.Fatalf("routes: %+v", rs)
+	}
+}
+
+func TestLoadErrorsNameFileLineKey(t *testing.T) {
+	cases := []struct {
+		name, body string
+		want       []string
+	}{
+		{"unknown key", "listen: [udp:127.0.0.1:5060]\ntimers:\n  t9: 1s\n", []string{":3: timers.t9: unknown key"}},
+		{"bad duration", "timers:\n  t1: fast\n", []string{":2: timers.t1: cannot unmarshal"}},
+		{"bad regex and listener", "listen:\n  - udp:nowhere:5060\nroutes:\n  - match: '(['\n    to: sip:127.0.0.1\n",
+			[]string{":2: listen[0]: ", "host must be an IP", ":4: routes[0].match: invalid regular expression"}},
+		{"bad hop", "routes:\n  - match: x\n    to: 'sip:1.2.3.4;transport=sctp'\n", []string{":3: routes[0].to: ", "sctp"}},
+		{"t2 below t1", "timers:\n  t1: 5s\n  t2: 1s\n", []string{":3: timers.t2: must be at least t1"}},
+		{"bad log level", "log:\n  level: loud\n", []string{":2: log.level: \"loud\""}},
+		{"not a list", "routes: 5\n", []string{":1: routes: want a list"}},
+		{"syntax", "listen: [\n", []string{"partysip.yaml:"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load(write(t, c.body))
+			if err == nil {
+				t.Fatal("expected an error")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Fatalf("error %q does not contain %q", err, w)
+				}
+			}
+			if !strings.Contains(err.Error(), "partysip.yaml") {
+				t.Fatalf("error %q does not name the file", err)
+			}
+		})
+	}
+}
+
+func TestParseListener(t *testing.T) {
+	l, err := ParseListener("tcp:[::1]:5070")
+	if err != nil || l.Host != "::1" || l.Port != 5070 || l.Transport != "tcp" || l.String() != "tcp:[::1]:5070" {
+		t.Fatalf("got %+v %v", l, err)
+	}
+	for _, bad := range []string{"udp", "sctp:127.0.0.1:5060", "udp:127.0.0.1:99999", "udp:127.0.0.1"} {
+		if _, err := ParseListener(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// TestExampleConfigs loads every example config shipped in the repository.
+func TestExampleConfigs(t *testing.T) {
+	files, _ := filepath.Glob("../docs/examples/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no example configs found under docs/examples")
+	}
+	for _, f := range files {
+		if _, err := Load(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}

@@ -1,0 +1,96 @@
+package config
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/partysip/partysip/sipcore/proxy"
+)
+
+// Validate checks every value and returns all problems at once (an *Errors), or nil.
+func (c *Config) Validate() error {
+	var errs Errors
+	add := func(err error) { errs.List = append(errs.List, err) }
+	if len(c.Listen) == 0 {
+		add(c.at("listen", "at least one listener is needed"))
+	}
+	for i, l := range c.Listen {
+		if _, err := ParseListener(l); err != nil {
+			add(c.at("listen["+strconv.Itoa(i)+"]", "%v", err))
+		}
+	}
+	for i, d := range c.Domains {
+		if d == "" || strings.ContainsAny(d, " :;@<>") {
+			add(c.at("domains["+strconv.Itoa(i)+"]", "%q is not a domain name", d))
+		}
+	}
+	for i, r := range c.Routes {
+		key := "routes[" + strconv.Itoa(i) + "]"
+		if r.Match == "" {
+			add(c.at(key+".match", "missing (a regular expression on user@host)"))
+		}
+		if r.To == "" {
+			add(c.at(key+".to", "missing (a next hop such as sip:127.0.0.1:5070)"))
+		}
+		if r.Match == "" || r.To == "" {
+			continue
+		}
+		if _, err := proxy.NewStaticRoute(r.Match, "sip:127.0.0.1"); err != nil {
+			add(c.at(key+".match", "%v", err))
+		}
+		if _, err := proxy.ParseHopURI(r.To); err != nil {
+			add(c.at(key+".to", "%v", err))
+		}
+	}
+	if c.Timers.T1 <= 0 {
+		add(c.at("timers.t1", "must be positive, got %s", c.Timers.T1))
+	}
+	if c.Timers.T2 < c.Timers.T1 {
+		add(c.at("timers.t2", "must be at least t1 (%s), got %s", c.Timers.T1, c.Timers.T2))
+	}
+	if c.Timers.T4 <= 0 {
+		add(c.at("timers.t4", "must be positive, got %s", c.Timers.T4))
+	}
+	if c.Transactions.Shards < 0 || c.Transactions.Shards > 4096 {
+		add(c.at("transactions.shards", "must be 0 (automatic) to 4096, got %d", c.Transactions.Shards))
+	}
+	if c.DrainTimeout < 0 {
+		add(c.at("drain_timeout", "must not be negative, got %s", c.DrainTimeout))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add(c.at("log.level", "%q: want debug, info, warn or error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "console", "json":
+	default:
+		add(c.at("log.format", "%q: want console or json", c.Log.Format))
+	}
+	if len(errs.List) > 0 {
+		return &errs
+	}
+	return nil
+}
+
+// Listeners returns the parsed listen entries; call after Validate.
+func (c *Config) Listeners() []Listener {
+	out := make([]Listener, 0, len(c.Listen))
+	for _, s := range c.Listen {
+		if l, err := ParseListener(s); err == nil {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// StaticRoutes returns the compiled routes; call after Validate.
+func (c *Config) StaticRoutes() []proxy.StaticRoute {
+	out := make([]proxy.StaticRoute, 0, len(c.Routes))
+	for _, r := range c.Routes {
+		if sr, err := proxy.NewStaticRoute(r.Match, r.To); err == nil {
+			out = append(out, sr)
+		}
+	}
+	return out
+}

@@ -77,7 +77,13 @@ func StatelessBranch(req *sip.Request) string {
 			h.add(LoopHash(req))
 		}
 	}
-	h.add(string(req.Method))
+	// An ACK for a non-2xx and a CANCEL share the INVITE's branch (§9.1, §17.1.1.3), so they
+	// must hash alike; an ACK for a 2xx has a top Via branch of its own and differs anyway.
+	method := req.Method
+	if method == sip.ACK || method == sip.CANCEL {
+		method = sip.INVITE
+	}
+	h.add(string(method))
 	return statelessBranchPrefix + strconv.FormatUint(h.sum, 36)
 }
 

@@ -80,22 +80,14 @@ func Forward(req *sip.Request, target Target, opt ForwardOptions) (*sip.Request,
 		out.PrependHeader(&sip.RecordRouteHeader{Address: ourURI(opt.Via)})
 	}
 
-	// Step 5: a target set by an outbound proxy route becomes a pre-loaded Route.
-	// Step 6: postprocess routing information: a strict-routing next hop (§16.6 step 6).
-	var hop Hop
-	switch top := out.Route(); {
-	case top != nil && !top.Address.UriParams.Has("lr"):
-		// The next hop is a strict router: it gets the Request-URI as its first Route value.
-		hop = HopFromURI(&top.Address)
+	// Steps 5–7: the next hop: a Route header, else the target's outbound hop, else the
+	// Request-URI. Step 6: a strict-routing next hop gets the Request-URI as its last Route
+	// value and its own URI as the Request-URI.
+	hop := NextHop(out, target)
+	if top := out.Route(); top != nil && !top.Address.UriParams.Has("lr") {
 		out.AppendHeader(&sip.RouteHeader{Address: out.Recipient})
 		out.Recipient = *top.Address.Clone()
 		out.RemoveHeader("Route")
-	case top != nil:
-		hop = HopFromURI(&top.Address)
-	case target.Hop != nil:
-		hop = HopFromURI(target.Hop)
-	default:
-		hop = HopFromURI(&out.Recipient)
 	}
 
 	// Step 8: our Via, with a branch unique to this branch of the request.
@@ -113,6 +105,18 @@ func Forward(req *sip.Request, target Target, opt ForwardOptions) (*sip.Request,
 	out.SetTransport(hop.Transport)
 	out.SetDestination(hop.Addr())
 	return out, hop
+}
+
+// NextHop is where a request for target is sent (§16.6 steps 6–7): the top Route, else the
+// target's outbound hop, else the Request-URI. Call it on the request after PreprocessRoute.
+func NextHop(req *sip.Request, target Target) Hop {
+	switch {
+	case req.Route() != nil:
+		return HopFromURI(&req.Route().Address)
+	case target.Hop != nil:
+		return HopFromURI(target.Hop)
+	}
+	return HopFromURI(&target.URI)
 }
 
 // ourURI is the URI we Record-Route with: our address, loose routing (lr).

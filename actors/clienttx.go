@@ -1,0 +1,131 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/partysip/partysip/sipcore/proxy"
+	"github.com/partysip/partysip/sipcore/transaction"
+)
+
+// clientTx runs one client transaction (ICT or NICT, RFC 3261 §17.1) for one branch of a
+// proxied request, and reports to the proxy context that owns the branch.
+type clientTx struct {
+	c      *core
+	key    transaction.Key
+	req    *sip.Request
+	hop    proxy.Hop
+	udp    *udpListener
+	owner  *actor.PID
+	index  int
+	m      transaction.Machine
+	timers timerSet
+	last   *sip.Response
+	// cancelWanted: a CANCEL was asked for before any provisional response; §9.1 says wait.
+	cancelWanted, cancelSent, reported, ended bool
+}
+
+func newClientTx(c *core, r *clientTxRequested) actor.Actor {
+	kind := transaction.ClientNonInvite
+	if r.Req.Method == sip.INVITE {
+		kind = transaction.ClientInvite
+	}
+	var udp *udpListener
+	if r.Hop.Transport == "UDP" {
+		_, udp, _ = c.tp.outbound(r.Hop)
+	}
+	return &clientTx{
+		c: c, key: r.Key, req: r.Req, hop: r.Hop, udp: udp, owner: r.Owner, index: r.Index,
+		m: transaction.New(kind, r.Hop.Transport != "UDP", c.timers),
+	}
+}
+
+func (t *clientTx) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		if t.owner != nil {
+			ctx.Send(t.owner, &clientTxStarted{Index: t.index, PID: ctx.Self()})
+		}
+		t.step(ctx, transaction.Event{Kind: transaction.Start})
+	case *MessageReceived:
+		res := m.Msg.(*sip.Response)
+		t.last = res
+		t.step(ctx, transaction.Event{Kind: transaction.ResponseReceived, Code: res.StatusCode})
+		if res.StatusCode < 200 && t.cancelWanted {
+			t.sendCancel(ctx) // the provisional response §9.1 waits for
+		}
+	case *branchCancelRequested:
+		switch t.m.State() {
+		case transaction.Proceeding:
+			t.sendCancel(ctx)
+		case transaction.Calling:
+			t.cancelWanted = true
+		}
+	case *timerFired:
+		if t.timers.current(m) {
+			t.step(ctx, transaction.Event{Kind: transaction.TimerFired, Timer: m.Timer})
+		}
+	case *actor.Stopping:
+		t.timers.stopAll()
+		if !t.ended && !t.reported {
+			// Stopped by a fault before finishing: the branch failed.
+			t.report(ctx, &branchFailed{Index: t.index, Code: 500})
+		}
+		t.ended = true
+	}
+}
+
+func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
+	for _, a := range t.m.Step(time.Now(), ev) {
+		switch a.Kind {
+		case transaction.SendRequest:
+			if err := t.c.tp.sendRequest(t.req, t.hop, t.udp); err != nil {
+				t.c.stats.SendErrors.Add(1)
+				t.c.log.Info("request not sent", zap.String("call_id", t.req.CallID().Value()),
+					zap.String("branch", t.key.Branch), zap.String("to", t.hop.Addr()), zap.Error(err))
+				defer t.step(ctx, transaction.Event{Kind: transaction.TransportFailed})
+			}
+		case transaction.SendAck:
+			ack := proxy.NewAckForNon2xx(t.req, t.last)
+			_ = t.c.tp.sendRequest(ack, t.hop, t.udp)
+		case transaction.PassResponse:
+			if t.last.StatusCode >= 200 {
+				t.reported = true
+			}
+			t.report(ctx, &branchResponded{Index: t.index, Res: t.last})
+		case transaction.StartTimer:
+			t.timers.start(ctx, a.Timer, a.After)
+		case transaction.InformTimeout:
+			t.reported = true
+			t.report(ctx, &branchFailed{Index: t.index, Code: 408})
+		case transaction.InformTransportError:
+			t.reported = true
+			t.report(ctx, &branchFailed{Index: t.index, Code: 503})
+		case transaction.Terminate:
+			t.ended = true
+			ctx.Stop(ctx.Self())
+		}
+	}
+}
+
+func (t *clientTx) report(ctx actor.Context, msg any) {
+	if t.owner != nil {
+		ctx.Send(t.owner, msg)
+	}
+}
+
+// sendCancel starts a CANCEL client transaction for this branch (§9.1): same branch, so it goes
+// to this shard, with a key of its own (method CANCEL). Nobody waits for its response.
+func (t *clientTx) sendCancel(ctx actor.Context) {
+	if t.cancelSent || t.req.Method != sip.INVITE {
+		return
+	}
+	t.cancelSent, t.cancelWanted = true, false
+	cancel := proxy.NewCancel(t.req)
+	ctx.Send(t.c.shardFor(t.key), &clientTxRequested{
+		Req: cancel, Hop: t.hop, Key: transaction.ClientKeyFor(t.key.Branch, sip.CANCEL),
+	})
+}

@@ -1,0 +1,104 @@
+package actors
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/partysip/partysip/sipcore/proxy"
+	"github.com/partysip/partysip/sipcore/transaction"
+)
+
+// FaultFunc lets tests (and later an operator's fault-injection switch) make a transaction actor
+// panic: it is asked once per server transaction with the request that started it.
+type FaultFunc func(kind transaction.Kind, req *sip.Request) bool
+
+// core is what every actor of one engine shares. It is built once at start and read-only after,
+// except for the atomic counters and the draining flag.
+type core struct {
+	log         *zap.Logger
+	local       *proxy.Local
+	router      *proxy.Router
+	timers      transaction.Timers
+	recordRoute bool
+	tp          *Transports
+	shards      []*actor.PID
+	root        *actor.RootContext
+	fault       FaultFunc
+
+	draining atomic.Bool
+	stats    Stats
+
+	branchPrefix string
+	branchSeq    atomic.Uint64
+}
+
+// Stats are the engine's counters.
+type Stats struct {
+	RequestsIn       atomic.Int64
+	ResponsesIn      atomic.Int64
+	Malformed        atomic.Int64
+	LiveTx           atomic.Int64
+	TxStarted        atomic.Int64
+	TxPanics         atomic.Int64
+	StatelessFwd     atomic.Int64
+	RejectedDrain    atomic.Int64
+	SendErrors       atomic.Int64
+	ResponsesSent5xx atomic.Int64
+}
+
+func newBranchPrefix() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// uniqueBranch returns a fresh stateful branch carrying the request's loop hash.
+func (c *core) uniqueBranch(loopHash string) string {
+	n := c.branchSeq.Add(1)
+	return proxy.NewBranch(loopHash, c.branchPrefix+strconv.FormatUint(n, 36))
+}
+
+// shardFor returns the shard actor that owns a key.
+func (c *core) shardFor(k transaction.Key) *actor.PID {
+	return c.shards[k.Shard(len(c.shards))]
+}
+
+// route is the transports' entry point: it computes the transaction key of a parsed message
+// and sends it to the owning shard. It runs on a read goroutine and never blocks.
+func (c *core) route(msg sip.Message, from Peer) {
+	var key transaction.Key
+	var err error
+	switch m := msg.(type) {
+	case *sip.Request:
+		c.stats.RequestsIn.Add(1)
+		key, err = transaction.ServerKey(m)
+	case *sip.Response:
+		c.stats.ResponsesIn.Add(1)
+		key, err = transaction.ClientKey(m)
+	}
+	if err != nil {
+		c.stats.Malformed.Add(1)
+		c.log.Info("message without transaction identity dropped", zap.String("from", from.Addr), zap.Error(err))
+		return
+	}
+	c.root.Send(c.shardFor(key), &MessageReceived{Msg: msg, Key: key, From: from})
+}
+
+// respondStateless answers a request outside any transaction (drain, errors before a
+// transaction exists).
+func (c *core) respondStateless(req *sip.Request, from Peer, code int, reason string, hdrs ...sip.Header) {
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	if err := c.tp.sendResponse(res, from); err != nil {
+		c.stats.SendErrors.Add(1)
+		c.log.Debug("stateless response not sent", zap.Error(err))
+	}
+}

@@ -1,0 +1,125 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/partysip/partysip/config"
+	"github.com/partysip/partysip/sipcore/proxy"
+	"github.com/partysip/partysip/sipcore/transaction"
+)
+
+// Options configure an Engine.
+type Options struct {
+	Config *config.Config
+	Logger *zap.Logger
+	// Fault, when set, is asked for each new server transaction whether its actor should panic.
+	Fault FaultFunc
+}
+
+// Engine is a running proxy: transports, the sharded transaction table and the actors under it.
+type Engine struct {
+	c      *core
+	system *actor.ActorSystem
+	addrs  []config.Listener
+}
+
+// Start opens the listeners and starts the actor tree. It returns once every listener is bound.
+func Start(opts Options) (*Engine, error) {
+	cfg := opts.Config
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	// Libraries log through slog: route them into zap, at warn and above only.
+	slogger := slog.New(zapslog.NewHandler(log.WithOptions(zap.IncreaseLevel(zapcore.WarnLevel)).Core(),
+		zapslog.WithName("lib")))
+	sip.SetDefaultLogger(slogger)
+
+	tp, err := openTransports(cfg.Listeners(), log, slogger)
+	if err != nil {
+		return nil, err
+	}
+	local := &proxy.Local{Domains: cfg.Domains}
+	addrs := tp.LocalAddrs()
+	for _, a := range addrs {
+		local.Addrs = append(local.Addrs, proxy.HostPort{Host: a.Host, Port: a.Port})
+	}
+	system := actor.NewActorSystem(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }),
+		actor.WithDeadLetterThrottleCount(3),
+		actor.WithDeadLetterThrottleInterval(10*time.Second),
+	)
+	c := &core{
+		log:    log,
+		local:  local,
+		router: &proxy.Router{Routes: cfg.StaticRoutes(), Local: local},
+		timers: transaction.Timers{
+			T1: cfg.Timers.T1, T2: cfg.Timers.T2, T4: cfg.Timers.T4,
+			D: max(32*time.Second, 64*cfg.Timers.T1),
+		},
+		recordRoute:  cfg.RecordRoute,
+		tp:           tp,
+		root:         system.Root,
+		fault:        opts.Fault,
+		branchPrefix: newBranchPrefix(),
+	}
+	n := cfg.Transactions.Shards
+	if n == 0 {
+		n = 4 * runtime.NumCPU()
+	}
+	shardProps := actor.PropsFromProducer(func() actor.Actor { return newShard(c) },
+		actor.WithSupervisor(txSupervisor(c)))
+	for i := 0; i < n; i++ {
+		c.shards = append(c.shards, system.Root.Spawn(shardProps))
+	}
+	tp.serve(c.route, func() { c.stats.Malformed.Add(1) })
+	log.Info("partysip listening", zap.Stringers("listen", addrs), zap.Int("shards", n),
+		zap.Int("routes", len(c.router.Routes)), zap.Strings("domains", cfg.Domains))
+	return &Engine{c: c, system: system, addrs: addrs}, nil
+}
+
+// Addrs returns the bound listeners, with real ports where 0 was configured.
+func (e *Engine) Addrs() []config.Listener { return e.addrs }
+
+// Stats returns the live counters.
+func (e *Engine) Stats() *Stats { return &e.c.stats }
+
+// ErrDrainTimeout is returned by Drain when transactions were still live at the deadline.
+var ErrDrainTimeout = errors.New("drain: transactions still live at the deadline")
+
+// Drain stops taking new calls (initial requests get 503 with Retry-After) and waits until no
+// transaction is live or ctx ends. In-dialog requests keep flowing so live calls can end.
+func (e *Engine) Drain(ctx context.Context) error {
+	e.c.draining.Store(true)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if e.c.stats.LiveTx.Load() == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ErrDrainTimeout
+		case <-tick.C:
+		}
+	}
+}
+
+// Stop closes the listeners and stops every actor.
+func (e *Engine) Stop() {
+	e.c.tp.close()
+	for _, s := range e.c.shards {
+		_ = e.system.Root.StopFuture(s).Wait()
+	}
+	e.system.Shutdown()
+}

@@ -1,0 +1,74 @@
+package actors
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/partysip/partysip/sipcore/proxy"
+	"github.com/partysip/partysip/sipcore/transaction"
+)
+
+// Messages between actors are immutable facts: once sent, neither side edits them or the SIP
+// message they carry.
+
+// MessageReceived is a parsed SIP message from a transport, routed to the shard owning Key.
+type MessageReceived struct {
+	Msg  sip.Message
+	Key  transaction.Key
+	From Peer
+}
+
+// Peer is where a message came from, and so where responses to it go back.
+type Peer struct {
+	Transport string // "UDP" or "TCP"
+	Addr      string // source address, host:port
+	udp       *udpListener
+}
+
+// clientTxRequested asks a shard to start a client transaction for a forwarded request.
+type clientTxRequested struct {
+	Req   *sip.Request
+	Hop   proxy.Hop
+	Key   transaction.Key
+	Owner *actor.PID // the proxy context; nil for a CANCEL nobody waits for
+	Index int        // branch index in the owner's response context
+}
+
+// clientTxStarted tells the proxy context which actor runs branch Index.
+type clientTxStarted struct {
+	Index int
+	PID   *actor.PID
+}
+
+// branchResponded carries a response of branch Index to the proxy context.
+type branchResponded struct {
+	Index int
+	Res   *sip.Response
+}
+
+// branchFailed says branch Index ended without a final response: Code is the status the proxy
+// acts as if it received (408 on timeout, 503 on transport error, §16.7/§16.8; 500 on a fault).
+type branchFailed struct {
+	Index int
+	Code  int
+}
+
+// branchCancelRequested asks a client INVITE transaction to CANCEL its request (§16.10).
+type branchCancelRequested struct{}
+
+// responseSent is the proxy context handing a response to its server transaction.
+type responseSent struct {
+	Res *sip.Response
+}
+
+// cancelArrived tells an INVITE server transaction (and its proxy context) that a CANCEL
+// matching it was received.
+type cancelArrived struct{}
+
+// timerFired is a transaction timer's expiry; Gen lets the actor ignore a timer that was
+// re-armed or whose state has passed (protoactor's scheduler is time.AfterFunc: a stopped timer
+// can still deliver).
+type timerFired struct {
+	Timer transaction.Timer
+	Gen   uint32
+}

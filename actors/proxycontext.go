@@ -1,0 +1,200 @@
+package actors
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/partysip/partysip/sipcore/proxy"
+	"github.com/partysip/partysip/sipcore/transaction"
+)
+
+// proxyContext is the response context of RFC 3261 §16 for one request: it validates and
+// routes the request, starts a client transaction per target, forwards provisional and 2xx
+// responses at once and the best final response when every branch has ended (§16.7), and
+// cancels pending branches on a 2xx/6xx or a CANCEL from upstream (§16.10).
+type proxyContext struct {
+	c        *core
+	req      *sip.Request // as received; owned by the server transaction, never edited here
+	server   *actor.PID
+	branches []branch
+	final    bool // a final response went upstream
+	canceled bool
+}
+
+type branch struct {
+	pid  *actor.PID
+	code int           // final status, or the one we act as if received; 0 while pending
+	res  *sip.Response // the final response received, nil if synthesized
+	done bool
+}
+
+func newProxyContext(c *core, req *sip.Request, server *actor.PID) actor.Actor {
+	return &proxyContext{c: c, req: req, server: server}
+}
+
+func (p *proxyContext) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		p.start(ctx)
+	case *clientTxStarted:
+		b := &p.branches[m.Index]
+		b.pid = m.PID
+		if p.canceled && !b.done {
+			ctx.Send(b.pid, &branchCancelRequested{})
+		}
+	case *branchResponded:
+		p.onResponse(ctx, m.Index, m.Res)
+	case *branchFailed:
+		p.onBranchEnd(ctx, m.Index, m.Code, nil)
+	case *cancelArrived:
+		p.canceled = true
+		p.cancelPending(ctx, -1)
+	}
+}
+
+// start runs the request through the §16 pipeline and forks a client transaction per target.
+func (p *proxyContext) start(ctx actor.Context) {
+	req := p.req
+	if req.Method == sip.INVITE {
+		// §16.2: a stateful proxy sends 100 Trying for an INVITE without waiting.
+		p.respond(ctx, sip.NewResponseFromRequest(req, 100, "Trying", nil))
+	}
+	loopHash := proxy.LoopHash(req)
+	if rej := proxy.Validate(req, p.c.local, loopHash); rej != nil {
+		p.reject(ctx, rej)
+		return
+	}
+	work := req.Clone()
+	proxy.PreprocessRoute(work, p.c.local)
+	targets, rej := p.c.router.Decide(work)
+	if rej != nil {
+		p.reject(ctx, rej)
+		return
+	}
+	p.branches = make([]branch, len(targets))
+	for i, target := range targets {
+		branchID := p.c.uniqueBranch(loopHash)
+		ob, _, err := p.c.tp.outbound(proxy.NextHop(work, target))
+		if err != nil {
+			p.onBranchEnd(ctx, i, 503, nil)
+			continue
+		}
+		out, hop := proxy.Forward(work, target, proxy.ForwardOptions{
+			Branch:      branchID,
+			RecordRoute: p.c.recordRoute,
+			Via:         ob,
+		})
+		key := transaction.ClientKeyFor(branchID, out.Method)
+		ctx.Send(p.c.shardFor(key), &clientTxRequested{Req: out, Hop: hop, Key: key, Owner: ctx.Self(), Index: i})
+	}
+}
+
+func (p *proxyContext) onResponse(ctx actor.Context, i int, res *sip.Response) {
+	code := res.StatusCode
+	switch {
+	case code == 100:
+		return // §16.7 step 5: 100 is not forwarded
+	case code < 200:
+		if !p.final {
+			p.forward(ctx, res)
+		}
+	case code < 300:
+		// §16.7 step 5/9: every 2xx is forwarded at once (a forked INVITE may have several).
+		p.final = true
+		p.forward(ctx, res)
+		p.branches[i].done, p.branches[i].code = true, code
+		if p.req.Method == sip.INVITE {
+			p.cancelPending(ctx, i) // §16.7 step 10
+		}
+	default:
+		if code >= 600 && p.req.Method == sip.INVITE {
+			p.cancelPending(ctx, i) // §16.7 step 10
+		}
+		p.onBranchEnd(ctx, i, code, res)
+	}
+}
+
+// onBranchEnd records a branch's final outcome and, once every branch has one, sends the best
+// final response upstream (§16.7 step 6).
+func (p *proxyContext) onBranchEnd(ctx actor.Context, i, code int, res *sip.Response) {
+	b := &p.branches[i]
+	if b.done {
+		return
+	}
+	b.done, b.code, b.res = true, code, res
+	codes := make([]int, len(p.branches))
+	for j := range p.branches {
+		if !p.branches[j].done {
+			return
+		}
+		codes[j] = p.branches[j].code
+	}
+	if p.final {
+		return
+	}
+	best, upstream := proxy.Best(codes)
+	if best >= 0 && p.branches[best].res != nil {
+		out := p.branches[best].res
+		if upstream != out.StatusCode {
+			out = out.Clone()
+			out.StatusCode, out.Reason = upstream, "Server Internal Error"
+		}
+		p.final = true
+		p.forward(ctx, out)
+		return
+	}
+	p.final = true
+	p.respond(ctx, sip.NewResponseFromRequest(p.req, upstream, reasonPhrase(upstream), nil))
+}
+
+// cancelPending CANCELs every branch still without a final response, except skip.
+func (p *proxyContext) cancelPending(ctx actor.Context, skip int) {
+	for j := range p.branches {
+		b := &p.branches[j]
+		if j != skip && !b.done && b.pid != nil {
+			ctx.Send(b.pid, &branchCancelRequested{})
+		}
+	}
+	p.canceled = true
+}
+
+// forward sends a downstream response upstream without our Via (§16.7 step 3).
+func (p *proxyContext) forward(ctx actor.Context, res *sip.Response) {
+	out, ok := proxy.StripVia(res)
+	if !ok {
+		p.c.log.Info("response with no Via left dropped", zap.String("call_id", p.req.CallID().Value()))
+		return
+	}
+	p.respond(ctx, out)
+}
+
+func (p *proxyContext) reject(ctx actor.Context, rej *proxy.Rejection) {
+	if p.req.Method == sip.ACK {
+		return
+	}
+	res := sip.NewResponseFromRequest(p.req, rej.Code, rej.Reason, nil)
+	for _, h := range rej.Headers {
+		res.AppendHeader(h)
+	}
+	p.final = true
+	p.respond(ctx, res)
+}
+
+func (p *proxyContext) respond(ctx actor.Context, res *sip.Response) {
+	ctx.Send(p.server, &responseSent{Res: res})
+}
+
+func reasonPhrase(code int) string {
+	switch code {
+	case 408:
+		return "Request Timeout"
+	case 480:
+		return "Temporarily Unavailable"
+	case 500:
+		return "Server Internal Error"
+	case 503:
+		return "Service Unavailable"
+	}
+	return "Error"
+}

@@ -1,0 +1,149 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/partysip/partysip/sipcore/transaction"
+)
+
+// serverTx runs one server transaction (IST or NIST, RFC 3261 §17.2) around a sipcore machine.
+// Its transaction user is a proxy context actor it spawns as its child. A CANCEL is a server
+// transaction too: it answers 200 itself and tells the INVITE transaction (§16.10).
+type serverTx struct {
+	c      *core
+	key    transaction.Key
+	req    *sip.Request
+	from   Peer
+	m      transaction.Machine
+	timers timerSet
+	last   *sip.Response
+	tu     *actor.PID
+	// cancels is the INVITE server transaction a CANCEL applies to (nil when not a CANCEL, or
+	// when no such transaction exists and the CANCEL is proxied on its own).
+	cancels *actor.PID
+	ended   bool
+	log     *zap.Logger
+}
+
+func newServerTx(c *core, first *MessageReceived, cancels *actor.PID) actor.Actor {
+	req := first.Msg.(*sip.Request)
+	kind := transaction.ServerNonInvite
+	if req.Method == sip.INVITE {
+		kind = transaction.ServerInvite
+	}
+	return &serverTx{
+		c:       c,
+		key:     first.Key,
+		req:     req,
+		from:    first.From,
+		m:       transaction.New(kind, first.From.Transport != "UDP", c.timers),
+		cancels: cancels,
+		log:     c.log,
+	}
+}
+
+func (t *serverTx) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		if t.c.fault != nil && t.c.fault(t.m.Kind(), t.req) {
+			panic("fault injected into " + t.m.Kind().String() + " " + t.req.CallID().Value())
+		}
+		t.step(ctx, transaction.Event{Kind: transaction.Start})
+	case *MessageReceived:
+		ev := transaction.RequestRetransmitted
+		if m.Msg.(*sip.Request).Method == sip.ACK {
+			ev = transaction.AckReceived
+		}
+		if ev == transaction.AckReceived && t.m.State() == transaction.Accepted {
+			// RFC 6026 §7.1: an ACK matching an accepted INVITE goes on like any ACK for a 2xx.
+			t.c.forwardStateless(m.Msg.(*sip.Request))
+		}
+		t.step(ctx, transaction.Event{Kind: ev})
+	case *responseSent:
+		t.last = m.Res
+		t.step(ctx, transaction.Event{Kind: transaction.ResponseSent, Code: m.Res.StatusCode})
+	case *cancelArrived:
+		if t.tu != nil {
+			ctx.Send(t.tu, m)
+		}
+	case *timerFired:
+		if t.timers.current(m) {
+			t.step(ctx, transaction.Event{Kind: transaction.TimerFired, Timer: m.Timer})
+		}
+	case *actor.Terminated:
+		// The proxy context died (a fault): whoever is still owed a response gets a 500.
+		if m.Who.Equal(t.tu) && t.m.LastCode() < 200 && !t.ended {
+			t.respondLocal(ctx, 500, "Server Internal Error")
+		}
+	case *actor.Stopping:
+		t.timers.stopAll()
+		if !t.ended && t.m.LastCode() < 200 && t.req.Method != sip.ACK {
+			// Stopped without finishing (a panic, or shutdown): still owe a final response.
+			t.sendDirect(sip.NewResponseFromRequest(t.req, 500, "Server Internal Error", nil))
+		}
+		t.ended = true
+	}
+}
+
+// step feeds the machine and carries out its actions.
+func (t *serverTx) step(ctx actor.Context, ev transaction.Event) {
+	now := time.Now()
+	for _, a := range t.m.Step(now, ev) {
+		switch a.Kind {
+		case transaction.PassRequest:
+			t.passRequest(ctx)
+		case transaction.SendResponse, transaction.ResendResponse:
+			if t.last != nil && !t.sendDirect(t.last) {
+				// §17.2.4: a transport error is the TU's to hear about; the machine terminates.
+				defer t.step(ctx, transaction.Event{Kind: transaction.TransportFailed})
+			}
+		case transaction.StartTimer:
+			t.timers.start(ctx, a.Timer, a.After)
+		case transaction.InformTimeout, transaction.InformTransportError:
+			if ce := t.log.Check(zap.DebugLevel, "server transaction ended early"); ce != nil {
+				ce.Write(zap.String("call_id", t.req.CallID().Value()), zap.String("branch", t.key.Branch), zap.Stringer("action", a.Kind))
+			}
+		case transaction.Terminate:
+			t.ended = true
+			ctx.Stop(ctx.Self())
+		}
+	}
+}
+
+// passRequest hands the request to its transaction user: a proxy context, or for a CANCEL
+// that matched an INVITE transaction, the 200 and the news to that transaction.
+func (t *serverTx) passRequest(ctx actor.Context) {
+	if t.req.Method == sip.CANCEL && t.cancels != nil {
+		// §16.10: answer the CANCEL at once, then cancel the pending branches.
+		t.respondLocal(ctx, 200, "OK")
+		ctx.Send(t.cancels, &cancelArrived{})
+		return
+	}
+	req := t.req
+	self := ctx.Self()
+	t.tu = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+		return newProxyContext(t.c, req, self)
+	}))
+}
+
+// respondLocal answers with a response generated here (not forwarded from downstream).
+func (t *serverTx) respondLocal(ctx actor.Context, code int, reason string) {
+	t.last = sip.NewResponseFromRequest(t.req, code, reason, nil)
+	t.step(ctx, transaction.Event{Kind: transaction.ResponseSent, Code: code})
+}
+
+func (t *serverTx) sendDirect(res *sip.Response) bool {
+	if res.StatusCode >= 500 {
+		t.c.stats.ResponsesSent5xx.Add(1)
+	}
+	if err := t.c.tp.sendResponse(res, t.from); err != nil {
+		t.c.stats.SendErrors.Add(1)
+		t.log.Info("response not sent", zap.String("call_id", t.req.CallID().Value()), zap.Int("code", res.StatusCode), zap.Error(err))
+		return false
+	}
+	return true
+}

@@ -1,0 +1,113 @@
+package actors
+
+import (
+	"fmt"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/partysip/partysip/sipcore/transaction"
+)
+
+// shard owns one slice of the transaction table: a map from transaction key to the actor that
+// runs that transaction. It spawns server transactions for new requests and client transactions
+// for forwarded ones, and supervises them: a transaction that panics is stopped (its state is
+// gone; restarting it would replay nothing), never restarted.
+type shard struct {
+	c     *core
+	txs   map[transaction.Key]*actor.PID
+	byPID map[string]transaction.Key
+}
+
+func newShard(c *core) actor.Actor {
+	return &shard{c: c, txs: make(map[transaction.Key]*actor.PID), byPID: make(map[string]transaction.Key)}
+}
+
+// txSupervisor stops a failed transaction actor (or a failed proxy context under a server
+// transaction) and counts the failure. It is set on the props of the supervising actor: the
+// shard spawns with it, and so does a server transaction for its proxy context.
+func txSupervisor(c *core) actor.SupervisorStrategy {
+	return actor.NewOneForOneStrategy(0, 0, func(reason any) actor.Directive {
+		c.stats.TxPanics.Add(1)
+		c.log.Error("transaction actor failed; stopping it", zap.String("reason", fmt.Sprint(reason)))
+		return actor.StopDirective
+	})
+}
+
+func (s *shard) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *MessageReceived:
+		switch msg := m.Msg.(type) {
+		case *sip.Request:
+			s.request(ctx, msg, m)
+		case *sip.Response:
+			s.response(ctx, msg, m)
+		}
+	case *clientTxRequested:
+		s.spawn(ctx, m.Key, func() actor.Actor { return newClientTx(s.c, m) })
+	case *actor.Terminated:
+		if k, ok := s.byPID[m.Who.Id]; ok {
+			delete(s.byPID, m.Who.Id)
+			if s.txs[k] == m.Who {
+				delete(s.txs, k)
+			}
+			s.c.stats.LiveTx.Add(-1)
+		}
+	}
+}
+
+func (s *shard) request(ctx actor.Context, req *sip.Request, m *MessageReceived) {
+	if pid, ok := s.txs[m.Key]; ok {
+		ctx.Send(pid, m) // retransmission, or ACK for a non-2xx (§17.2.3)
+		return
+	}
+	switch req.Method {
+	case sip.ACK:
+		// No INVITE transaction: an ACK for a 2xx, its own transaction end to end (§17.1.1.3);
+		// a proxy forwards it statelessly (§16.6, §16.11).
+		s.c.forwardStateless(req)
+		return
+	case sip.CANCEL:
+		target, ok := s.txs[transaction.InviteKey(m.Key)]
+		if !ok {
+			// §16.10: no response context to apply it to; forward it statelessly.
+			s.c.forwardStateless(req)
+			return
+		}
+		s.spawn(ctx, m.Key, func() actor.Actor { return newServerTx(s.c, m, target) })
+		return
+	}
+	if s.c.draining.Load() && isInitial(req) {
+		// Draining: live dialogs go on, new ones are turned away (RFC 3261 §21.5.4).
+		s.c.stats.RejectedDrain.Add(1)
+		s.c.respondStateless(req, m.From, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
+		return
+	}
+	s.spawn(ctx, m.Key, func() actor.Actor { return newServerTx(s.c, m, nil) })
+}
+
+func (s *shard) response(ctx actor.Context, res *sip.Response, m *MessageReceived) {
+	if pid, ok := s.txs[m.Key]; ok {
+		ctx.Send(pid, m)
+		return
+	}
+	// A stray response: a 2xx retransmission after our client transaction ended, or a response
+	// for a request we forwarded statelessly. Forward it on by Via (§16.7, §16.11).
+	s.c.forwardResponseStateless(res)
+}
+
+func (s *shard) spawn(ctx actor.Context, key transaction.Key, producer actor.Producer) {
+	pid := ctx.Spawn(actor.PropsFromProducer(producer, actor.WithSupervisor(txSupervisor(s.c))))
+	s.txs[key] = pid
+	s.byPID[pid.Id] = key
+	s.c.stats.LiveTx.Add(1)
+	s.c.stats.TxStarted.Add(1)
+}
+
+// isInitial reports whether a request starts something new (no To tag): during drain only
+// those are refused, so calls in progress can still end.
+func isInitial(req *sip.Request) bool {
+	to := req.To()
+	return to == nil || !to.Params.Has("tag")
+}

@@ -1,0 +1,59 @@
+package actors
+
+import (
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/partysip/partysip/sipcore/proxy"
+)
+
+// forwardStateless forwards a request outside any transaction (§16.11): an ACK for a 2xx, or a
+// CANCEL with no response context. The branch is a hash of the request, so a retransmission
+// goes out with the same branch. Nothing is answered: an ACK never is, and such a CANCEL's
+// response comes back from downstream.
+func (c *core) forwardStateless(req *sip.Request) {
+	loopHash := proxy.LoopHash(req)
+	if rej := proxy.Validate(req, c.local, loopHash); rej != nil {
+		c.log.Debug("stateless request dropped", zap.String("method", string(req.Method)), zap.Int("code", rej.Code))
+		return
+	}
+	work := req.Clone()
+	proxy.PreprocessRoute(work, c.local)
+	targets, rej := c.router.Decide(work)
+	if rej != nil || len(targets) == 0 {
+		return
+	}
+	ob, udp, err := c.tp.outbound(proxy.NextHop(work, targets[0]))
+	if err != nil {
+		c.stats.SendErrors.Add(1)
+		return
+	}
+	out, hop := proxy.Forward(work, targets[0], proxy.ForwardOptions{
+		Branch: proxy.StatelessBranch(req),
+		Via:    ob,
+	})
+	c.stats.StatelessFwd.Add(1)
+	if err := c.tp.sendRequest(out, hop, udp); err != nil {
+		c.stats.SendErrors.Add(1)
+		c.log.Info("stateless forward failed", zap.String("call_id", req.CallID().Value()), zap.Error(err))
+	}
+}
+
+// forwardResponseStateless sends a response that matches no client transaction on to the next
+// Via, if the top one is ours (§16.7 step 3, §18.1.2); other responses are dropped.
+func (c *core) forwardResponseStateless(res *sip.Response) {
+	via := res.Via()
+	if via == nil || !c.local.IsOurVia(via) {
+		c.log.Debug("stray response not for us dropped", zap.Int("code", res.StatusCode))
+		return
+	}
+	out, ok := proxy.StripVia(res)
+	if !ok {
+		return
+	}
+	c.stats.StatelessFwd.Add(1)
+	if err := c.tp.forwardResponse(out); err != nil {
+		c.stats.SendErrors.Add(1)
+		c.log.Debug("stateless response forward failed", zap.Error(err))
+	}
+}

@@ -1,0 +1,41 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/partysip/partysip/sipcore/transaction"
+)
+
+// timerSet drives a transaction machine's timers through the actor's mailbox. Each timer has a
+// generation: re-arming or stopping bumps it, so a late delivery is recognised and ignored.
+type timerSet struct {
+	gen [16]uint32
+	t   [16]*time.Timer
+}
+
+func (ts *timerSet) start(ctx actor.Context, which transaction.Timer, d time.Duration) {
+	ts.gen[which]++
+	if old := ts.t[which]; old != nil {
+		old.Stop()
+	}
+	msg := &timerFired{Timer: which, Gen: ts.gen[which]}
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	ts.t[which] = time.AfterFunc(d, func() { root.Send(self, msg) })
+}
+
+// current reports whether a fired timer is the one last armed.
+func (ts *timerSet) current(m *timerFired) bool {
+	return ts.gen[m.Timer] == m.Gen
+}
+
+func (ts *timerSet) stopAll() {
+	for i, t := range ts.t {
+		if t != nil {
+			t.Stop()
+			ts.t[i] = nil
+			ts.gen[i]++
+		}
+	}
+}

@@ -1,0 +1,126 @@
+package actors
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/partysip/partysip/sipcore/proxy"
+)
+
+// udpListener is one UDP socket. Its read loop parses datagrams and hands each message to the
+// shard that owns its transaction key; it never blocks on an actor.
+type udpListener struct {
+	conn   *net.UDPConn
+	addr   netip.AddrPort
+	parser *sip.Parser
+	log    *zap.Logger
+	route  func(msg sip.Message, from Peer)
+	onBad  func()
+	done   chan struct{}
+}
+
+func listenUDP(addr string, log *zap.Logger) (*udpListener, error) {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		return nil, err
+	}
+	_ = conn.SetReadBuffer(4 << 20) // absorb bursts; the kernel may cap it
+	l := &udpListener{
+		conn:   conn,
+		addr:   conn.LocalAddr().(*net.UDPAddr).AddrPort(),
+		parser: sip.NewParser(),
+		log:    log,
+		done:   make(chan struct{}),
+	}
+	return l, nil
+}
+
+// serve reads until the socket is closed.
+func (l *udpListener) serve() {
+	defer close(l.done)
+	buf := make([]byte, 65535)
+	for {
+		n, src, err := l.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			l.log.Warn("udp read failed", zap.Stringer("listener", l.addr), zap.Error(err))
+			continue
+		}
+		data := buf[:n]
+		if len(bytes.TrimSpace(data)) == 0 {
+			continue // RFC 5626 keep-alive
+		}
+		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		msg, err := l.parser.ParseSIP(data)
+		if err != nil {
+			l.badMessage(data, src, err)
+			continue
+		}
+		stampSource(msg, "UDP", src)
+		l.route(msg, Peer{Transport: "UDP", Addr: src.String(), udp: l})
+	}
+}
+
+// badMessage answers an unparsable request whose Via we can still read with 400 (RFC 3261
+// §16.3 step 1, §8.2.2) and drops anything else. It is logged once, at info: a peer's fault.
+func (l *udpListener) badMessage(data []byte, src netip.AddrPort, err error) {
+	if l.onBad != nil {
+		l.onBad()
+	}
+	reply, ok := proxy.BadRequest(data, err)
+	l.log.Info("unparsable message", zap.Stringer("from", src), zap.Bool("answered_400", ok), zap.Error(err))
+	if ok {
+		_, _ = l.conn.WriteToUDPAddrPort(reply, src)
+	}
+}
+
+// write sends raw bytes to addr.
+func (l *udpListener) write(b []byte, to netip.AddrPort) error {
+	_, err := l.conn.WriteToUDPAddrPort(b, to)
+	return err
+}
+
+func (l *udpListener) close() {
+	_ = l.conn.Close()
+	<-l.done
+}
+
+// stampSource records where a message came from and, for requests, applies RFC 3261 §18.2.1
+// and RFC 3581 §4 to the top Via (received, rport).
+func stampSource(msg sip.Message, transport string, src netip.AddrPort) {
+	msg.SetTransport(transport)
+	msg.SetSource(src.String())
+	if req, ok := msg.(*sip.Request); ok {
+		if via := req.Via(); via != nil {
+			proxy.StampReceived(via, src.Addr().String(), int(src.Port()))
+		}
+	}
+}
+
+var wireBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// resolveHop turns a hop into a socket address, resolving a host name when needed.
+func resolveHop(h proxy.Hop) (netip.AddrPort, error) {
+	if ip, err := netip.ParseAddr(h.Host); err == nil {
+		return netip.AddrPortFrom(ip.Unmap(), uint16(h.Port)), nil
+	}
+	ua, err := net.ResolveUDPAddr("udp", net.JoinHostPort(h.Host, strconv.Itoa(h.Port)))
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	ap := ua.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+}

@@ -1,0 +1,223 @@
+package actors
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/partysip/partysip/config"
+	"github.com/partysip/partysip/sipcore/proxy"
+)
+
+// Transports owns every listener. UDP sockets are read by our own loops (one goroutine each);
+// TCP is sipgo's transport layer (stream framing, connection pool), whose per-connection read
+// goroutines call back into the same routing function. Writes are made by the transaction
+// actors themselves: UDP writes never block, and a TCP dial blocks only the one client
+// transaction that needs it.
+type Transports struct {
+	udp     []*udpListener
+	tcp     []*net.TCPListener
+	tcpAddr []netip.AddrPort
+	layer   *sip.TransportLayer
+	log     *zap.Logger
+}
+
+// ErrNoTransport means no listener can carry a message to a hop.
+var ErrNoTransport = errors.New("no listener for that transport")
+
+func openTransports(ls []config.Listener, log *zap.Logger, slogger *slog.Logger) (*Transports, error) {
+	t := &Transports{log: log}
+	t.layer = sip.NewTransportLayer(net.DefaultResolver, sip.NewParser(), nil,
+		sip.WithTransportLayerLogger(slogger))
+	for _, l := range ls {
+		switch l.Transport {
+		case "udp":
+			u, err := listenUDP(l.Addr(), log)
+			if err != nil {
+				t.close()
+				return nil, fmt.Errorf("listen %s: %w", l, err)
+			}
+			t.udp = append(t.udp, u)
+		case "tcp":
+			ln, err := net.Listen("tcp", l.Addr())
+			if err != nil {
+				t.close()
+				return nil, fmt.Errorf("listen %s: %w", l, err)
+			}
+			tl := ln.(*net.TCPListener)
+			t.tcp = append(t.tcp, tl)
+			ap := tl.Addr().(*net.TCPAddr).AddrPort()
+			t.tcpAddr = append(t.tcpAddr, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+		}
+	}
+	return t, nil
+}
+
+// serve starts the read loops; route receives every parsed message.
+func (t *Transports) serve(route func(sip.Message, Peer), onBad func()) {
+	for _, u := range t.udp {
+		u.route, u.onBad = route, onBad
+		go u.serve()
+	}
+	t.layer.OnMessage(func(msg sip.Message) {
+		src, err := netip.ParseAddrPort(msg.Source())
+		if err != nil {
+			return
+		}
+		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		stampSource(msg, "TCP", src)
+		route(msg, Peer{Transport: "TCP", Addr: msg.Source()})
+	})
+	for _, ln := range t.tcp {
+		go func() { _ = t.layer.ServeTCP(ln) }()
+	}
+}
+
+// close stops every listener and connection.
+func (t *Transports) close() {
+	for _, u := range t.udp {
+		if u.route != nil {
+			u.close()
+		} else {
+			_ = u.conn.Close()
+		}
+	}
+	for _, ln := range t.tcp {
+		_ = ln.Close()
+	}
+	if t.layer != nil {
+		_ = t.layer.Close()
+	}
+}
+
+// LocalAddrs lists the addresses we listen on (with the real ports when 0 was asked for).
+func (t *Transports) LocalAddrs() []config.Listener {
+	var out []config.Listener
+	for _, u := range t.udp {
+		out = append(out, config.Listener{Transport: "udp", Host: u.addr.Addr().String(), Port: int(u.addr.Port())})
+	}
+	for _, a := range t.tcpAddr {
+		out = append(out, config.Listener{Transport: "tcp", Host: a.Addr().String(), Port: int(a.Port())})
+	}
+	return out
+}
+
+// outbound picks the listener a request to hop leaves from: same transport, same IP family,
+// preferring the same address class (loopback to loopback).
+func (t *Transports) outbound(hop proxy.Hop) (proxy.Outbound, *udpListener, error) {
+	want := familyOf(hop.Host)
+	switch strings.ToUpper(hop.Transport) {
+	case "UDP":
+		var best *udpListener
+		for _, u := range t.udp {
+			if u.addr.Addr().Is4() == want.Is4() || !want.IsValid() {
+				if best == nil || (want.IsLoopback() == u.addr.Addr().IsLoopback()) {
+					best = u
+				}
+			}
+		}
+		if best == nil {
+			return proxy.Outbound{}, nil, ErrNoTransport
+		}
+		return proxy.Outbound{Host: best.addr.Addr().String(), Port: int(best.addr.Port()), Transport: "UDP"}, best, nil
+	case "TCP":
+		var best netip.AddrPort
+		for _, a := range t.tcpAddr {
+			if a.Addr().Is4() == want.Is4() || !want.IsValid() {
+				if !best.IsValid() || want.IsLoopback() == a.Addr().IsLoopback() {
+					best = a
+				}
+			}
+		}
+		if !best.IsValid() {
+			return proxy.Outbound{}, nil, ErrNoTransport
+		}
+		return proxy.Outbound{Host: best.Addr().String(), Port: int(best.Port()), Transport: "TCP"}, nil, nil
+	}
+	return proxy.Outbound{}, nil, ErrNoTransport
+}
+
+func familyOf(host string) netip.Addr {
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
+// sendRequest writes a request to its hop. For UDP it leaves from udp (the listener chosen by
+// outbound) so that replies come back to our listening port.
+func (t *Transports) sendRequest(req *sip.Request, hop proxy.Hop, udp *udpListener) error {
+	switch strings.ToUpper(hop.Transport) {
+	case "UDP":
+		if udp == nil {
+			return ErrNoTransport
+		}
+		to, err := resolveHop(hop)
+		if err != nil {
+			return err
+		}
+		return writeUDP(udp, req, to)
+	case "TCP":
+		req.SetTransport("TCP")
+		req.SetDestination(hop.Addr())
+		return t.layer.WriteMsg(req)
+	}
+	return ErrNoTransport
+}
+
+// sendResponse writes a response back towards the peer a request came from. Over TCP it uses
+// the connection the request arrived on (§18.2.2); over UDP it goes to the top Via's
+// received/rport address, from the listener the request arrived on.
+func (t *Transports) sendResponse(res *sip.Response, to Peer) error {
+	if to.Transport == "TCP" {
+		return t.layer.WriteMsgTo(res, to.Addr, "TCP")
+	}
+	via := res.Via()
+	if via == nil {
+		return errors.New("response without Via")
+	}
+	udp := to.udp
+	hop := proxy.ResponseHop(via)
+	if udp == nil {
+		var err error
+		if _, udp, err = t.outbound(proxy.Hop{Host: hop.Host, Port: hop.Port, Transport: "UDP"}); err != nil {
+			return err
+		}
+	}
+	dst, err := resolveHop(hop)
+	if err != nil {
+		return err
+	}
+	return writeUDP(udp, res, dst)
+}
+
+// forwardResponse sends a response upstream to its (new) top Via, for stateless forwarding
+// where no transaction remembers the peer.
+func (t *Transports) forwardResponse(res *sip.Response) error {
+	via := res.Via()
+	if via == nil {
+		return errors.New("response without Via")
+	}
+	hop := proxy.ResponseHop(via)
+	if strings.EqualFold(via.Transport, "TCP") {
+		return t.layer.WriteMsgTo(res, hop.Addr(), "TCP")
+	}
+	return t.sendResponse(res, Peer{Transport: "UDP"})
+}
+
+func writeUDP(u *udpListener, msg sip.Message, to netip.AddrPort) error {
+	buf := wireBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	msg.StringWrite(buf)
+	err := u.write(buf.Bytes(), to)
+	wireBufs.Put(buf)
+	return err
+}

@@ -1,0 +1,207 @@
+// Command partysip is the SIP proxy daemon.
+//
+//	partysip run [-c FILE] [--listen udp:127.0.0.1:5060 ...] [--route 'REGEX=sip:host:port' ...]
+//	partysip check -c FILE
+//	partysip version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/partysip/partysip/actors"
+	"github.com/partysip/partysip/config"
+	"github.com/partysip/partysip/sipcore/proxy"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `partysip: a SIP proxy server on the actor model.
+
+Usage:
+  partysip run [flags]       run the daemon (embedded defaults unless -c is given)
+  partysip check -c FILE     validate a configuration file and exit
+  partysip version           print the version
+
+Run "partysip run -h" for the flags of run.
+`
+
+func main() {
+	os.Exit(realMain(os.Args[1:]))
+}
+
+func realMain(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(args[1:])
+	case "check":
+		return cmdCheck(args[1:])
+	case "version", "--version", "-v":
+		fmt.Println("partysip", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "partysip: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+// multi is a repeatable string flag.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+type runFlags struct {
+	file                  string
+	listen, route, domain multi
+	logLevel, logFormat   string
+	drain                 time.Duration
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.file, "c", "", "configuration file (YAML); embedded defaults when empty")
+	fs.Var(&f.listen, "listen", "listener transport:host:port, repeatable (replaces the configured list)")
+	fs.Var(&f.route, "route", "static route REGEX=sip:host:port[;transport=tcp], repeatable (replaces the configured routes)")
+	fs.Var(&f.domain, "domain", "served domain, repeatable (replaces the configured domains)")
+	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "", "console or json")
+	fs.DurationVar(&f.drain, "drain-timeout", -1, "how long live transactions may finish after SIGTERM")
+}
+
+// load builds the configuration: defaults, then the file, then flags.
+func (f *runFlags) load() (*config.Config, error) {
+	cfg := config.Default()
+	if f.file != "" {
+		c, err := config.Load(f.file)
+		if err != nil {
+			return nil, err
+		}
+		cfg = c
+	}
+	if len(f.listen) > 0 {
+		cfg.Listen = f.listen
+	}
+	if len(f.domain) > 0 {
+		cfg.Domains = f.domain
+	}
+	if len(f.route) > 0 {
+		cfg.Routes = nil
+		for _, r := range f.route {
+			sr, err := proxy.ParseStaticRoute(r)
+			if err != nil {
+				return nil, fmt.Errorf("flag --route: %w", err)
+			}
+			cfg.Routes = append(cfg.Routes, config.Route{Match: sr.Match.String(), To: sr.To.String()})
+		}
+	}
+	if f.logLevel != "" {
+		cfg.Log.Level = f.logLevel
+	}
+	if f.logFormat != "" {
+		cfg.Log.Format = f.logFormat
+	}
+	if f.drain >= 0 {
+		cfg.DrainTimeout = f.drain
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func cmdCheck(args []string) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	file := fs.String("c", "", "configuration file to validate")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *file == "" {
+		fmt.Fprintln(os.Stderr, "partysip check: -c FILE is required")
+		return 2
+	}
+	if _, err := config.Load(*file); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("%s: ok\n", *file)
+	return 0
+}
+
+func cmdRun(args []string) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var f runFlags
+	f.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := f.load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	log, err := newLogger(cfg.Log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = log.Sync() }()
+
+	engine, err := actors.Start(actors.Options{Config: cfg, Logger: log})
+	if err != nil {
+		log.Error("start failed", zap.Error(err))
+		return 1
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	sig := <-sigs
+	log.Info("stopping: draining live transactions", zap.Stringer("signal", sig), zap.Duration("drain_timeout", cfg.DrainTimeout))
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+	defer cancel()
+	go func() {
+		// A second signal skips the drain.
+		<-sigs
+		cancel()
+	}()
+	if err := engine.Drain(ctx); err != nil && errors.Is(err, actors.ErrDrainTimeout) {
+		log.Warn("drain timeout: stopping with transactions still live", zap.Int64("live", engine.Stats().LiveTx.Load()))
+	}
+	engine.Stop()
+	log.Info("stopped")
+	return 0
+}
+
+func newLogger(c config.Log) (*zap.Logger, error) {
+	var zc zap.Config
+	if c.Format == "json" {
+		zc = zap.NewProductionConfig()
+	} else {
+		zc = zap.NewDevelopmentConfig()
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
+		zc.Development = false
+		zc.DisableStacktrace = true
+	}
+	lvl, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, err
+	}
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.Sampling = nil
+	return zc.Build()
+}

@@ -43,7 +43,8 @@ type Stats struct {
 	RequestsIn       atomic.Int64
 	ResponsesIn      atomic.Int64
 	Malformed        atomic.Int64
-	LiveTx           atomic.Int64
+	LiveTx           atomic.Int64 // transaction actors alive, including those only absorbing retransmissions
+	Pending          atomic.Int64 // server transactions still owing their final response
 	TxStarted        atomic.Int64
 	TxPanics         atomic.Int64
 	StatelessFwd     atomic.Int64

@@ -95,16 +95,18 @@ func (e *Engine) Addrs() []config.Listener { return e.addrs }
 func (e *Engine) Stats() *Stats { return &e.c.stats }
 
 // ErrDrainTimeout is returned by Drain when transactions were still live at the deadline.
-var ErrDrainTimeout = errors.New("drain: transactions still live at the deadline")
+var ErrDrainTimeout = errors.New("drain: transactions still pending at the deadline")
 
 // Drain stops taking new calls (initial requests get 503 with Retry-After) and waits until no
-// transaction is live or ctx ends. In-dialog requests keep flowing so live calls can end.
+// server transaction owes a final response, or ctx ends. In-dialog requests keep flowing so
+// live calls can end. Transactions that only absorb retransmissions (Completed, Accepted,
+// Confirmed) do not hold the drain up.
 func (e *Engine) Drain(ctx context.Context) error {
 	e.c.draining.Store(true)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if e.c.stats.LiveTx.Load() == 0 {
+		if e.c.stats.Pending.Load() == 0 {
 			return nil
 		}
 		select {

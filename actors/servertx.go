@@ -26,6 +26,7 @@ type serverTx struct {
 	// when no such transaction exists and the CANCEL is proxied on its own).
 	cancels *actor.PID
 	ended   bool
+	pending bool // counted in Stats.Pending until the final response is sent
 	log     *zap.Logger
 }
 
@@ -52,6 +53,8 @@ func (t *serverTx) Receive(ctx actor.Context) {
 		if t.c.fault != nil && t.c.fault(t.m.Kind(), t.req) {
 			panic("fault injected into " + t.m.Kind().String() + " " + t.req.CallID().Value())
 		}
+		t.pending = true
+		t.c.stats.Pending.Add(1)
 		t.step(ctx, transaction.Event{Kind: transaction.Start})
 	case *MessageReceived:
 		ev := transaction.RequestRetransmitted
@@ -66,6 +69,7 @@ func (t *serverTx) Receive(ctx actor.Context) {
 	case *responseSent:
 		t.last = m.Res
 		t.step(ctx, transaction.Event{Kind: transaction.ResponseSent, Code: m.Res.StatusCode})
+		t.settle()
 	case *cancelArrived:
 		if t.tu != nil {
 			ctx.Send(t.tu, m)
@@ -86,6 +90,15 @@ func (t *serverTx) Receive(ctx actor.Context) {
 			t.sendDirect(sip.NewResponseFromRequest(t.req, 500, "Server Internal Error", nil))
 		}
 		t.ended = true
+		t.settle()
+	}
+}
+
+// settle takes the transaction out of Stats.Pending once it owes no final response.
+func (t *serverTx) settle() {
+	if t.pending && (t.ended || t.m.LastCode() >= 200) {
+		t.pending = false
+		t.c.stats.Pending.Add(-1)
 	}
 }
 
@@ -134,6 +147,7 @@ func (t *serverTx) passRequest(ctx actor.Context) {
 func (t *serverTx) respondLocal(ctx actor.Context, code int, reason string) {
 	t.last = sip.NewResponseFromRequest(t.req, code, reason, nil)
 	t.step(ctx, transaction.Event{Kind: transaction.ResponseSent, Code: code})
+	t.settle()
 }
 
 func (t *serverTx) sendDirect(res *sip.Response) bool {

@@ -180,7 +180,7 @@ func cmdRun(args []string) int {
 		cancel()
 	}()
 	if err := engine.Drain(ctx); err != nil && errors.Is(err, actors.ErrDrainTimeout) {
-		log.Warn("drain timeout: stopping with transactions still live", zap.Int64("live", engine.Stats().LiveTx.Load()))
+		log.Warn("drain timeout: stopping with transactions still pending", zap.Int64("live", engine.Stats().Pending.Load()))
 	}
 	engine.Stop()
 	log.Info("stopped")

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/partysip/partysip/bench/sipp"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "partysip-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "partysip")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building partysip:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// daemon is a partysip process started by a test.
+type daemon struct {
+	cmd  *exec.Cmd
+	logs *syncLog
+	done chan error
+}
+
+// syncLog collects the daemon's output from its reader goroutine for the test to read.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) add(line string) {
+	l.mu.Lock()
+	l.b.WriteString(line + "\n")
+	l.mu.Unlock()
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startDaemon runs the real binary and waits until it says it is listening.
+func startDaemon(t *testing.T, args ...string) *daemon {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"run", "--log-format", "json"}, args...)...)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{cmd: cmd, logs: &syncLog{}, done: make(chan error, 1)}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		once := false
+		for sc.Scan() {
+			line := sc.Text()
+			d.logs.add(line)
+			if !once && strings.Contains(line, "partysip listening") {
+				once = true
+				close(ready)
+			}
+		}
+	}()
+	go func() { err := cmd.Wait(); _ = pw.Close(); d.done <- err }()
+	select {
+	case <-ready:
+	case err := <-d.done:
+		t.Fatalf("partysip exited before listening: %v\n%s", err, d.logs.String())
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("partysip did not start listening")
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return d
+}
+
+// stop sends SIGTERM and returns the exit code.
+func (d *daemon) stop(t *testing.T) int {
+	t.Helper()
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.done:
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatalf("wait: %v", err)
+		}
+		return 0
+	case <-time.After(30 * time.Second):
+		_ = d.cmd.Process.Kill()
+		t.Fatalf("partysip did not exit after SIGTERM")
+		return -1
+	}
+}
+
+// TestCallsThroughProxy places 1,000 calls from a real `sipp -sn uac` through the partysip
+// binary to a real `sipp -sn uas`, over UDP and again over TCP. The built-in UAC sends its ACK
+// and BYE to the proxy with the proxy's address in the Request-URI, so the catch-all route
+// carries those to the UAS as well.
+func TestCallsThroughProxy(t *testing.T) {
+	if _, err := sipp.Path(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tp := range []string{"udp", "tcp"} {
+		t.Run(tp, func(t *testing.T) {
+			dir := t.TempDir()
+			proxyPort, _ := sipp.FreePort()
+			uasPort, _ := sipp.FreePort()
+			uacPort, _ := sipp.FreePort()
+			d := startDaemon(t,
+				"--listen", fmt.Sprintf("udp:127.0.0.1:%d", proxyPort),
+				"--listen", fmt.Sprintf("tcp:127.0.0.1:%d", proxyPort),
+				"--route", fmt.Sprintf(".*=sip:127.0.0.1:%d;transport=%s", uasPort, tp))
+			uas, err := sipp.StartUAS(dir, tp, uasPort)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer uas.Stop()
+			time.Sleep(200 * time.Millisecond) // let the UAS bind
+			res, err := sipp.UAC{
+				Dir: dir, Target: fmt.Sprintf("127.0.0.1:%d", proxyPort), Transport: tp, Port: uacPort,
+				Calls: 1000, Rate: 200, Timeout: 90 * time.Second,
+			}.Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Successful != 1000 || res.Failed != 0 {
+				t.Fatalf("calls: %d successful, %d failed (want 1000, 0)\nuac errors:\n%s\nproxy log tail:\n%s",
+					res.Successful, res.Failed, sipp.ErrorLog(dir, "uac"), tailString(d.logs.String(), 3000))
+			}
+			t.Logf("%s: %d calls ok, %d failed, %d retransmissions", tp, res.Successful, res.Failed, res.Retransmissions)
+			if code := d.stop(t); code != 0 {
+				t.Fatalf("exit code %d after SIGTERM\n%s", code, tailString(d.logs.String(), 2000))
+			}
+			if !strings.Contains(d.logs.String(), `"stopped"`) {
+				t.Fatalf("no clean stop logged:\n%s", tailString(d.logs.String(), 2000))
+			}
+		})
+	}
+}
+
+func tailString(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}

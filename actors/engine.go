@@ -24,6 +24,9 @@ type Options struct {
 	Logger *zap.Logger
 	// Fault, when set, is asked for each new server transaction whether its actor should panic.
 	Fault FaultFunc
+	// LoopbackOnly refuses to send anywhere but loopback and never resolves names: for tests
+	// that feed foreign-looking messages (torture cases, fuzzing).
+	LoopbackOnly bool
 }
 
 // Engine is a running proxy: transports, the sharded transaction table and the actors under it.
@@ -45,7 +48,7 @@ func Start(opts Options) (*Engine, error) {
 		zapslog.WithName("lib")))
 	sip.SetDefaultLogger(slogger)
 
-	tp, err := openTransports(cfg.Listeners(), log, slogger)
+	tp, err := openTransports(cfg.Listeners(), opts.LoopbackOnly, log, slogger)
 	if err != nil {
 		return nil, err
 	}

@@ -24,20 +24,28 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"))
 }
 
-// startEngine runs an in-process engine on free loopback ports with a catch-all route to next.
-func startEngine(t *testing.T, next string, fault FaultFunc) (*Engine, int) {
+// testConfig listens on port (UDP and TCP) on loopback with a catch-all route to next.
+func testConfig(t testing.TB, port int, next string) *config.Config {
 	t.Helper()
-	port, err := sipp.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := config.Default()
 	cfg.Listen = []string{fmt.Sprintf("udp:127.0.0.1:%d", port), fmt.Sprintf("tcp:127.0.0.1:%d", port)}
 	cfg.Routes = []config.Route{{Match: ".*", To: next}}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	e, err := Start(Options{Config: cfg, Logger: zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel)), Fault: fault})
+	return cfg
+}
+
+// startEngine runs an in-process engine, confined to loopback, on a free port with a catch-all
+// route to next.
+func startEngine(t *testing.T, next string, fault FaultFunc) (*Engine, int) {
+	t.Helper()
+	port, err := sipp.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Start(Options{Config: testConfig(t, port, next), Fault: fault, LoopbackOnly: true,
+		Logger: zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,19 +59,31 @@ func (l *udpListener) serve() {
 			l.log.Warn("udp read failed", zap.Stringer("listener", l.addr), zap.Error(err))
 			continue
 		}
-		data := buf[:n]
-		if len(bytes.TrimSpace(data)) == 0 {
-			continue // RFC 5626 keep-alive
-		}
-		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-		msg, err := l.parser.ParseSIP(data)
-		if err != nil {
-			l.badMessage(data, src, err)
-			continue
-		}
-		stampSource(msg, "UDP", src)
-		l.route(msg, Peer{Transport: "UDP", Addr: src.String(), udp: l})
+		l.handle(buf[:n], netip.AddrPortFrom(src.Addr().Unmap(), src.Port()))
 	}
+}
+
+// handle parses one datagram and routes it. A panic here (a parser bug on hostile input) is
+// caught and counted: one bad datagram must not take the daemon down.
+func (l *udpListener) handle(data []byte, src netip.AddrPort) {
+	defer func() {
+		if r := recover(); r != nil {
+			if l.onBad != nil {
+				l.onBad()
+			}
+			l.log.Error("panic while reading a datagram", zap.Stringer("from", src), zap.Any("panic", r))
+		}
+	}()
+	if len(bytes.TrimSpace(data)) == 0 {
+		return // RFC 5626 keep-alive
+	}
+	msg, err := l.parser.ParseSIP(data)
+	if err != nil {
+		l.badMessage(data, src, err)
+		return
+	}
+	stampSource(msg, "UDP", src)
+	l.route(msg, Peer{Transport: "UDP", Addr: src.String(), udp: l})
 }
 
 // badMessage answers an unparsable request whose Via we can still read with 400 (RFC 3261

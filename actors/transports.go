@@ -27,13 +27,30 @@ type Transports struct {
 	tcpAddr []netip.AddrPort
 	layer   *sip.TransportLayer
 	log     *zap.Logger
+	// loopbackOnly refuses every destination outside 127.0.0.0/8 and ::1, and every DNS name:
+	// tests that feed foreign-looking messages use it so no packet can leave the machine.
+	loopbackOnly bool
 }
 
 // ErrNoTransport means no listener can carry a message to a hop.
 var ErrNoTransport = errors.New("no listener for that transport")
 
-func openTransports(ls []config.Listener, log *zap.Logger, slogger *slog.Logger) (*Transports, error) {
-	t := &Transports{log: log}
+// ErrConfined means a destination outside loopback was refused (Options.LoopbackOnly).
+var ErrConfined = errors.New("destination outside loopback refused (loopback-only mode)")
+
+// resolve turns a hop into a socket address, resolving a name unless confined to loopback.
+func (t *Transports) resolve(h proxy.Hop) (netip.AddrPort, error) {
+	if t.loopbackOnly {
+		ip, err := netip.ParseAddr(h.Host)
+		if err != nil || !ip.Unmap().IsLoopback() {
+			return netip.AddrPort{}, ErrConfined
+		}
+	}
+	return resolveHop(h)
+}
+
+func openTransports(ls []config.Listener, loopbackOnly bool, log *zap.Logger, slogger *slog.Logger) (*Transports, error) {
+	t := &Transports{log: log, loopbackOnly: loopbackOnly}
 	t.layer = sip.NewTransportLayer(net.DefaultResolver, sip.NewParser(), nil,
 		sip.WithTransportLayerLogger(slogger))
 	for _, l := range ls {
@@ -67,6 +84,12 @@ func (t *Transports) serve(route func(sip.Message, Peer), onBad func()) {
 		go u.serve()
 	}
 	t.layer.OnMessage(func(msg sip.Message) {
+		defer func() {
+			if r := recover(); r != nil {
+				onBad()
+				t.log.Error("panic while routing a TCP message", zap.String("from", msg.Source()), zap.Any("panic", r))
+			}
+		}()
 		src, err := netip.ParseAddrPort(msg.Source())
 		if err != nil {
 			return
@@ -160,12 +183,15 @@ func (t *Transports) sendRequest(req *sip.Request, hop proxy.Hop, udp *udpListen
 		if udp == nil {
 			return ErrNoTransport
 		}
-		to, err := resolveHop(hop)
+		to, err := t.resolve(hop)
 		if err != nil {
 			return err
 		}
 		return writeUDP(udp, req, to)
 	case "TCP":
+		if _, err := t.resolve(hop); err != nil && t.loopbackOnly {
+			return err
+		}
 		req.SetTransport("TCP")
 		req.SetDestination(hop.Addr())
 		return t.layer.WriteMsg(req)
@@ -192,7 +218,7 @@ func (t *Transports) sendResponse(res *sip.Response, to Peer) error {
 			return err
 		}
 	}
-	dst, err := resolveHop(hop)
+	dst, err := t.resolve(hop)
 	if err != nil {
 		return err
 	}
@@ -208,6 +234,9 @@ func (t *Transports) forwardResponse(res *sip.Response) error {
 	}
 	hop := proxy.ResponseHop(via)
 	if strings.EqualFold(via.Transport, "TCP") {
+		if _, err := t.resolve(hop); err != nil && t.loopbackOnly {
+			return err
+		}
 		return t.layer.WriteMsgTo(res, hop.Addr(), "TCP")
 	}
 	return t.sendResponse(res, Peer{Transport: "UDP"})

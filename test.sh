@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs the whole partysip test suite, installing what the tests need on a fresh Debian machine.
+#   FUZZTIME=20s  how long the inbound fuzz target runs (bounded; default 20s)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# The end-to-end tests drive real SIPp processes on loopback.
+if ! command -v sipp >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq sip-tester >/dev/null
+fi
+
+echo "== gofmt, go vet, go mod tidy"
+unformatted=$(gofmt -l $(find . -name '*.go' -not -path './.git/*'))
+if [ -n "$unformatted" ]; then
+  echo "not gofmt-formatted:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+go mod tidy -diff
+
+echo "== go test -race"
+go test -race -count=1 ./...
+
+echo "== fuzz the inbound path (${FUZZTIME:-20s}, engine confined to loopback)"
+go test -run='^$' -fuzz=FuzzInbound -fuzztime="${FUZZTIME:-20s}" ./actors/
+
+echo "== benchmarks run once (numbers come from go test -bench, see README)"
+go test -run='^$' -bench=. -benchtime=1x ./...

@@ -3,7 +3,6 @@
 package config
 
 import (
-	"bytes"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -99,6 +98,9 @@ func ParseListener(s string) (Listener, error) {
 // Default returns the embedded default configuration.
 func Default() *Config {
 	c, err := parse("<defaults>", defaultYAML, nil)
+	if err == nil {
+		err = c.Validate()
+	}
 	if err != nil {
 		panic("config: embedded defaults are invalid: " + err.Error())
 	}
@@ -106,21 +108,34 @@ func Default() *Config {
 	return c
 }
 
-// Load reads a file over the embedded defaults and validates the result.
+// Load reads a file over the embedded defaults and validates the result. Every problem is
+// reported at once: unknown keys, values of the wrong type and invalid values.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	c, err := parse(path, data, Default())
-	if err != nil {
+	if c == nil {
 		return nil, err
 	}
-	return c, c.Validate()
+	var all Errors
+	var e *Errors
+	if errors.As(err, &e) {
+		all.List = append(all.List, e.List...)
+	}
+	if errors.As(c.Validate(), &e) {
+		all.List = append(all.List, e.List...)
+	}
+	if len(all.List) > 0 {
+		return nil, &all
+	}
+	return c, nil
 }
 
-// parse decodes data over base (a copy of it), reporting unknown keys and bad values with their
-// line. base may be nil.
+// parse decodes data over a copy of base (which may be nil). Unknown keys and values of the
+// wrong type are returned as *Errors along with the configuration decoded so far, so that
+// validation can report its problems too; a nil configuration means the YAML itself is broken.
 func parse(name string, data []byte, base *Config) (*Config, error) {
 	c := &Config{}
 	if base != nil {
@@ -138,19 +153,17 @@ func parse(name string, data []byte, base *Config) (*Config, error) {
 	}
 	var errs Errors
 	walk(name, root.Content[0], configSchema, "", c.lines, &errs)
-	if len(errs.List) > 0 {
-		return nil, &errs
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(c); err != nil {
+	if err := yaml.Unmarshal(data, c); err != nil {
 		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			for _, msg := range te.Errors {
-				errs.List = append(errs.List, fmt.Errorf("%s", c.typeError(msg)))
-			}
-			return nil, &errs
+		if !errors.As(err, &te) {
+			return nil, &Errors{List: []error{fmt.Errorf("%s: %v", name, err)}}
 		}
-		return nil, &Errors{List: []error{fmt.Errorf("%s: %v", name, err)}}
+		for _, msg := range te.Errors {
+			errs.List = append(errs.List, fmt.Errorf("%s", c.typeError(msg)))
+		}
+	}
+	if len(errs.List) > 0 {
+		return c, &errs
 	}
 	return c, nil
 }

@@ -50,6 +50,8 @@ func TestLoadErrorsNameFileLineKey(t *testing.T) {
 		{"bad duration", "timers:\n  t1: fast\n", []string{":2: timers.t1: cannot unmarshal"}},
 		{"bad regex and listener", "listen:\n  - udp:nowhere:5060\nroutes:\n  - match: '(['\n    to: sip:127.0.0.1\n",
 			[]string{":2: listen[0]: ", "host must be an IP", ":4: routes[0].match: invalid regular expression"}},
+		{"unknown key and bad value together", "log:\n  levl: info\nroutes:\n  - match: '(['\n    to: sip:127.0.0.1\n",
+			[]string{":2: log.levl: unknown key", ":4: routes[0].match: invalid regular expression"}},
 		{"bad hop", "routes:\n  - match: x\n    to: 'sip:1.2.3.4;transport=sctp'\n", []string{":3: routes[0].to: ", "sctp"}},
 		{"t2 below t1", "timers:\n  t1: 5s\n  t2: 1s\n", []string{":3: timers.t2: must be at least t1"}},
 		{"bad log level", "log:\n  level: loud\n", []string{":2: log.level: \"loud\""}},

@@ -1,0 +1,282 @@
+package actors
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/partysip/partysip/bench/sipp"
+	"github.com/partysip/partysip/config"
+)
+
+// peer is a scripted SIP endpoint on a loopback UDP socket.
+type peer struct {
+	t    *testing.T
+	conn *net.UDPConn
+}
+
+func newPeer(t *testing.T, ip string) *peer {
+	t.Helper()
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return &peer{t: t, conn: conn}
+}
+
+func (p *peer) port() int { return p.conn.LocalAddr().(*net.UDPAddr).Port }
+
+func (p *peer) send(to *net.UDPAddr, msg string) {
+	p.t.Helper()
+	if _, err := p.conn.WriteToUDP([]byte(msg), to); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *peer) sendMsg(to *net.UDPAddr, m sip.Message) { p.send(to, m.String()) }
+
+// recv waits for the next message; it fails the test after the timeout.
+func (p *peer) recv(timeout time.Duration) (sip.Message, *net.UDPAddr) {
+	p.t.Helper()
+	m, from, ok := p.tryRecv(timeout)
+	if !ok {
+		p.t.Fatalf("nothing received within %s", timeout)
+	}
+	return m, from
+}
+
+func (p *peer) tryRecv(timeout time.Duration) (sip.Message, *net.UDPAddr, bool) {
+	buf := make([]byte, 65535)
+	_ = p.conn.SetReadDeadline(time.Now().Add(timeout))
+	n, from, err := p.conn.ReadFromUDP(buf)
+	if err != nil {
+		return nil, nil, false
+	}
+	m, err := sip.ParseMessage(buf[:n])
+	if err != nil {
+		p.t.Fatalf("unparsable message received: %v\n%s", err, buf[:n])
+	}
+	return m, from, true
+}
+
+// expectResponse waits for a response with the given status, skipping others it may meet
+// first when skip is set (e.g. 100 Trying).
+func (p *peer) expectResponse(code int, skip ...int) *sip.Response {
+	p.t.Helper()
+	for {
+		m, _ := p.recv(3 * time.Second)
+		res, ok := m.(*sip.Response)
+		if !ok {
+			p.t.Fatalf("want response %d, got request %s", code, firstLine(m))
+		}
+		if res.StatusCode == code {
+			return res
+		}
+		skipped := false
+		for _, s := range skip {
+			skipped = skipped || s == res.StatusCode
+		}
+		if !skipped {
+			p.t.Fatalf("want response %d, got %d", code, res.StatusCode)
+		}
+	}
+}
+
+func (p *peer) expectRequest(method sip.RequestMethod) (*sip.Request, *net.UDPAddr) {
+	p.t.Helper()
+	m, from := p.recv(3 * time.Second)
+	req, ok := m.(*sip.Request)
+	if !ok || req.Method != method {
+		p.t.Fatalf("want %s, got %s", method, firstLine(m))
+	}
+	return req, from
+}
+
+func invite(ruri, viaHost string, viaPort int, branch, callID string) string {
+	return fmt.Sprintf("INVITE %s SIP/2.0\r\n"+
+		"Via: SIP/2.0/UDP %s:%d;branch=%s;rport\r\n"+
+		"Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <%s>\r\n"+
+		"Call-ID: %s\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@%s:%d>\r\nContent-Length: 0\r\n\r\n",
+		ruri, viaHost, viaPort, branch, ruri, callID, viaHost, viaPort)
+}
+
+func loopback(port int) *net.UDPAddr { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port} }
+
+// TestInviteTransactionThroughProxy walks one INVITE through the stateful proxy with scripted
+// peers: 100 Trying at once, a retransmitted INVITE absorbed (and answered with the last
+// provisional), 180 and 200 relayed, a retransmitted 200 relayed again (RFC 6026 Accepted, the
+// case of sipgo #120), and the ACK for the 2xx forwarded as its own transaction.
+func TestInviteTransactionThroughProxy(t *testing.T) {
+	uas := newPeer(t, "127.0.0.1")
+	_, port := startEngine(t, fmt.Sprintf("sip:127.0.0.1:%d", uas.port()), nil)
+	uac := newPeer(t, "127.0.0.1")
+	proxyAddr := loopback(port)
+	inv := invite(fmt.Sprintf("sip:bob@127.0.0.1:%d", port), "127.0.0.1", uac.port(), "z9hG4bKinv1", "call-1")
+
+	uac.send(proxyAddr, inv)
+	uac.expectResponse(100)
+	fwd, proxyFrom := uas.expectRequest(sip.INVITE)
+	if fwd.Via().Host != "127.0.0.1" || fwd.Via().Port != port || fwd.RecordRoute() == nil {
+		t.Fatalf("forwarded INVITE lacks our Via or Record-Route:\n%s", fwd)
+	}
+	if mf := fwd.MaxForwards().Val(); mf != 69 {
+		t.Fatalf("Max-Forwards %d, want 69", mf)
+	}
+
+	uac.send(proxyAddr, inv) // retransmission
+	uac.expectResponse(100)
+	if m, _, ok := uas.tryRecv(300 * time.Millisecond); ok {
+		t.Fatalf("retransmitted INVITE was forwarded again: %s", firstLine(m))
+	}
+
+	uas.sendMsg(proxyFrom, sip.NewResponseFromRequest(fwd, 180, "Ringing", nil))
+	ringing := uac.expectResponse(180)
+	if len(ringing.GetHeaders("Via")) != 1 {
+		t.Fatalf("our Via was not stripped from the 180:\n%s", ringing)
+	}
+	ok := sip.NewResponseFromRequest(fwd, 200, "OK", nil)
+	uas.sendMsg(proxyFrom, ok)
+	uac.expectResponse(200)
+	uas.sendMsg(proxyFrom, ok) // the UAS did not see an ACK yet and retransmits
+	uac.expectResponse(200)
+
+	ack := strings.Replace(strings.Replace(inv, "INVITE sip:", "ACK sip:", 1), "CSeq: 1 INVITE", "CSeq: 1 ACK", 1)
+	ack = strings.Replace(ack, "z9hG4bKinv1", "z9hG4bKack1", 1)
+	uac.send(proxyAddr, ack)
+	fwdAck, _ := uas.expectRequest(sip.ACK)
+	if b, _ := fwdAck.Via().Params.Get("branch"); !strings.HasPrefix(b, "z9hG4bK-pss") {
+		t.Fatalf("ACK for 2xx should be forwarded statelessly, branch %q", b)
+	}
+}
+
+// TestCancelThroughProxy: a CANCEL from the caller is answered 200 at once and propagated to the
+// pending branch with the branch of the forwarded INVITE; the 487 comes back to the caller and
+// the proxy ACKs it downstream itself (§16.10, §17.1.1.3).
+func TestCancelThroughProxy(t *testing.T) {
+	uas := newPeer(t, "127.0.0.1")
+	_, port := startEngine(t, fmt.Sprintf("sip:127.0.0.1:%d", uas.port()), nil)
+	uac := newPeer(t, "127.0.0.1")
+	proxyAddr := loopback(port)
+	inv := invite(fmt.Sprintf("sip:bob@127.0.0.1:%d", port), "127.0.0.1", uac.port(), "z9hG4bKinv2", "call-2")
+	uac.send(proxyAddr, inv)
+	uac.expectResponse(100)
+	fwd, proxyFrom := uas.expectRequest(sip.INVITE)
+	uas.sendMsg(proxyFrom, sip.NewResponseFromRequest(fwd, 180, "Ringing", nil))
+	uac.expectResponse(180)
+
+	cancel := strings.Replace(strings.Replace(inv, "INVITE sip:", "CANCEL sip:", 1), "CSeq: 1 INVITE", "CSeq: 1 CANCEL", 1)
+	uac.send(proxyAddr, cancel)
+	if res := uac.expectResponse(200); res.CSeq().MethodName != sip.CANCEL {
+		t.Fatalf("200 is for %s, want CANCEL", res.CSeq().MethodName)
+	}
+	fwdCancel, _ := uas.expectRequest(sip.CANCEL)
+	wantBranch, _ := fwd.Via().Params.Get("branch")
+	if b, _ := fwdCancel.Via().Params.Get("branch"); b != wantBranch {
+		t.Fatalf("CANCEL branch %q, want the INVITE's %q", b, wantBranch)
+	}
+	uas.sendMsg(proxyFrom, sip.NewResponseFromRequest(fwdCancel, 200, "OK", nil))
+	uas.sendMsg(proxyFrom, sip.NewResponseFromRequest(fwd, 487, "Request Terminated", nil))
+	uac.expectResponse(487)
+	ack, _ := uas.expectRequest(sip.ACK)
+	if b, _ := ack.Via().Params.Get("branch"); b != wantBranch {
+		t.Fatalf("ACK for 487 has branch %q, want %q", b, wantBranch)
+	}
+}
+
+// TestNoAnswerTimesOut: a next hop that never answers gives the caller 408 after 64*T1
+// (timer F of the client transaction), with T1 shortened to keep the test quick.
+func TestNoAnswerTimesOut(t *testing.T) {
+	silent := newPeer(t, "127.0.0.1") // receives, never answers
+	port, _ := sipp.FreePort()
+	cfg := testConfig(t, port, fmt.Sprintf("sip:127.0.0.1:%d", silent.port()))
+	cfg.Timers.T1 = 10 * time.Millisecond
+	cfg.Timers.T2 = 40 * time.Millisecond
+	e, err := Start(Options{Config: cfg, LoopbackOnly: true, Logger: zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Stop)
+	uac := newPeer(t, "127.0.0.1")
+	uac.send(loopback(port), fmt.Sprintf("OPTIONS sip:bob@127.0.0.1:%d SIP/2.0\r\n"+
+		"Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKopt1\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: to-1\r\nCSeq: 1 OPTIONS\r\n"+
+		"Content-Length: 0\r\n\r\n", port, uac.port()))
+	uac.expectResponse(408)
+	// The silent hop saw the request and its retransmissions (timer E).
+	n := 0
+	for {
+		if _, _, ok := silent.tryRecv(50 * time.Millisecond); !ok {
+			break
+		}
+		n++
+	}
+	if n < 3 {
+		t.Fatalf("next hop received %d copies, want the request and its retransmissions", n)
+	}
+}
+
+// TestIPv6AndRport runs a transaction over IPv6 loopback: the caller asked for rport, so the
+// forwarded request's second Via carries received and rport, and the response finds the caller.
+func TestIPv6AndRport(t *testing.T) {
+	if ln, err := net.ListenPacket("udp", "[::1]:0"); err != nil {
+		t.Skip("no IPv6 loopback on this machine:", err)
+	} else {
+		_ = ln.Close()
+	}
+	uas := newPeer(t, "::1")
+	port, _ := freePort(t)
+	cfg := config.Default()
+	cfg.Listen = []string{fmt.Sprintf("udp:[::1]:%d", port)}
+	cfg.Routes = []config.Route{{Match: ".*", To: fmt.Sprintf("sip:[::1]:%d", uas.port())}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Start(Options{Config: cfg, LoopbackOnly: true, Logger: zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Stop)
+	uac := newPeer(t, "::1")
+	// The caller claims a sent-by it does not send from: received/rport must repair it.
+	uac.send(&net.UDPAddr{IP: net.IPv6loopback, Port: port}, fmt.Sprintf("OPTIONS sip:bob@[::1]:%d SIP/2.0\r\n"+
+		"Via: SIP/2.0/UDP [::1]:1;branch=z9hG4bKv6;rport\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:a@[::1]>;tag=1\r\nTo: <sip:bob@[::1]>\r\nCall-ID: v6-1\r\nCSeq: 1 OPTIONS\r\n"+
+		"Content-Length: 0\r\n\r\n", port))
+	fwd, proxyFrom := uas.expectRequest(sip.OPTIONS)
+	vias := fwd.GetHeaders("Via")
+	if len(vias) != 2 {
+		t.Fatalf("want 2 Vias, got %d", len(vias))
+	}
+	caller := vias[1].(*sip.ViaHeader)
+	if r, _ := caller.Params.Get("rport"); r != fmt.Sprint(uac.port()) {
+		t.Fatalf("rport %q, want %d: %s", r, uac.port(), caller.Value())
+	}
+	if r, _ := caller.Params.Get("received"); r != "::1" {
+		t.Fatalf("received %q, want ::1", r)
+	}
+	uas.sendMsg(proxyFrom, sip.NewResponseFromRequest(fwd, 200, "OK", nil))
+	uac.expectResponse(200)
+}
+
+// freePort returns a UDP port free on [::1].
+func freePort(t *testing.T) (int, error) {
+	t.Helper()
+	ln, err := net.ListenPacket("udp", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.LocalAddr().(*net.UDPAddr).Port, nil
+}
+
+func firstLine(m sip.Message) string {
+	line, _, _ := strings.Cut(m.String(), "\r\n")
+	return line
+}

@@ -47,6 +47,7 @@ type Stats struct {
 	Pending          atomic.Int64 // server transactions still owing their final response
 	TxStarted        atomic.Int64
 	TxPanics         atomic.Int64
+	ListenerRestarts atomic.Int64
 	StatelessFwd     atomic.Int64
 	RejectedDrain    atomic.Int64
 	SendErrors       atomic.Int64

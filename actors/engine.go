@@ -31,9 +31,10 @@ type Options struct {
 
 // Engine is a running proxy: transports, the sharded transaction table and the actors under it.
 type Engine struct {
-	c      *core
-	system *actor.ActorSystem
-	addrs  []config.Listener
+	c          *core
+	system     *actor.ActorSystem
+	addrs      []config.Listener
+	transports *actor.PID
 }
 
 // Start opens the listeners and starts the actor tree. It returns once every listener is bound.
@@ -85,10 +86,13 @@ func Start(opts Options) (*Engine, error) {
 	for i := 0; i < n; i++ {
 		c.shards = append(c.shards, system.Root.Spawn(shardProps))
 	}
-	tp.serve(c.route, func() { c.stats.Malformed.Add(1) })
+	tp.setHandlers(c.route, func() { c.stats.Malformed.Add(1) })
+	transports := system.Root.Spawn(actor.PropsFromProducer(
+		func() actor.Actor { return &transportsActor{c: c, listeners: tp.listeners} },
+		actor.WithSupervisor(transportsSupervisor())))
 	log.Info("partysip listening", zap.Stringers("listen", addrs), zap.Int("shards", n),
 		zap.Int("routes", len(c.router.Routes)), zap.Strings("domains", cfg.Domains))
-	return &Engine{c: c, system: system, addrs: addrs}, nil
+	return &Engine{c: c, system: system, addrs: addrs, transports: transports}, nil
 }
 
 // Addrs returns the bound listeners, with real ports where 0 was configured.
@@ -120,8 +124,10 @@ func (e *Engine) Drain(ctx context.Context) error {
 	}
 }
 
-// Stop closes the listeners and stops every actor.
+// Stop closes the listeners and stops every actor: transports first, so nothing new arrives,
+// then the transaction shards and everything under them.
 func (e *Engine) Stop() {
+	_ = e.system.Root.StopFuture(e.transports).Wait()
 	e.c.tp.close()
 	for _, s := range e.c.shards {
 		_ = e.system.Root.StopFuture(s).Wait()

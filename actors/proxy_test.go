@@ -280,3 +280,41 @@ func firstLine(m sip.Message) string {
 	line, _, _ := strings.Cut(m.String(), "\r\n")
 	return line
 }
+
+// TestListenerRebindsAfterFailure makes a real UDP listener's read fail (a read deadline in the
+// past): its transport actor fails, the supervisor restarts it after a backoff, the socket is
+// bound again at the same address, and requests flow again.
+func TestListenerRebindsAfterFailure(t *testing.T) {
+	uas := newPeer(t, "127.0.0.1")
+	e, port := startEngine(t, fmt.Sprintf("sip:127.0.0.1:%d", uas.port()), nil)
+	var udp *udpListener
+	for _, u := range e.c.tp.udp {
+		udp = u
+	}
+	_ = udp.conn.Load().SetReadDeadline(time.Now())
+	deadline := time.Now().Add(5 * time.Second)
+	for e.Stats().ListenerRestarts.Load() == 0 || udp.conn.Load() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("listener was not restarted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	uac := newPeer(t, "127.0.0.1")
+	opts := fmt.Sprintf("OPTIONS sip:bob@127.0.0.1:%d SIP/2.0\r\n"+
+		"Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKrb1\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: rb-1\r\nCSeq: 1 OPTIONS\r\n"+
+		"Content-Length: 0\r\n\r\n", port, uac.port())
+	// The re-bind may still be under way: retry the request a few times.
+	for i := 0; ; i++ {
+		uac.send(loopback(port), opts)
+		if m, _, ok := uas.tryRecv(500 * time.Millisecond); ok {
+			fwd := m.(*sip.Request)
+			uas.sendMsg(loopback(port), sip.NewResponseFromRequest(fwd, 200, "OK", nil))
+			break
+		}
+		if i == 5 {
+			t.Fatal("no request forwarded after the re-bind")
+		}
+	}
+	uac.expectResponse(200)
+}

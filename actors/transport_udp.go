@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
@@ -15,15 +16,16 @@ import (
 )
 
 // udpListener is one UDP socket. Its read loop parses datagrams and hands each message to the
-// shard that owns its transaction key; it never blocks on an actor.
+// shard that owns its transaction key; it never blocks on an actor. A transport actor owns it
+// (see listener.go): the socket can be re-bound after a failure while writers keep using the
+// same udpListener, hence the atomic pointer.
 type udpListener struct {
-	conn   *net.UDPConn
-	addr   netip.AddrPort
+	conn   atomic.Pointer[net.UDPConn]
+	addr   netip.AddrPort // the bound address (the real port when 0 was asked for)
 	parser *sip.Parser
 	log    *zap.Logger
 	route  func(msg sip.Message, from Peer)
 	onBad  func()
-	done   chan struct{}
 }
 
 func listenUDP(addr string, log *zap.Logger) (*udpListener, error) {
@@ -37,29 +39,52 @@ func listenUDP(addr string, log *zap.Logger) (*udpListener, error) {
 	}
 	_ = conn.SetReadBuffer(4 << 20) // absorb bursts; the kernel may cap it
 	l := &udpListener{
-		conn:   conn,
 		addr:   conn.LocalAddr().(*net.UDPAddr).AddrPort(),
 		parser: sip.NewParser(),
 		log:    log,
-		done:   make(chan struct{}),
 	}
+	l.conn.Store(conn)
 	return l, nil
 }
 
-// serve reads until the socket is closed.
-func (l *udpListener) serve() {
-	defer close(l.done)
+func (l *udpListener) String() string { return "udp:" + l.addr.String() }
+
+// open re-binds the socket at its address after close; a bound listener is left alone.
+func (l *udpListener) open() error {
+	if l.conn.Load() != nil {
+		return nil
+	}
+	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(l.addr))
+	if err != nil {
+		return err
+	}
+	_ = conn.SetReadBuffer(4 << 20)
+	l.conn.Store(conn)
+	return nil
+}
+
+// serve reads until the socket is closed (nil) or a read fails (the error).
+func (l *udpListener) serve() error {
+	conn := l.conn.Load()
+	if conn == nil {
+		return nil
+	}
 	buf := make([]byte, 65535)
 	for {
-		n, src, err := l.conn.ReadFromUDPAddrPort(buf)
+		n, src, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
-				return
+				return nil
 			}
-			l.log.Warn("udp read failed", zap.Stringer("listener", l.addr), zap.Error(err))
-			continue
+			return err
 		}
 		l.handle(buf[:n], netip.AddrPortFrom(src.Addr().Unmap(), src.Port()))
+	}
+}
+
+func (l *udpListener) close() {
+	if c := l.conn.Swap(nil); c != nil {
+		_ = c.Close()
 	}
 }
 
@@ -95,19 +120,21 @@ func (l *udpListener) badMessage(data []byte, src netip.AddrPort, err error) {
 	reply, ok := proxy.BadRequest(data, err)
 	l.log.Info("unparsable message", zap.Stringer("from", src), zap.Bool("answered_400", ok), zap.Error(err))
 	if ok {
-		_, _ = l.conn.WriteToUDPAddrPort(reply, src)
+		_ = l.write(reply, src)
 	}
 }
 
+// errListenerDown is returned by writes while a listener is being re-bound.
+var errListenerDown = errors.New("listener is down")
+
 // write sends raw bytes to addr.
 func (l *udpListener) write(b []byte, to netip.AddrPort) error {
-	_, err := l.conn.WriteToUDPAddrPort(b, to)
+	conn := l.conn.Load()
+	if conn == nil {
+		return errListenerDown
+	}
+	_, err := conn.WriteToUDPAddrPort(b, to)
 	return err
-}
-
-func (l *udpListener) close() {
-	_ = l.conn.Close()
-	<-l.done
 }
 
 // stampSource records where a message came from and, for requests, applies RFC 3261 §18.2.1

@@ -22,11 +22,11 @@ import (
 // actors themselves: UDP writes never block, and a TCP dial blocks only the one client
 // transaction that needs it.
 type Transports struct {
-	udp     []*udpListener
-	tcp     []*net.TCPListener
-	tcpAddr []netip.AddrPort
-	layer   *sip.TransportLayer
-	log     *zap.Logger
+	udp       []*udpListener
+	tcpAddr   []netip.AddrPort
+	listeners []listener // every socket, each owned by a transport actor once serving
+	layer     *sip.TransportLayer
+	log       *zap.Logger
 	// loopbackOnly refuses every destination outside 127.0.0.0/8 and ::1, and every DNS name:
 	// tests that feed foreign-looking messages use it so no packet can leave the machine.
 	loopbackOnly bool
@@ -49,6 +49,8 @@ func (t *Transports) resolve(h proxy.Hop) (netip.AddrPort, error) {
 	return resolveHop(h)
 }
 
+// openTransports binds every listener now, so that a bad address fails the start with a clear
+// error; the transport actors take them over once the engine runs.
 func openTransports(ls []config.Listener, loopbackOnly bool, log *zap.Logger, slogger *slog.Logger) (*Transports, error) {
 	t := &Transports{log: log, loopbackOnly: loopbackOnly}
 	t.layer = sip.NewTransportLayer(net.DefaultResolver, sip.NewParser(), nil,
@@ -62,26 +64,26 @@ func openTransports(ls []config.Listener, loopbackOnly bool, log *zap.Logger, sl
 				return nil, fmt.Errorf("listen %s: %w", l, err)
 			}
 			t.udp = append(t.udp, u)
+			t.listeners = append(t.listeners, u)
 		case "tcp":
-			ln, err := net.Listen("tcp", l.Addr())
-			if err != nil {
+			tl := &tcpListener{addr: l.Addr(), layer: t.layer}
+			if err := tl.open(); err != nil {
 				t.close()
 				return nil, fmt.Errorf("listen %s: %w", l, err)
 			}
-			tl := ln.(*net.TCPListener)
-			t.tcp = append(t.tcp, tl)
-			ap := tl.Addr().(*net.TCPAddr).AddrPort()
+			ap := tl.ln.Addr().(*net.TCPAddr).AddrPort()
+			tl.addr = ap.String() // the real port when 0 was asked for
 			t.tcpAddr = append(t.tcpAddr, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+			t.listeners = append(t.listeners, tl)
 		}
 	}
 	return t, nil
 }
 
-// serve starts the read loops; route receives every parsed message.
-func (t *Transports) serve(route func(sip.Message, Peer), onBad func()) {
+// setHandlers installs the routing function every read loop hands its messages to.
+func (t *Transports) setHandlers(route func(sip.Message, Peer), onBad func()) {
 	for _, u := range t.udp {
 		u.route, u.onBad = route, onBad
-		go u.serve()
 	}
 	t.layer.OnMessage(func(msg sip.Message) {
 		defer func() {
@@ -98,22 +100,13 @@ func (t *Transports) serve(route func(sip.Message, Peer), onBad func()) {
 		stampSource(msg, "TCP", src)
 		route(msg, Peer{Transport: "TCP", Addr: msg.Source()})
 	})
-	for _, ln := range t.tcp {
-		go func() { _ = t.layer.ServeTCP(ln) }()
-	}
 }
 
-// close stops every listener and connection.
+// close unbinds every listener and closes every TCP connection. The transport actors close
+// their own sockets when stopped; this catches the rest (and a start that failed half-way).
 func (t *Transports) close() {
-	for _, u := range t.udp {
-		if u.route != nil {
-			u.close()
-		} else {
-			_ = u.conn.Close()
-		}
-	}
-	for _, ln := range t.tcp {
-		_ = ln.Close()
+	for _, l := range t.listeners {
+		l.close()
 	}
 	if t.layer != nil {
 		_ = t.layer.Close()

@@ -1,0 +1,132 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+)
+
+// listener is one socket owned by a transport actor.
+type listener interface {
+	// open binds the socket at its address if it is not bound.
+	open() error
+	// serve reads until the socket is closed (nil) or fails (the error); it hands every parsed
+	// message to the transaction shards.
+	serve() error
+	// close unbinds the socket; serve returns soon after.
+	close()
+	String() string
+}
+
+// listenerFailed is a transport actor's read loop ending with an error.
+type listenerFailed struct{ Err error }
+
+// transportActor owns one listener: it runs its read loop, and when the loop fails it fails
+// too, so its supervisor re-binds the socket after a backoff (see transportsSupervisor). The
+// read loop itself routes messages straight to the shards, by transaction key.
+type transportActor struct {
+	c    *core
+	l    listener
+	done chan struct{}
+}
+
+func (a *transportActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		if err := a.l.open(); err != nil {
+			panic(fmt.Errorf("%s: bind: %w", a.l, err)) // retried by the supervisor
+		}
+		done := make(chan struct{})
+		a.done = done
+		self, root := ctx.Self(), ctx.ActorSystem().Root
+		go func() {
+			defer close(done)
+			if err := a.l.serve(); err != nil {
+				root.Send(self, &listenerFailed{Err: err})
+			}
+		}()
+	case *listenerFailed:
+		a.c.stats.ListenerRestarts.Add(1)
+		a.c.log.Warn("listener failed; re-binding after a backoff", zap.Stringer("listener", a.l), zap.Error(m.Err))
+		panic(fmt.Errorf("%s: %w", a.l, m.Err))
+	case *actor.Restarting, *actor.Stopping:
+		a.l.close()
+		if a.done != nil {
+			<-a.done
+		}
+	}
+}
+
+// transportsActor is the parent of the transport actors.
+type transportsActor struct {
+	c         *core
+	listeners []listener
+}
+
+func (a *transportsActor) Receive(ctx actor.Context) {
+	if _, ok := ctx.Message().(*actor.Started); ok {
+		for _, l := range a.listeners {
+			l := l
+			ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return &transportActor{c: a.c, l: l} }))
+		}
+	}
+}
+
+// transportsSupervisor restarts a failed transport actor with an exponential backoff: a socket
+// that keeps failing is retried, more slowly, for as long as the daemon runs.
+func transportsSupervisor() actor.SupervisorStrategy {
+	return actor.NewExponentialBackoffStrategy(time.Minute, 100*time.Millisecond)
+}
+
+// tcpListener is one TCP listening socket served by sipgo's transport layer, which frames the
+// stream, keeps the connection pool and calls back for every message.
+type tcpListener struct {
+	addr  string
+	layer *sip.TransportLayer
+	mu    sync.Mutex // ln is bound and closed by the actor, read by the serve goroutine
+	ln    net.Listener
+}
+
+func (l *tcpListener) String() string { return "tcp:" + l.addr }
+
+func (l *tcpListener) open() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ln != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", l.addr)
+	if err != nil {
+		return err
+	}
+	l.ln = ln
+	return nil
+}
+
+func (l *tcpListener) serve() error {
+	l.mu.Lock()
+	ln := l.ln
+	l.mu.Unlock()
+	if ln == nil {
+		return nil
+	}
+	if err := l.layer.ServeTCP(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+func (l *tcpListener) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ln != nil {
+		_ = l.ln.Close()
+		l.ln = nil
+	}
+}

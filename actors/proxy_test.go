@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strings"
@@ -316,5 +317,50 @@ func TestListenerRebindsAfterFailure(t *testing.T) {
 			t.Fatal("no request forwarded after the re-bind")
 		}
 	}
+	uac.expectResponse(200)
+}
+
+// TestDrainFinishesLiveRefusesNew: while draining, a call in progress completes and its
+// in-dialog requests still pass, a new call gets 503 with Retry-After, and Drain returns once
+// nothing owes a final response.
+func TestDrainFinishesLiveRefusesNew(t *testing.T) {
+	uas := newPeer(t, "127.0.0.1")
+	e, port := startEngine(t, fmt.Sprintf("sip:127.0.0.1:%d", uas.port()), nil)
+	uac := newPeer(t, "127.0.0.1")
+	proxyAddr := loopback(port)
+	ruri := fmt.Sprintf("sip:bob@127.0.0.1:%d", port)
+	uac.send(proxyAddr, invite(ruri, "127.0.0.1", uac.port(), "z9hG4bKdr1", "drain-1"))
+	uac.expectResponse(100)
+	fwd, proxyFrom := uas.expectRequest(sip.INVITE)
+
+	drained := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		drained <- e.Drain(ctx)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	uac.send(proxyAddr, invite(ruri, "127.0.0.1", uac.port(), "z9hG4bKdr2", "drain-2"))
+	busy := uac.expectResponse(503)
+	if busy.CallID().Value() != "drain-2" || busy.GetHeader("Retry-After") == nil {
+		t.Fatalf("want 503 with Retry-After for the new call:\n%s", busy)
+	}
+	select {
+	case err := <-drained:
+		t.Fatalf("drain returned while a call was still pending: %v", err)
+	default:
+	}
+	uas.sendMsg(proxyFrom, sip.NewResponseFromRequest(fwd, 200, "OK", nil))
+	uac.expectResponse(200)
+	if err := <-drained; err != nil {
+		t.Fatalf("drain: %v", err)
+	}
+	// The live call can still end: an in-dialog BYE (To tag) passes during the drain.
+	bye := fmt.Sprintf("BYE %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKdr3\r\n"+
+		"Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <%s>;tag=b1\r\n"+
+		"Call-ID: drain-1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n", ruri, uac.port(), ruri)
+	uac.send(proxyAddr, bye)
+	fwdBye, _ := uas.expectRequest(sip.BYE)
+	uas.sendMsg(proxyFrom, sip.NewResponseFromRequest(fwdBye, 200, "OK", nil))
 	uac.expectResponse(200)
 }

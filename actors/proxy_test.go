@@ -110,48 +110,76 @@ func invite(ruri, viaHost string, viaPort int, branch, callID string) string {
 
 func loopback(port int) *net.UDPAddr { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port} }
 
+// asMethod turns the INVITE text of a test into the same request with another method (ACK,
+// CANCEL), keeping its branch.
+func asMethod(inv string, m sip.RequestMethod) string {
+	out := strings.Replace(inv, "INVITE sip:", string(m)+" sip:", 1)
+	return strings.Replace(out, "CSeq: 1 INVITE", "CSeq: 1 "+string(m), 1)
+}
+
+// call is a caller and a callee with an engine between them and one INVITE on its way: the
+// caller had its 100 Trying and the callee holds the forwarded INVITE.
+type call struct {
+	e         *Engine
+	uac, uas  *peer
+	proxy     *net.UDPAddr // where the caller sends
+	proxyFrom *net.UDPAddr // where the callee answers
+	port      int
+	ruri      string
+	inv       string
+	fwd       *sip.Request
+}
+
+func placeCall(t *testing.T, branch, callID string) *call {
+	t.Helper()
+	c := &call{uas: newPeer(t, "127.0.0.1"), uac: newPeer(t, "127.0.0.1")}
+	c.e, c.port = startEngine(t, fmt.Sprintf("sip:127.0.0.1:%d", c.uas.port()), nil)
+	c.proxy = loopback(c.port)
+	c.ruri = fmt.Sprintf("sip:bob@127.0.0.1:%d", c.port)
+	c.inv = invite(c.ruri, "127.0.0.1", c.uac.port(), branch, callID)
+	c.uac.send(c.proxy, c.inv)
+	c.uac.expectResponse(100)
+	c.fwd, c.proxyFrom = c.uas.expectRequest(sip.INVITE)
+	return c
+}
+
+// answer makes the callee answer req with code.
+func (c *call) answer(req *sip.Request, code int, reason string) {
+	c.uas.sendMsg(c.proxyFrom, sip.NewResponseFromRequest(req, code, reason, nil))
+}
+
 // TestInviteTransactionThroughProxy walks one INVITE through the stateful proxy with scripted
 // peers: 100 Trying at once, a retransmitted INVITE absorbed (and answered with the last
 // provisional), 180 and 200 relayed, a retransmitted 200 relayed again (RFC 6026 Accepted, the
 // case of sipgo #120), and the ACK for the 2xx forwarded as its own transaction.
 func TestInviteTransactionThroughProxy(t *testing.T) {
-	uas := newPeer(t, "127.0.0.1")
-	_, port := startEngine(t, fmt.Sprintf("sip:127.0.0.1:%d", uas.port()), nil)
-	uac := newPeer(t, "127.0.0.1")
-	proxyAddr := loopback(port)
-	inv := invite(fmt.Sprintf("sip:bob@127.0.0.1:%d", port), "127.0.0.1", uac.port(), "z9hG4bKinv1", "call-1")
-
-	uac.send(proxyAddr, inv)
-	uac.expectResponse(100)
-	fwd, proxyFrom := uas.expectRequest(sip.INVITE)
-	if fwd.Via().Host != "127.0.0.1" || fwd.Via().Port != port || fwd.RecordRoute() == nil {
-		t.Fatalf("forwarded INVITE lacks our Via or Record-Route:\n%s", fwd)
+	c := placeCall(t, "z9hG4bKinv1", "call-1")
+	if c.fwd.Via().Host != "127.0.0.1" || c.fwd.Via().Port != c.port || c.fwd.RecordRoute() == nil {
+		t.Fatalf("forwarded INVITE lacks our Via or Record-Route:\n%s", c.fwd)
 	}
-	if mf := fwd.MaxForwards().Val(); mf != 69 {
+	if mf := c.fwd.MaxForwards().Val(); mf != 69 {
 		t.Fatalf("Max-Forwards %d, want 69", mf)
 	}
 
-	uac.send(proxyAddr, inv) // retransmission
-	uac.expectResponse(100)
-	if m, _, ok := uas.tryRecv(300 * time.Millisecond); ok {
+	c.uac.send(c.proxy, c.inv) // retransmission
+	c.uac.expectResponse(100)
+	if m, _, ok := c.uas.tryRecv(300 * time.Millisecond); ok {
 		t.Fatalf("retransmitted INVITE was forwarded again: %s", firstLine(m))
 	}
 
-	uas.sendMsg(proxyFrom, sip.NewResponseFromRequest(fwd, 180, "Ringing", nil))
-	ringing := uac.expectResponse(180)
+	c.answer(c.fwd, 180, "Ringing")
+	ringing := c.uac.expectResponse(180)
 	if len(ringing.GetHeaders("Via")) != 1 {
 		t.Fatalf("our Via was not stripped from the 180:\n%s", ringing)
 	}
-	ok := sip.NewResponseFromRequest(fwd, 200, "OK", nil)
-	uas.sendMsg(proxyFrom, ok)
-	uac.expectResponse(200)
-	uas.sendMsg(proxyFrom, ok) // the UAS did not see an ACK yet and retransmits
-	uac.expectResponse(200)
+	ok := sip.NewResponseFromRequest(c.fwd, 200, "OK", nil)
+	c.uas.sendMsg(c.proxyFrom, ok)
+	c.uac.expectResponse(200)
+	c.uas.sendMsg(c.proxyFrom, ok) // the UAS did not see an ACK yet and retransmits
+	c.uac.expectResponse(200)
 
-	ack := strings.Replace(strings.Replace(inv, "INVITE sip:", "ACK sip:", 1), "CSeq: 1 INVITE", "CSeq: 1 ACK", 1)
-	ack = strings.Replace(ack, "z9hG4bKinv1", "z9hG4bKack1", 1)
-	uac.send(proxyAddr, ack)
-	fwdAck, _ := uas.expectRequest(sip.ACK)
+	c.uac.send(c.proxy, strings.Replace(asMethod(c.inv, sip.ACK), "z9hG4bKinv1", "z9hG4bKack1", 1))
+	fwdAck, _ := c.uas.expectRequest(sip.ACK)
 	if b, _ := fwdAck.Via().Params.Get("branch"); !strings.HasPrefix(b, "z9hG4bK-pss") {
 		t.Fatalf("ACK for 2xx should be forwarded statelessly, branch %q", b)
 	}
@@ -161,31 +189,23 @@ func TestInviteTransactionThroughProxy(t *testing.T) {
 // pending branch with the branch of the forwarded INVITE; the 487 comes back to the caller and
 // the proxy ACKs it downstream itself (§16.10, §17.1.1.3).
 func TestCancelThroughProxy(t *testing.T) {
-	uas := newPeer(t, "127.0.0.1")
-	_, port := startEngine(t, fmt.Sprintf("sip:127.0.0.1:%d", uas.port()), nil)
-	uac := newPeer(t, "127.0.0.1")
-	proxyAddr := loopback(port)
-	inv := invite(fmt.Sprintf("sip:bob@127.0.0.1:%d", port), "127.0.0.1", uac.port(), "z9hG4bKinv2", "call-2")
-	uac.send(proxyAddr, inv)
-	uac.expectResponse(100)
-	fwd, proxyFrom := uas.expectRequest(sip.INVITE)
-	uas.sendMsg(proxyFrom, sip.NewResponseFromRequest(fwd, 180, "Ringing", nil))
-	uac.expectResponse(180)
+	c := placeCall(t, "z9hG4bKinv2", "call-2")
+	c.answer(c.fwd, 180, "Ringing")
+	c.uac.expectResponse(180)
 
-	cancel := strings.Replace(strings.Replace(inv, "INVITE sip:", "CANCEL sip:", 1), "CSeq: 1 INVITE", "CSeq: 1 CANCEL", 1)
-	uac.send(proxyAddr, cancel)
-	if res := uac.expectResponse(200); res.CSeq().MethodName != sip.CANCEL {
+	c.uac.send(c.proxy, asMethod(c.inv, sip.CANCEL))
+	if res := c.uac.expectResponse(200); res.CSeq().MethodName != sip.CANCEL {
 		t.Fatalf("200 is for %s, want CANCEL", res.CSeq().MethodName)
 	}
-	fwdCancel, _ := uas.expectRequest(sip.CANCEL)
-	wantBranch, _ := fwd.Via().Params.Get("branch")
+	fwdCancel, _ := c.uas.expectRequest(sip.CANCEL)
+	wantBranch, _ := c.fwd.Via().Params.Get("branch")
 	if b, _ := fwdCancel.Via().Params.Get("branch"); b != wantBranch {
 		t.Fatalf("CANCEL branch %q, want the INVITE's %q", b, wantBranch)
 	}
-	uas.sendMsg(proxyFrom, sip.NewResponseFromRequest(fwdCancel, 200, "OK", nil))
-	uas.sendMsg(proxyFrom, sip.NewResponseFromRequest(fwd, 487, "Request Terminated", nil))
-	uac.expectResponse(487)
-	ack, _ := uas.expectRequest(sip.ACK)
+	c.answer(fwdCancel, 200, "OK")
+	c.answer(c.fwd, 487, "Request Terminated")
+	c.uac.expectResponse(487)
+	ack, _ := c.uas.expectRequest(sip.ACK)
 	if b, _ := ack.Via().Params.Get("branch"); b != wantBranch {
 		t.Fatalf("ACK for 487 has branch %q, want %q", b, wantBranch)
 	}
@@ -324,24 +344,16 @@ func TestListenerRebindsAfterFailure(t *testing.T) {
 // in-dialog requests still pass, a new call gets 503 with Retry-After, and Drain returns once
 // nothing owes a final response.
 func TestDrainFinishesLiveRefusesNew(t *testing.T) {
-	uas := newPeer(t, "127.0.0.1")
-	e, port := startEngine(t, fmt.Sprintf("sip:127.0.0.1:%d", uas.port()), nil)
-	uac := newPeer(t, "127.0.0.1")
-	proxyAddr := loopback(port)
-	ruri := fmt.Sprintf("sip:bob@127.0.0.1:%d", port)
-	uac.send(proxyAddr, invite(ruri, "127.0.0.1", uac.port(), "z9hG4bKdr1", "drain-1"))
-	uac.expectResponse(100)
-	fwd, proxyFrom := uas.expectRequest(sip.INVITE)
-
+	c := placeCall(t, "z9hG4bKdr1", "drain-1")
 	drained := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		drained <- e.Drain(ctx)
+		drained <- c.e.Drain(ctx)
 	}()
 	time.Sleep(50 * time.Millisecond)
-	uac.send(proxyAddr, invite(ruri, "127.0.0.1", uac.port(), "z9hG4bKdr2", "drain-2"))
-	busy := uac.expectResponse(503)
+	c.uac.send(c.proxy, invite(c.ruri, "127.0.0.1", c.uac.port(), "z9hG4bKdr2", "drain-2"))
+	busy := c.uac.expectResponse(503)
 	if busy.CallID().Value() != "drain-2" || busy.GetHeader("Retry-After") == nil {
 		t.Fatalf("want 503 with Retry-After for the new call:\n%s", busy)
 	}
@@ -350,17 +362,17 @@ func TestDrainFinishesLiveRefusesNew(t *testing.T) {
 		t.Fatalf("drain returned while a call was still pending: %v", err)
 	default:
 	}
-	uas.sendMsg(proxyFrom, sip.NewResponseFromRequest(fwd, 200, "OK", nil))
-	uac.expectResponse(200)
+	c.answer(c.fwd, 200, "OK")
+	c.uac.expectResponse(200)
 	if err := <-drained; err != nil {
 		t.Fatalf("drain: %v", err)
 	}
 	// The live call can still end: an in-dialog BYE (To tag) passes during the drain.
 	bye := fmt.Sprintf("BYE %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKdr3\r\n"+
 		"Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <%s>;tag=b1\r\n"+
-		"Call-ID: drain-1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n", ruri, uac.port(), ruri)
-	uac.send(proxyAddr, bye)
-	fwdBye, _ := uas.expectRequest(sip.BYE)
-	uas.sendMsg(proxyFrom, sip.NewResponseFromRequest(fwdBye, 200, "OK", nil))
-	uac.expectResponse(200)
+		"Call-ID: drain-1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n", c.ruri, c.uac.port(), c.ruri)
+	c.uac.send(c.proxy, bye)
+	fwdBye, _ := c.uas.expectRequest(sip.BYE)
+	c.answer(fwdBye, 200, "OK")
+	c.uac.expectResponse(200)
 }

@@ -9,60 +9,43 @@ import (
 // of the request being cancelled (so it matches that client transaction downstream), and the
 // same Route header fields.
 func NewCancel(forwarded *sip.Request) *sip.Request {
-	c := sip.NewRequest(sip.CANCEL, *forwarded.Recipient.Clone())
-	if via := forwarded.Via(); via != nil {
-		c.AppendHeader(via.Clone())
-	}
-	for _, h := range forwarded.GetHeaders("Route") {
-		c.AppendHeader(sip.HeaderClone(h))
-	}
-	if h := forwarded.From(); h != nil {
-		c.AppendHeader(sip.HeaderClone(h))
-	}
-	if h := forwarded.To(); h != nil {
-		c.AppendHeader(sip.HeaderClone(h))
-	}
-	if h := forwarded.CallID(); h != nil {
-		c.AppendHeader(sip.HeaderClone(h))
-	}
-	if h := forwarded.CSeq(); h != nil {
-		c.AppendHeader(&sip.CSeqHeader{SeqNo: h.SeqNo, MethodName: sip.CANCEL})
-	}
-	mf := sip.MaxForwardsHeader(DefaultMaxForwards)
-	c.AppendHeader(&mf)
-	c.SetBody(nil)
-	c.SetTransport(forwarded.Transport())
-	c.SetDestination(forwarded.Destination())
-	return c
+	return sameTransaction(forwarded, sip.CANCEL, forwarded.To())
 }
 
 // NewAckForNon2xx builds the ACK a client transaction sends for a non-2xx final response
 // (RFC 3261 §17.1.1.3): Request-URI, Call-ID, From, CSeq number and top Via of the INVITE, the To
 // of the response (with its tag), the INVITE's Route header fields.
 func NewAckForNon2xx(invite *sip.Request, res *sip.Response) *sip.Request {
-	ack := sip.NewRequest(sip.ACK, *invite.Recipient.Clone())
-	if via := invite.Via(); via != nil {
-		ack.AppendHeader(via.Clone())
+	return sameTransaction(invite, sip.ACK, res.To())
+}
+
+// sameTransaction builds a request that belongs to orig's transaction hop by hop (CANCEL, ACK
+// for a non-2xx): orig's Request-URI, top Via, Route set, From, Call-ID and CSeq number, with the
+// given method and To, no body.
+func sameTransaction(orig *sip.Request, method sip.RequestMethod, to *sip.ToHeader) *sip.Request {
+	r := sip.NewRequest(method, *orig.Recipient.Clone())
+	if via := orig.Via(); via != nil {
+		r.AppendHeader(via.Clone())
 	}
-	for _, h := range invite.GetHeaders("Route") {
-		ack.AppendHeader(sip.HeaderClone(h))
+	for _, h := range orig.GetHeaders("Route") {
+		r.AppendHeader(sip.HeaderClone(h))
 	}
-	if h := invite.From(); h != nil {
-		ack.AppendHeader(sip.HeaderClone(h))
+	if h := orig.From(); h != nil {
+		r.AppendHeader(sip.HeaderClone(h))
 	}
-	if h := res.To(); h != nil {
-		ack.AppendHeader(sip.HeaderClone(h))
+	if to != nil {
+		r.AppendHeader(sip.HeaderClone(to))
 	}
-	if h := invite.CallID(); h != nil {
-		ack.AppendHeader(sip.HeaderClone(h))
+	if h := orig.CallID(); h != nil {
+		r.AppendHeader(sip.HeaderClone(h))
 	}
-	if h := invite.CSeq(); h != nil {
-		ack.AppendHeader(&sip.CSeqHeader{SeqNo: h.SeqNo, MethodName: sip.ACK})
+	if h := orig.CSeq(); h != nil {
+		r.AppendHeader(&sip.CSeqHeader{SeqNo: h.SeqNo, MethodName: method})
 	}
 	mf := sip.MaxForwardsHeader(DefaultMaxForwards)
-	ack.AppendHeader(&mf)
-	ack.SetBody(nil)
-	ack.SetTransport(invite.Transport())
-	ack.SetDestination(invite.Destination())
-	return ack
+	r.AppendHeader(&mf)
+	r.SetBody(nil)
+	r.SetTransport(orig.Transport())
+	r.SetDestination(orig.Destination())
+	return r
 }

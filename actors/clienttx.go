@@ -84,7 +84,7 @@ func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
 		case transaction.SendRequest:
 			if err := t.c.tp.sendRequest(t.req, t.hop, t.udp); err != nil {
 				t.c.stats.SendErrors.Add(1)
-				t.c.log.Info("request not sent", zap.String("call_id", t.req.CallID().Value()),
+				t.c.log.Info("request not sent", callIDField(t.req),
 					zap.String("branch", t.key.Branch), zap.String("to", t.hop.Addr()), zap.Error(err))
 				defer t.step(ctx, transaction.Event{Kind: transaction.TransportFailed})
 			}

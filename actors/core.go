@@ -104,3 +104,12 @@ func (c *core) respondStateless(req *sip.Request, from Peer, code int, reason st
 		c.log.Debug("stateless response not sent", zap.Error(err))
 	}
 }
+
+// callIDField is the call_id log field of a message; a message without Call-ID (a malformed one
+// may reach a log line before validation) logs an empty one instead of panicking.
+func callIDField(m interface{ CallID() *sip.CallIDHeader }) zap.Field {
+	if id := m.CallID(); id != nil {
+		return zap.String("call_id", id.Value())
+	}
+	return zap.String("call_id", "")
+}

@@ -3,7 +3,6 @@ package actors
 import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
-	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
@@ -163,7 +162,7 @@ func (p *proxyContext) cancelPending(ctx actor.Context, skip int) {
 func (p *proxyContext) forward(ctx actor.Context, res *sip.Response) {
 	out, ok := proxy.StripVia(res)
 	if !ok {
-		p.c.log.Info("response with no Via left dropped", zap.String("call_id", p.req.CallID().Value()))
+		p.c.log.Info("response with no Via left dropped", callIDField(p.req))
 		return
 	}
 	p.respond(ctx, out)

@@ -20,8 +20,11 @@ type serverTx struct {
 	from   Peer
 	m      transaction.Machine
 	timers timerSet
-	last   *sip.Response
-	tu     *actor.PID
+	last   *sip.Response // the last response sent, for retransmissions
+	// offered is the response the TU just handed over; it becomes last only if the machine
+	// sends it (a response after the final one is dropped, §17.2.1/§17.2.2).
+	offered *sip.Response
+	tu      *actor.PID
 	// cancels is the INVITE server transaction a CANCEL applies to (nil when not a CANCEL, or
 	// when no such transaction exists and the CANCEL is proxied on its own).
 	cancels *actor.PID
@@ -51,7 +54,7 @@ func (t *serverTx) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		if t.c.fault != nil && t.c.fault(t.m.Kind(), t.req) {
-			panic("fault injected into " + t.m.Kind().String() + " " + t.req.CallID().Value())
+			panic("fault injected into " + t.m.Kind().String() + " " + callIDField(t.req).String)
 		}
 		t.pending = true
 		t.c.stats.Pending.Add(1)
@@ -67,7 +70,7 @@ func (t *serverTx) Receive(ctx actor.Context) {
 		}
 		t.step(ctx, transaction.Event{Kind: ev})
 	case *responseSent:
-		t.last = m.Res
+		t.offered = m.Res
 		t.step(ctx, transaction.Event{Kind: transaction.ResponseSent, Code: m.Res.StatusCode})
 		t.settle()
 	case *cancelArrived:
@@ -110,6 +113,9 @@ func (t *serverTx) step(ctx actor.Context, ev transaction.Event) {
 		case transaction.PassRequest:
 			t.passRequest(ctx)
 		case transaction.SendResponse, transaction.ResendResponse:
+			if a.Kind == transaction.SendResponse {
+				t.last = t.offered
+			}
 			if t.last != nil && !t.sendDirect(t.last) {
 				// §17.2.4: a transport error is the TU's to hear about; the machine terminates.
 				defer t.step(ctx, transaction.Event{Kind: transaction.TransportFailed})
@@ -118,7 +124,7 @@ func (t *serverTx) step(ctx actor.Context, ev transaction.Event) {
 			t.timers.start(ctx, a.Timer, a.After)
 		case transaction.InformTimeout, transaction.InformTransportError:
 			if ce := t.log.Check(zap.DebugLevel, "server transaction ended early"); ce != nil {
-				ce.Write(zap.String("call_id", t.req.CallID().Value()), zap.String("branch", t.key.Branch), zap.Stringer("action", a.Kind))
+				ce.Write(callIDField(t.req), zap.String("branch", t.key.Branch), zap.Stringer("action", a.Kind))
 			}
 		case transaction.Terminate:
 			t.ended = true
@@ -145,7 +151,7 @@ func (t *serverTx) passRequest(ctx actor.Context) {
 
 // respondLocal answers with a response generated here (not forwarded from downstream).
 func (t *serverTx) respondLocal(ctx actor.Context, code int, reason string) {
-	t.last = sip.NewResponseFromRequest(t.req, code, reason, nil)
+	t.offered = sip.NewResponseFromRequest(t.req, code, reason, nil)
 	t.step(ctx, transaction.Event{Kind: transaction.ResponseSent, Code: code})
 	t.settle()
 }
@@ -156,7 +162,7 @@ func (t *serverTx) sendDirect(res *sip.Response) bool {
 	}
 	if err := t.c.tp.sendResponse(res, t.from); err != nil {
 		t.c.stats.SendErrors.Add(1)
-		t.log.Info("response not sent", zap.String("call_id", t.req.CallID().Value()), zap.Int("code", res.StatusCode), zap.Error(err))
+		t.log.Info("response not sent", callIDField(t.req), zap.Int("code", res.StatusCode), zap.Error(err))
 		return false
 	}
 	return true

@@ -35,7 +35,7 @@ func (c *core) forwardStateless(req *sip.Request) {
 	c.stats.StatelessFwd.Add(1)
 	if err := c.tp.sendRequest(out, hop, udp); err != nil {
 		c.stats.SendErrors.Add(1)
-		c.log.Info("stateless forward failed", zap.String("call_id", req.CallID().Value()), zap.Error(err))
+		c.log.Info("stateless forward failed", callIDField(req), zap.Error(err))
 	}
 }
 

@@ -26,7 +26,13 @@ type clientTx struct {
 	last   *sip.Response
 	// cancelWanted: a CANCEL was asked for before any provisional response; §9.1 says wait.
 	cancelWanted, cancelSent, reported, ended bool
+	// timerCFired: Timer C expired once and the branch was CANCELled; a second expiry ends it.
+	timerCFired bool
 }
+
+// timerC is the proxy's Timer C (§16.8); it lives beside the §17 machine's timers in the same
+// timerSet, in a slot the machine does not use.
+const timerC transaction.Timer = 15
 
 func newClientTx(c *core, r *clientTxRequested) actor.Actor {
 	kind := transaction.ClientNonInvite
@@ -50,9 +56,15 @@ func (t *clientTx) Receive(ctx actor.Context) {
 			ctx.Send(t.owner, &clientTxStarted{Index: t.index, PID: ctx.Self()})
 		}
 		t.step(ctx, transaction.Event{Kind: transaction.Start})
+		if t.m.Kind() == transaction.ClientInvite && t.c.timerC > 0 {
+			t.timers.start(ctx, timerC, t.c.timerC)
+		}
 	case *MessageReceived:
 		res := m.Msg.(*sip.Response)
 		t.last = res
+		if res.StatusCode > 100 && res.StatusCode < 200 && t.m.Kind() == transaction.ClientInvite && !t.timerCFired {
+			t.timers.start(ctx, timerC, t.c.timerC) // §16.7 step 2: a provisional response resets Timer C
+		}
 		t.step(ctx, transaction.Event{Kind: transaction.ResponseReceived, Code: res.StatusCode})
 		if res.StatusCode < 200 && t.cancelWanted {
 			t.sendCancel(ctx) // the provisional response §9.1 waits for
@@ -65,7 +77,11 @@ func (t *clientTx) Receive(ctx actor.Context) {
 			t.cancelWanted = true
 		}
 	case *timerFired:
-		if t.timers.current(m) {
+		switch {
+		case !t.timers.current(m):
+		case m.Timer == timerC:
+			t.onTimerC(ctx)
+		default:
 			t.step(ctx, transaction.Event{Kind: transaction.TimerFired, Timer: m.Timer})
 		}
 	case *actor.Stopping:
@@ -109,6 +125,26 @@ func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
 			ctx.Stop(ctx.Self())
 		}
 	}
+}
+
+// onTimerC applies §16.8: a branch with a provisional response is CANCELled (its 487 ends it);
+// one without is treated as a 408. If the CANCEL brings no final response within 64*T1, the
+// branch is given up as a 408 too, so no INVITE branch can stay pending for ever.
+func (t *clientTx) onTimerC(ctx actor.Context) {
+	st := t.m.State()
+	if st != transaction.Calling && st != transaction.Proceeding {
+		return
+	}
+	if st == transaction.Proceeding && !t.timerCFired {
+		t.timerCFired = true
+		t.sendCancel(ctx)
+		t.timers.start(ctx, timerC, 64*t.c.timers.T1)
+		return
+	}
+	t.reported = true
+	t.report(ctx, &branchFailed{Index: t.index, Code: 408})
+	t.ended = true
+	ctx.Stop(ctx.Self())
 }
 
 func (t *clientTx) report(ctx actor.Context, msg any) {

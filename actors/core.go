@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
@@ -25,6 +26,7 @@ type core struct {
 	local       *proxy.Local
 	router      *proxy.Router
 	timers      transaction.Timers
+	timerC      time.Duration
 	recordRoute bool
 	tp          *Transports
 	shards      []*actor.PID

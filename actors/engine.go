@@ -71,6 +71,7 @@ func Start(opts Options) (*Engine, error) {
 			T1: cfg.Timers.T1, T2: cfg.Timers.T2, T4: cfg.Timers.T4,
 			D: max(32*time.Second, 64*cfg.Timers.T1),
 		},
+		timerC:       cfg.Timers.C,
 		recordRoute:  cfg.RecordRoute,
 		tp:           tp,
 		root:         system.Root,

@@ -40,12 +40,28 @@ func testConfig(t testing.TB, port int, next string) *config.Config {
 // route to next.
 func startEngine(t *testing.T, next string, fault FaultFunc) (*Engine, int) {
 	t.Helper()
+	return startEngineOpts(t, next, Options{Fault: fault})
+}
+
+// startEngineWith is startEngine with configuration changes applied before the start.
+func startEngineWith(t *testing.T, next string, tune ...func(*config.Config)) (*Engine, int) {
+	t.Helper()
+	return startEngineOpts(t, next, Options{}, tune...)
+}
+
+func startEngineOpts(t *testing.T, next string, opts Options, tune ...func(*config.Config)) (*Engine, int) {
+	t.Helper()
 	port, err := sipp.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := Start(Options{Config: testConfig(t, port, next), Fault: fault, LoopbackOnly: true,
-		Logger: zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel))})
+	opts.Config = testConfig(t, port, next)
+	for _, f := range tune {
+		f(opts.Config)
+	}
+	opts.LoopbackOnly = true
+	opts.Logger = zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel))
+	e, err := Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

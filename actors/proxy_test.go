@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/partysip/partysip/bench/sipp"
 	"github.com/partysip/partysip/config"
 )
 
@@ -130,10 +129,10 @@ type call struct {
 	fwd       *sip.Request
 }
 
-func placeCall(t *testing.T, branch, callID string) *call {
+func placeCall(t *testing.T, branch, callID string, tune ...func(*config.Config)) *call {
 	t.Helper()
 	c := &call{uas: newPeer(t, "127.0.0.1"), uac: newPeer(t, "127.0.0.1")}
-	c.e, c.port = startEngine(t, fmt.Sprintf("sip:127.0.0.1:%d", c.uas.port()), nil)
+	c.e, c.port = startEngineWith(t, fmt.Sprintf("sip:127.0.0.1:%d", c.uas.port()), tune...)
 	c.proxy = loopback(c.port)
 	c.ruri = fmt.Sprintf("sip:bob@127.0.0.1:%d", c.port)
 	c.inv = invite(c.ruri, "127.0.0.1", c.uac.port(), branch, callID)
@@ -215,15 +214,10 @@ func TestCancelThroughProxy(t *testing.T) {
 // (timer F of the client transaction), with T1 shortened to keep the test quick.
 func TestNoAnswerTimesOut(t *testing.T) {
 	silent := newPeer(t, "127.0.0.1") // receives, never answers
-	port, _ := sipp.FreePort()
-	cfg := testConfig(t, port, fmt.Sprintf("sip:127.0.0.1:%d", silent.port()))
-	cfg.Timers.T1 = 10 * time.Millisecond
-	cfg.Timers.T2 = 40 * time.Millisecond
-	e, err := Start(Options{Config: cfg, LoopbackOnly: true, Logger: zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Stop)
+	_, port := startEngineWith(t, fmt.Sprintf("sip:127.0.0.1:%d", silent.port()), func(cfg *config.Config) {
+		cfg.Timers.T1 = 10 * time.Millisecond
+		cfg.Timers.T2 = 40 * time.Millisecond
+	})
 	uac := newPeer(t, "127.0.0.1")
 	uac.send(loopback(port), fmt.Sprintf("OPTIONS sip:bob@127.0.0.1:%d SIP/2.0\r\n"+
 		"Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKopt1\r\nMax-Forwards: 70\r\n"+
@@ -375,4 +369,32 @@ func TestDrainFinishesLiveRefusesNew(t *testing.T) {
 	fwdBye, _ := c.uas.expectRequest(sip.BYE)
 	c.answer(fwdBye, 200, "OK")
 	c.uac.expectResponse(200)
+}
+
+// TestTimerC: a branch that rings and never answers is CANCELled when Timer C expires (§16.8);
+// its 487 reaches the caller. When the callee ignores the CANCEL too, the branch is given up
+// after 64*T1 and the caller gets 408.
+func TestTimerC(t *testing.T) {
+	short := func(cfg *config.Config) {
+		cfg.Timers.C = 150 * time.Millisecond
+		cfg.Timers.T1 = 20 * time.Millisecond
+		cfg.Timers.T2 = 80 * time.Millisecond
+	}
+	t.Run("cancelled", func(t *testing.T) {
+		c := placeCall(t, "z9hG4bKtc1", "timer-c-1", short)
+		c.answer(c.fwd, 180, "Ringing")
+		c.uac.expectResponse(180)
+		cancel, _ := c.uas.expectRequest(sip.CANCEL) // within Timer C plus slack
+		c.answer(cancel, 200, "OK")
+		c.answer(c.fwd, 487, "Request Terminated")
+		c.uac.expectResponse(487)
+	})
+	t.Run("cancel ignored", func(t *testing.T) {
+		c := placeCall(t, "z9hG4bKtc2", "timer-c-2", short)
+		c.answer(c.fwd, 180, "Ringing")
+		c.uac.expectResponse(180)
+		c.uas.expectRequest(sip.CANCEL)
+		// The callee stays silent; the CANCEL is retransmitted, then the branch is given up.
+		c.uac.expectResponse(408)
+	})
 }

@@ -46,6 +46,8 @@ type Timers struct {
 	T1 time.Duration `yaml:"t1"`
 	T2 time.Duration `yaml:"t2"`
 	T4 time.Duration `yaml:"t4"`
+	// C bounds how long a proxied INVITE branch may stay without a final response (§16.8).
+	C time.Duration `yaml:"c"`
 }
 
 // Transactions configures the transaction table.

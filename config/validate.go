@@ -48,6 +48,9 @@ func (c *Config) Validate() error {
 	if c.Timers.T2 < c.Timers.T1 {
 		add(c.at("timers.t2", "must be at least t1 (%s), got %s", c.Timers.T1, c.Timers.T2))
 	}
+	if c.Timers.C <= 0 {
+		add(c.at("timers.c", "must be positive, got %s", c.Timers.C))
+	}
 	if c.Timers.T4 <= 0 {
 		add(c.at("timers.t4", "must be positive, got %s", c.Timers.T4))
 	}

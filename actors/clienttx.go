@@ -95,6 +95,8 @@ func (t *clientTx) Receive(ctx actor.Context) {
 }
 
 func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
+	before := t.m.State()
+	defer t.c.traceTransition(&t.m, before, ev, t.key, t.req)
 	for _, a := range t.m.Step(time.Now(), ev) {
 		switch a.Kind {
 		case transaction.SendRequest:

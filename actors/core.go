@@ -115,3 +115,16 @@ func callIDField(m interface{ CallID() *sip.CallIDHeader }) zap.Field {
 	}
 	return zap.String("call_id", "")
 }
+
+// traceTransition logs one transaction state change at debug level: the trace a reader of the
+// state machines follows (partysip run --log-level debug).
+func (c *core) traceTransition(m *transaction.Machine, before transaction.State, ev transaction.Event, key transaction.Key, req *sip.Request) {
+	if m.State() == before {
+		return
+	}
+	if ce := c.log.Check(zap.DebugLevel, "transaction"); ce != nil {
+		ce.Write(zap.Stringer("kind", m.Kind()), callIDField(req), zap.String("branch", key.Branch),
+			zap.Stringer("from", before), zap.Stringer("event", ev.Kind), zap.Int("code", ev.Code),
+			zap.Stringer("timer", ev.Timer), zap.Stringer("to", m.State()))
+	}
+}

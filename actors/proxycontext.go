@@ -66,6 +66,10 @@ func (p *proxyContext) start(ctx actor.Context) {
 	}
 	work := req.Clone()
 	proxy.PreprocessRoute(work, p.c.local)
+	if own := proxy.AnswerOwn(work, p.c.local); own != nil {
+		p.reject(ctx, own)
+		return
+	}
 	targets, rej := p.c.router.Decide(work)
 	if rej != nil {
 		p.reject(ctx, rej)
@@ -168,6 +172,8 @@ func (p *proxyContext) forward(ctx actor.Context, res *sip.Response) {
 	p.respond(ctx, out)
 }
 
+// reject answers the request itself, with a final response built from rej (an error, or a
+// 200 for a request addressed to us).
 func (p *proxyContext) reject(ctx actor.Context, rej *proxy.Rejection) {
 	if p.req.Method == sip.ACK {
 		return

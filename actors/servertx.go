@@ -107,6 +107,8 @@ func (t *serverTx) settle() {
 
 // step feeds the machine and carries out its actions.
 func (t *serverTx) step(ctx actor.Context, ev transaction.Event) {
+	before := t.m.State()
+	defer t.c.traceTransition(&t.m, before, ev, t.key, t.req)
 	now := time.Now()
 	for _, a := range t.m.Step(now, ev) {
 		switch a.Kind {

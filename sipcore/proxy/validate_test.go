@@ -116,3 +116,24 @@ func TestParseStaticRouteErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestAnswerOwn(t *testing.T) {
+	local := testLocal()
+	mk := func(first string, extra ...string) *sip.Request {
+		return reqFrom(t, append([]string{first, "Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKo", "To: <sip:x@y>",
+			"From: <sip:a@b>;tag=1", "Call-ID: o1"}, extra...)...)
+	}
+	if rej := AnswerOwn(mk("OPTIONS sip:127.0.0.1:5060 SIP/2.0", "CSeq: 1 OPTIONS"), local); rej == nil || rej.Code != 200 {
+		t.Fatalf("OPTIONS to the proxy: %v", rej)
+	}
+	for _, r := range []*sip.Request{
+		mk("OPTIONS sip:bob@127.0.0.1:5060 SIP/2.0", "CSeq: 1 OPTIONS"),                    // to a user
+		mk("OPTIONS sip:10.9.9.9 SIP/2.0", "CSeq: 1 OPTIONS"),                              // to another host
+		mk("OPTIONS sip:127.0.0.1 SIP/2.0", "CSeq: 1 OPTIONS", "Route: <sip:10.9.9.9;lr>"), // routed on
+		mk("INVITE sip:127.0.0.1:5060 SIP/2.0", "CSeq: 1 INVITE"),                          // not OPTIONS
+	} {
+		if rej := AnswerOwn(r, local); rej != nil {
+			t.Errorf("%s answered locally", r.StartLine())
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/partysip/partysip/bench/sipp"
 	"github.com/partysip/partysip/config"
 )
 
@@ -397,4 +398,28 @@ func TestTimerC(t *testing.T) {
 		// The callee stays silent; the CANCEL is retransmitted, then the branch is given up.
 		c.uac.expectResponse(408)
 	})
+}
+
+// TestLoopDetected routes every request back to the proxy itself, the classic
+// misconfiguration: the second pass finds our own Via with the same loop hash and answers
+// 482 (§16.3 step 4), which travels back to the caller instead of the request circling until
+// Max-Forwards runs out.
+func TestLoopDetected(t *testing.T) {
+	port, err := sipp.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = startEngineWith(t, "sip:127.0.0.1:1", func(cfg *config.Config) {
+		cfg.Listen = []string{fmt.Sprintf("udp:127.0.0.1:%d", port)}
+		cfg.Routes = []config.Route{{Match: ".*", To: fmt.Sprintf("sip:127.0.0.1:%d", port)}}
+	})
+	uac := newPeer(t, "127.0.0.1")
+	uac.send(loopback(port), fmt.Sprintf("OPTIONS sip:bob@example.com SIP/2.0\r\n"+
+		"Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKloop1\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: loop-1\r\nCSeq: 1 OPTIONS\r\n"+
+		"Content-Length: 0\r\n\r\n", uac.port()))
+	res := uac.expectResponse(482)
+	if len(res.GetHeaders("Via")) != 1 {
+		t.Fatalf("482 carries our Vias:\n%s", res)
+	}
 }

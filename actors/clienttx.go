@@ -69,6 +69,9 @@ func (t *clientTx) Receive(ctx actor.Context) {
 		if res.StatusCode < 200 && t.cancelWanted {
 			t.sendCancel(ctx) // the provisional response §9.1 waits for
 		}
+	case *sendFailed:
+		t.sendFailed(m.Err)
+		t.step(ctx, transaction.Event{Kind: transaction.TransportFailed})
 	case *branchCancelRequested:
 		switch t.m.State() {
 		case transaction.Proceeding:
@@ -100,15 +103,15 @@ func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
 	for _, a := range t.m.Step(time.Now(), ev) {
 		switch a.Kind {
 		case transaction.SendRequest:
-			if err := t.c.tp.sendRequest(t.req, t.hop, t.udp); err != nil {
-				t.c.stats.SendErrors.Add(1)
-				t.c.log.Info("request not sent", callIDField(t.req),
-					zap.String("branch", t.key.Branch), zap.String("to", t.hop.Addr()), zap.Error(err))
+			self, root := ctx.Self(), ctx.ActorSystem().Root
+			err := t.c.tp.sendRequest(t.req, t.hop, t.udp, func(err error) { root.Send(self, &sendFailed{Err: err}) })
+			if err != nil {
+				t.sendFailed(err)
 				defer t.step(ctx, transaction.Event{Kind: transaction.TransportFailed})
 			}
 		case transaction.SendAck:
 			ack := proxy.NewAckForNon2xx(t.req, t.last)
-			_ = t.c.tp.sendRequest(ack, t.hop, t.udp)
+			_ = t.c.tp.sendRequest(ack, t.hop, t.udp, nil)
 		case transaction.PassResponse:
 			if t.last.StatusCode >= 200 {
 				t.reported = true
@@ -147,6 +150,12 @@ func (t *clientTx) onTimerC(ctx actor.Context) {
 	t.report(ctx, &branchFailed{Index: t.index, Code: 408})
 	t.ended = true
 	ctx.Stop(ctx.Self())
+}
+
+func (t *clientTx) sendFailed(err error) {
+	t.c.stats.SendErrors.Add(1)
+	t.c.log.Info("request not sent", callIDField(t.req),
+		zap.String("branch", t.key.Branch), zap.String("to", t.hop.Addr()), zap.Error(err))
 }
 
 func (t *clientTx) report(ctx actor.Context, msg any) {

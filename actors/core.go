@@ -32,6 +32,10 @@ type core struct {
 	shards      []*actor.PID
 	root        *actor.RootContext
 	fault       FaultFunc
+	// dispatcher runs the mailboxes of the transaction-path actors; txStrategy stops and counts
+	// a failed transaction actor (both shared, built once).
+	dispatcher *workerPool
+	txStrategy actor.SupervisorStrategy
 
 	draining atomic.Bool
 	stats    Stats
@@ -127,4 +131,10 @@ func (c *core) traceTransition(m *transaction.Machine, before transaction.State,
 			zap.Stringer("from", before), zap.Stringer("event", ev.Kind), zap.Int("code", ev.Code),
 			zap.Stringer("timer", ev.Timer), zap.Stringer("to", m.State()))
 	}
+}
+
+// txProps are the props of a transaction-path actor: our worker pool, and the stop-and-count
+// strategy for its own children.
+func (c *core) txProps(producer actor.Producer) *actor.Props {
+	return actor.PropsFromProducer(producer, actor.WithDispatcher(c.dispatcher), actor.WithSupervisor(c.txStrategy))
 }

@@ -77,13 +77,15 @@ func Start(opts Options) (*Engine, error) {
 		root:         system.Root,
 		fault:        opts.Fault,
 		branchPrefix: newBranchPrefix(),
+		// Workers: enough that a rare slow call (a DNS lookup) does not stall the others.
+		dispatcher: newWorkerPool(max(16, 4*runtime.GOMAXPROCS(0)), 1<<16, 300),
 	}
+	c.txStrategy = txSupervisor(c)
 	n := cfg.Transactions.Shards
 	if n == 0 {
 		n = 4 * runtime.NumCPU()
 	}
-	shardProps := actor.PropsFromProducer(func() actor.Actor { return newShard(c) },
-		actor.WithSupervisor(txSupervisor(c)))
+	shardProps := c.txProps(func() actor.Actor { return newShard(c) })
 	for i := 0; i < n; i++ {
 		c.shards = append(c.shards, system.Root.Spawn(shardProps))
 	}
@@ -134,4 +136,5 @@ func (e *Engine) Stop() {
 		_ = e.system.Root.StopFuture(s).Wait()
 	}
 	e.system.Shutdown()
+	e.c.dispatcher.stop()
 }

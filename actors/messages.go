@@ -72,3 +72,6 @@ type timerFired struct {
 	Timer transaction.Timer
 	Gen   uint32
 }
+
+// sendFailed reports that a request written off the actor (a TCP dial) could not be sent.
+type sendFailed struct{ Err error }

@@ -146,9 +146,7 @@ func (t *serverTx) passRequest(ctx actor.Context) {
 	}
 	req := t.req
 	self := ctx.Self()
-	t.tu = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
-		return newProxyContext(t.c, req, self)
-	}))
+	t.tu = ctx.Spawn(t.c.txProps(func() actor.Actor { return newProxyContext(t.c, req, self) }))
 }
 
 // respondLocal answers with a response generated here (not forwarded from downstream).

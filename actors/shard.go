@@ -98,7 +98,7 @@ func (s *shard) response(ctx actor.Context, res *sip.Response, m *MessageReceive
 }
 
 func (s *shard) spawn(ctx actor.Context, key transaction.Key, producer actor.Producer) {
-	pid := ctx.Spawn(actor.PropsFromProducer(producer, actor.WithSupervisor(txSupervisor(s.c))))
+	pid := ctx.Spawn(s.c.txProps(producer))
 	s.txs[key] = pid
 	s.byPID[pid.Id] = key
 	s.c.stats.LiveTx.Add(1)

@@ -33,9 +33,12 @@ func (c *core) forwardStateless(req *sip.Request) {
 		Via:    ob,
 	})
 	c.stats.StatelessFwd.Add(1)
-	if err := c.tp.sendRequest(out, hop, udp); err != nil {
+	failed := func(err error) {
 		c.stats.SendErrors.Add(1)
 		c.log.Info("stateless forward failed", callIDField(req), zap.Error(err))
+	}
+	if err := c.tp.sendRequest(out, hop, udp, failed); err != nil {
+		failed(err)
 	}
 }
 

@@ -169,8 +169,10 @@ func familyOf(host string) netip.Addr {
 }
 
 // sendRequest writes a request to its hop. For UDP it leaves from udp (the listener chosen by
-// outbound) so that replies come back to our listening port.
-func (t *Transports) sendRequest(req *sip.Request, hop proxy.Hop, udp *udpListener) error {
+// outbound) so that replies come back to our listening port. Over TCP it writes on an open
+// connection at once; when one must be dialled first, the dial and the write run on a
+// goroutine of their own (an actor must not block) and a failure is reported to failed.
+func (t *Transports) sendRequest(req *sip.Request, hop proxy.Hop, udp *udpListener, failed func(error)) error {
 	switch strings.ToUpper(hop.Transport) {
 	case "UDP":
 		if udp == nil {
@@ -187,7 +189,16 @@ func (t *Transports) sendRequest(req *sip.Request, hop proxy.Hop, udp *udpListen
 		}
 		req.SetTransport("TCP")
 		req.SetDestination(hop.Addr())
-		return t.layer.WriteMsg(req)
+		if conn, err := t.layer.GetConnection("TCP", hop.Addr()); err == nil {
+			defer func() { _, _ = conn.TryClose() }()
+			return conn.WriteMsg(req)
+		}
+		go func() {
+			if err := t.layer.WriteMsg(req); err != nil && failed != nil {
+				failed(err)
+			}
+		}()
+		return nil
 	}
 	return ErrNoTransport
 }

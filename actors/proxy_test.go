@@ -423,3 +423,27 @@ func TestLoopDetected(t *testing.T) {
 		t.Fatalf("482 carries our Vias:\n%s", res)
 	}
 }
+
+// TestNon2xxRetransmissionAckedAgain: a callee that did not see our ACK retransmits its 486;
+// the client transaction ACKs every copy (§17.1.1.2, the case of sipgo #283) and the caller,
+// whose ACK reached us, gets the 486 once.
+func TestNon2xxRetransmissionAckedAgain(t *testing.T) {
+	c := placeCall(t, "z9hG4bKbusy1", "busy-1")
+	busy := sip.NewResponseFromRequest(c.fwd, 486, "Busy Here", nil)
+	c.uas.sendMsg(c.proxyFrom, busy)
+	c.uac.expectResponse(486)
+	c.uac.send(c.proxy, asMethod(c.inv, sip.ACK)) // absorbed by the server transaction
+	c.uas.expectRequest(sip.ACK)
+	c.uas.sendMsg(c.proxyFrom, busy) // retransmission
+	ack, _ := c.uas.expectRequest(sip.ACK)
+	if to := ack.To(); to == nil || !to.Params.Has("tag") {
+		t.Fatalf("ACK lacks the response's To tag:\n%s", ack)
+	}
+	// Longer than timer G (T1): nothing more for the caller, neither relayed nor retransmitted.
+	if m, _, ok := c.uac.tryRecv(700 * time.Millisecond); ok {
+		t.Fatalf("the caller got another message: %s", firstLine(m))
+	}
+	if m, _, ok := c.uas.tryRecv(100 * time.Millisecond); ok {
+		t.Fatalf("the caller's ACK for the 486 was forwarded: %s", firstLine(m))
+	}
+}

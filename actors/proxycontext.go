@@ -15,6 +15,7 @@ import (
 type proxyContext struct {
 	c        *core
 	req      *sip.Request // as received; owned by the server transaction, never edited here
+	from     Peer         // where it came from
 	server   *actor.PID
 	branches []branch
 	final    bool // a final response went upstream
@@ -28,8 +29,8 @@ type branch struct {
 	done bool
 }
 
-func newProxyContext(c *core, req *sip.Request, server *actor.PID) actor.Actor {
-	return &proxyContext{c: c, req: req, server: server}
+func newProxyContext(c *core, req *sip.Request, from Peer, server *actor.PID) actor.Actor {
+	return &proxyContext{c: c, req: req, from: from, server: server}
 }
 
 func (p *proxyContext) Receive(ctx actor.Context) {
@@ -76,6 +77,7 @@ func (p *proxyContext) start(ctx actor.Context) {
 		return
 	}
 	p.branches = make([]branch, len(targets))
+	inbound := p.c.tp.inbound(p.from)
 	for i, target := range targets {
 		branchID := p.c.uniqueBranch(loopHash)
 		ob, _, err := p.c.tp.outbound(proxy.NextHop(work, target))
@@ -87,6 +89,7 @@ func (p *proxyContext) start(ctx actor.Context) {
 			Branch:      branchID,
 			RecordRoute: p.c.recordRoute,
 			Via:         ob,
+			Inbound:     inbound,
 		})
 		key := transaction.ClientKeyFor(branchID, out.Method)
 		ctx.Send(p.c.shardFor(key), &clientTxRequested{Req: out, Hop: hop, Key: key, Owner: ctx.Self(), Index: i})

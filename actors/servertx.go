@@ -144,9 +144,8 @@ func (t *serverTx) passRequest(ctx actor.Context) {
 		ctx.Send(t.cancels, &cancelArrived{})
 		return
 	}
-	req := t.req
-	self := ctx.Self()
-	t.tu = ctx.Spawn(t.c.txProps(func() actor.Actor { return newProxyContext(t.c, req, self) }))
+	req, from, self := t.req, t.from, ctx.Self()
+	t.tu = ctx.Spawn(t.c.txProps(func() actor.Actor { return newProxyContext(t.c, req, from, self) }))
 }
 
 // respondLocal answers with a response generated here (not forwarded from downstream).

@@ -160,6 +160,23 @@ func (t *Transports) outbound(hop proxy.Hop) (proxy.Outbound, *udpListener, erro
 	return proxy.Outbound{}, nil, ErrNoTransport
 }
 
+// inbound names the listener a request from peer arrived on, for double Record-Route: the
+// UDP socket that read it, or for TCP the listener of the peer's address family.
+func (t *Transports) inbound(peer Peer) *proxy.Outbound {
+	if peer.udp != nil {
+		return &proxy.Outbound{Host: peer.udp.addr.Addr().String(), Port: int(peer.udp.addr.Port()), Transport: "UDP"}
+	}
+	src, err := netip.ParseAddrPort(peer.Addr)
+	if err != nil {
+		return nil
+	}
+	ob, _, err := t.outbound(proxy.Hop{Host: src.Addr().Unmap().String(), Port: int(src.Port()), Transport: peer.Transport})
+	if err != nil {
+		return nil
+	}
+	return &ob
+}
+
 func familyOf(host string) netip.Addr {
 	a, err := netip.ParseAddr(host)
 	if err != nil {

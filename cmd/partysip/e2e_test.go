@@ -120,15 +120,19 @@ func (d *daemon) stop(t *testing.T) int {
 }
 
 // TestCallsThroughProxy places 1,000 calls from a real `sipp -sn uac` through the partysip
-// binary to a real `sipp -sn uas`, over UDP and again over TCP. The built-in UAC sends its ACK
+// binary to a real `sipp -sn uas`, over UDP, over TCP, and from UDP to TCP. The built-in UAC sends its ACK
 // and BYE to the proxy with the proxy's address in the Request-URI, so the catch-all route
 // carries those to the UAS as well.
 func TestCallsThroughProxy(t *testing.T) {
 	if _, err := sipp.Path(); err != nil {
 		t.Fatal(err)
 	}
-	for _, tp := range []string{"udp", "tcp"} {
-		t.Run(tp, func(t *testing.T) {
+	for _, c := range []struct{ name, uac, uas string }{
+		{"udp", "udp", "udp"},
+		{"tcp", "tcp", "tcp"},
+		{"udp-to-tcp", "udp", "tcp"}, // a transport change: double Record-Route
+	} {
+		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			proxyPort, _ := sipp.FreePort()
 			uasPort, _ := sipp.FreePort()
@@ -136,15 +140,15 @@ func TestCallsThroughProxy(t *testing.T) {
 			d := startDaemon(t,
 				"--listen", fmt.Sprintf("udp:127.0.0.1:%d", proxyPort),
 				"--listen", fmt.Sprintf("tcp:127.0.0.1:%d", proxyPort),
-				"--route", fmt.Sprintf(".*=sip:127.0.0.1:%d;transport=%s", uasPort, tp))
-			uas, err := sipp.StartUAS(dir, tp, uasPort)
+				"--route", fmt.Sprintf(".*=sip:127.0.0.1:%d;transport=%s", uasPort, c.uas))
+			uas, err := sipp.StartUAS(dir, c.uas, uasPort)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer uas.Stop()
 			time.Sleep(200 * time.Millisecond) // let the UAS bind
 			res, err := sipp.UAC{
-				Dir: dir, Target: fmt.Sprintf("127.0.0.1:%d", proxyPort), Transport: tp, Port: uacPort,
+				Dir: dir, Target: fmt.Sprintf("127.0.0.1:%d", proxyPort), Transport: c.uac, Port: uacPort,
 				Calls: 1000, Rate: 200, Timeout: 90 * time.Second,
 			}.Run(context.Background())
 			if err != nil {
@@ -154,7 +158,7 @@ func TestCallsThroughProxy(t *testing.T) {
 				t.Fatalf("calls: %d successful, %d failed (want 1000, 0)\nuac errors:\n%s\nproxy log tail:\n%s",
 					res.Successful, res.Failed, sipp.ErrorLog(dir, "uac"), tailString(d.logs.String(), 3000))
 			}
-			t.Logf("%s: %d calls ok, %d failed, %d retransmissions", tp, res.Successful, res.Failed, res.Retransmissions)
+			t.Logf("%s: %d calls ok, %d failed, %d retransmissions", c.name, res.Successful, res.Failed, res.Retransmissions)
 			if code := d.stop(t); code != 0 {
 				t.Fatalf("exit code %d after SIGTERM\n%s", code, tailString(d.logs.String(), 2000))
 			}

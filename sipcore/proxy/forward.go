@@ -56,7 +56,12 @@ type Outbound struct {
 type ForwardOptions struct {
 	Branch      string
 	RecordRoute bool
-	Via         Outbound
+	// Via is the listener the request leaves from: our Via and the callee-facing Record-Route.
+	Via Outbound
+	// Inbound, when set, is the listener the request arrived on. If it differs from Via (UDP in,
+	// TCP out; IPv4 in, IPv6 out) we Record-Route twice, once per side, so that each party of the
+	// dialog reaches us the way it reached us first (double Record-Route, as RFC 5658 describes).
+	Inbound *Outbound
 }
 
 // Forward builds the copy of req sent to target, per RFC 3261 §16.6 steps 1–8, and returns it
@@ -77,6 +82,9 @@ func Forward(req *sip.Request, target Target, opt ForwardOptions) (*sip.Request,
 
 	// Step 4: Record-Route, for requests that can create dialogs.
 	if opt.RecordRoute && createsDialog(out.Method) && !hasToTag(out) {
+		if in := opt.Inbound; in != nil && *in != opt.Via {
+			out.PrependHeader(&sip.RecordRouteHeader{Address: ourURI(*in)})
+		}
 		out.PrependHeader(&sip.RecordRouteHeader{Address: ourURI(opt.Via)})
 	}
 

@@ -96,3 +96,35 @@ func TestMaxForwardsNotShared(t *testing.T) {
 		t.Fatalf("max-forwards in=%d out=%d", in.MaxForwards().Val(), out.MaxForwards().Val())
 	}
 }
+
+// TestDoubleRecordRoute: a request that changes transport on its way through gets one
+// Record-Route per side, and the in-dialog requests that come back with both values in their
+// Route set have both removed (§16.4), from either direction.
+func TestDoubleRecordRoute(t *testing.T) {
+	raw, _ := os.ReadFile("testdata/invite_rr.sip")
+	in := mustParse(t, raw)
+	udpIn := Outbound{Host: "127.0.0.1", Port: 5060, Transport: "UDP"}
+	tcpOut := Outbound{Host: "127.0.0.1", Port: 5061, Transport: "TCP"}
+	out, _ := Forward(in, Target{URI: in.Recipient}, ForwardOptions{Branch: "z9hG4bK-1", RecordRoute: true, Via: tcpOut, Inbound: &udpIn})
+	rrs := out.GetHeaders("Record-Route")
+	if len(rrs) != 2 || rrs[0].Value() != "<sip:127.0.0.1:5061;transport=tcp;lr>" || rrs[1].Value() != "<sip:127.0.0.1:5060;lr>" {
+		t.Fatalf("record-routes: %v", rrs)
+	}
+	same, _ := Forward(in, Target{URI: in.Recipient}, ForwardOptions{Branch: "z9hG4bK-2", RecordRoute: true, Via: udpIn, Inbound: &udpIn})
+	if n := len(same.GetHeaders("Record-Route")); n != 1 {
+		t.Fatalf("no transport change: %d Record-Routes, want 1", n)
+	}
+
+	local := &Local{Addrs: []HostPort{{Host: "127.0.0.1", Port: 5060}, {Host: "127.0.0.1", Port: 5061}}}
+	for _, routes := range []string{
+		"Route: <sip:127.0.0.1:5061;transport=tcp;lr>, <sip:127.0.0.1:5060;lr>, <sip:10.0.0.9;lr>", // from the callee
+		"Route: <sip:127.0.0.1:5060;lr>, <sip:127.0.0.1:5061;transport=tcp;lr>, <sip:10.0.0.9;lr>", // from the caller
+	} {
+		bye := reqFrom(t, "BYE sip:alice@10.0.0.1 SIP/2.0", "Via: SIP/2.0/UDP 10.0.0.2;branch=z9hG4bKb", routes,
+			"To: <sip:a@b>;tag=1", "From: <sip:c@d>;tag=2", "Call-ID: d", "CSeq: 2 BYE")
+		PreprocessRoute(bye, local)
+		if rs := bye.GetHeaders("Route"); len(rs) != 1 || rs[0].Value() != "<sip:10.0.0.9;lr>" {
+			t.Fatalf("after pre-processing %q: %v", routes, rs)
+		}
+	}
+}

@@ -8,7 +8,7 @@ import (
 //
 // If the previous hop was a strict router, it put a URI we had Record-Routed into the
 // Request-URI and the real target at the end of the Route set: the Request-URI is restored from
-// the last Route value. Then, if the top Route names us, it is removed. The caller must own req
+// the last Route value. Then the top Route values that name us are removed. The caller must own req
 // (clone a message another actor may read first).
 func PreprocessRoute(req *sip.Request, local *Local) (strictHop, removedOwn bool) {
 	routes := req.GetHeaders("Route")
@@ -21,7 +21,9 @@ func PreprocessRoute(req *sip.Request, local *Local) (strictHop, removedOwn bool
 			strictHop = true
 		}
 	}
-	if top := req.Route(); top != nil && local.IsUs(&top.Address) {
+	// With double Record-Route (one entry per side of a transport change) two values in a row
+	// name us; both go.
+	for top := req.Route(); top != nil && local.IsUs(&top.Address); top = req.Route() {
 		removeTopRoute(req)
 		removedOwn = true
 	}

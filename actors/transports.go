@@ -38,13 +38,21 @@ var ErrNoTransport = errors.New("no listener for that transport")
 // ErrConfined means a destination outside loopback was refused (Options.LoopbackOnly).
 var ErrConfined = errors.New("destination outside loopback refused (loopback-only mode)")
 
+// confine refuses a hop outside loopback in loopback-only mode, without resolving anything.
+func (t *Transports) confine(h proxy.Hop) error {
+	if !t.loopbackOnly {
+		return nil
+	}
+	if ip, err := netip.ParseAddr(h.Host); err != nil || !ip.Unmap().IsLoopback() {
+		return ErrConfined
+	}
+	return nil
+}
+
 // resolve turns a hop into a socket address, resolving a name unless confined to loopback.
 func (t *Transports) resolve(h proxy.Hop) (netip.AddrPort, error) {
-	if t.loopbackOnly {
-		ip, err := netip.ParseAddr(h.Host)
-		if err != nil || !ip.Unmap().IsLoopback() {
-			return netip.AddrPort{}, ErrConfined
-		}
+	if err := t.confine(h); err != nil {
+		return netip.AddrPort{}, err
 	}
 	return resolveHop(h)
 }
@@ -201,7 +209,7 @@ func (t *Transports) sendRequest(req *sip.Request, hop proxy.Hop, udp *udpListen
 		}
 		return writeUDP(udp, req, to)
 	case "TCP":
-		if _, err := t.resolve(hop); err != nil && t.loopbackOnly {
+		if err := t.confine(hop); err != nil {
 			return err
 		}
 		req.SetTransport("TCP")
@@ -255,7 +263,7 @@ func (t *Transports) forwardResponse(res *sip.Response) error {
 	}
 	hop := proxy.ResponseHop(via)
 	if strings.EqualFold(via.Transport, "TCP") {
-		if _, err := t.resolve(hop); err != nil && t.loopbackOnly {
+		if err := t.confine(hop); err != nil {
 			return err
 		}
 		return t.layer.WriteMsgTo(res, hop.Addr(), "TCP")

@@ -447,3 +447,21 @@ func TestNon2xxRetransmissionAckedAgain(t *testing.T) {
 		t.Fatalf("the caller's ACK for the 486 was forwarded: %s", firstLine(m))
 	}
 }
+
+// TestRFC2543Client: a client without the magic cookie in its branch is matched by the RFC
+// 2543 rules (§17.2.3). Its ACK for a 2xx carries the same Via as the INVITE, so it matches
+// the accepted INVITE transaction and is passed on (RFC 6026 §7.1) instead of being absorbed.
+func TestRFC2543Client(t *testing.T) {
+	c := placeCall(t, "old2543", "rfc2543-1")
+	c.answer(c.fwd, 200, "OK")
+	c.uac.expectResponse(200)
+	c.uac.send(c.proxy, asMethod(c.inv, sip.ACK))
+	ack, _ := c.uas.expectRequest(sip.ACK)
+	if ack.CallID().Value() != "rfc2543-1" {
+		t.Fatalf("unexpected ACK:\n%s", ack)
+	}
+	c.uac.send(c.proxy, c.inv) // a late INVITE retransmission is absorbed, not forwarded
+	if m, _, ok := c.uas.tryRecv(300 * time.Millisecond); ok {
+		t.Fatalf("INVITE retransmission after 2xx was forwarded: %s", firstLine(m))
+	}
+}

@@ -25,6 +25,7 @@ type serverTx struct {
 	// sends it (a response after the final one is dropped, §17.2.1/§17.2.2).
 	offered *sip.Response
 	tu      *actor.PID
+	ack     *sip.Request // the ACK being stepped, for PassAck
 	// cancels is the INVITE server transaction a CANCEL applies to (nil when not a CANCEL, or
 	// when no such transaction exists and the CANCEL is proxied on its own).
 	cancels *actor.PID
@@ -61,14 +62,11 @@ func (t *serverTx) Receive(ctx actor.Context) {
 		t.step(ctx, transaction.Event{Kind: transaction.Start})
 	case *MessageReceived:
 		ev := transaction.RequestRetransmitted
-		if m.Msg.(*sip.Request).Method == sip.ACK {
+		if t.ack = m.Msg.(*sip.Request); t.ack.Method == sip.ACK {
 			ev = transaction.AckReceived
 		}
-		if ev == transaction.AckReceived && t.m.State() == transaction.Accepted {
-			// RFC 6026 §7.1: an ACK matching an accepted INVITE goes on like any ACK for a 2xx.
-			t.c.forwardStateless(m.Msg.(*sip.Request))
-		}
 		t.step(ctx, transaction.Event{Kind: ev})
+		t.ack = nil
 	case *responseSent:
 		t.offered = m.Res
 		t.step(ctx, transaction.Event{Kind: transaction.ResponseSent, Code: m.Res.StatusCode})
@@ -114,6 +112,11 @@ func (t *serverTx) step(ctx actor.Context, ev transaction.Event) {
 		switch a.Kind {
 		case transaction.PassRequest:
 			t.passRequest(ctx)
+		case transaction.PassAck:
+			// RFC 6026 §7.1: an ACK matching an accepted INVITE goes on like any ACK for a 2xx.
+			if t.ack != nil {
+				t.c.forwardStateless(t.ack)
+			}
 		case transaction.SendResponse, transaction.ResendResponse:
 			if a.Kind == transaction.SendResponse {
 				t.last = t.offered

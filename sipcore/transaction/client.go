@@ -9,13 +9,7 @@ func (m *Machine) stepICT(ev Event) {
 			return
 		}
 		// §17.1.1.2: send the INVITE, timer A (unreliable only) and timer B.
-		m.state = Calling
-		m.emit(SendRequest)
-		if !m.reliable {
-			m.interval = m.timers.T1
-			m.arm(TimerA, m.interval)
-		}
-		m.arm(TimerB, 64*m.timers.T1)
+		m.startClient(Calling, TimerA, TimerB)
 	case Calling, Proceeding:
 		switch {
 		case m.state == Calling && m.timerFired(ev, TimerA):
@@ -25,12 +19,10 @@ func (m *Machine) stepICT(ev Event) {
 			m.arm(TimerA, m.interval)
 		case m.state == Calling && m.timerFired(ev, TimerB):
 			// §17.1.1.2: no response within 64*T1.
-			m.emit(InformTimeout)
-			m.terminate()
+			m.timedOut()
 		case ev.Kind == TransportFailed:
 			// §17.1.4.
-			m.emit(InformTransportError)
-			m.terminate()
+			m.transportFailed()
 		case ev.Kind == ResponseReceived:
 			m.lastCode = ev.Code
 			switch {
@@ -56,8 +48,7 @@ func (m *Machine) stepICT(ev Event) {
 			// §17.1.1.2: a retransmitted final response is ACKed again, not passed up.
 			m.emit(SendAck)
 		case ev.Kind == TransportFailed:
-			m.emit(InformTransportError)
-			m.terminate()
+			m.transportFailed()
 		case m.timerFired(ev, TimerD):
 			m.terminate()
 		}
@@ -81,13 +72,7 @@ func (m *Machine) stepNICT(ev Event) {
 			return
 		}
 		// §17.1.2.2: send the request, timer E (unreliable only) and timer F.
-		m.state = Trying
-		m.emit(SendRequest)
-		if !m.reliable {
-			m.interval = m.timers.T1
-			m.arm(TimerE, m.interval)
-		}
-		m.arm(TimerF, 64*m.timers.T1)
+		m.startClient(Trying, TimerE, TimerF)
 	case Trying, Proceeding:
 		switch {
 		case m.timerFired(ev, TimerE):
@@ -100,11 +85,9 @@ func (m *Machine) stepNICT(ev Event) {
 			}
 			m.arm(TimerE, m.interval)
 		case m.timerFired(ev, TimerF):
-			m.emit(InformTimeout)
-			m.terminate()
+			m.timedOut()
 		case ev.Kind == TransportFailed:
-			m.emit(InformTransportError)
-			m.terminate()
+			m.transportFailed()
 		case ev.Kind == ResponseReceived:
 			m.lastCode = ev.Code
 			if ev.Code < 200 {
@@ -123,4 +106,16 @@ func (m *Machine) stepNICT(ev Event) {
 			m.terminate()
 		}
 	}
+}
+
+// startClient sends a client transaction's request and starts its retransmission timer
+// (unreliable transports only, first interval T1) and its 64*T1 timeout timer.
+func (m *Machine) startClient(state State, retransmit, timeout Timer) {
+	m.state = state
+	m.emit(SendRequest)
+	if !m.reliable {
+		m.interval = m.timers.T1
+		m.arm(retransmit, m.interval)
+	}
+	m.arm(timeout, 64*m.timers.T1)
 }

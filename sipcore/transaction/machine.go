@@ -79,6 +79,18 @@ func (m *Machine) arm(t Timer, d time.Duration) {
 	m.n++
 }
 
+// transportFailed tells the TU sending failed and ends the transaction (§17.1.4, §17.2.4).
+func (m *Machine) transportFailed() {
+	m.emit(InformTransportError)
+	m.terminate()
+}
+
+// timedOut tells the TU the transaction timed out and ends it.
+func (m *Machine) timedOut() {
+	m.emit(InformTimeout)
+	m.terminate()
+}
+
 func (m *Machine) terminate() {
 	m.state = Terminated
 	m.emit(Terminate)

@@ -38,8 +38,7 @@ func (m *Machine) stepIST(ev Event) {
 				m.arm(TimerH, 64*m.timers.T1)
 			}
 		case TransportFailed:
-			m.emit(InformTransportError)
-			m.terminate()
+			m.transportFailed()
 		}
 	case Completed:
 		switch {
@@ -51,15 +50,13 @@ func (m *Machine) stepIST(ev Event) {
 			m.arm(TimerG, m.interval)
 		case m.timerFired(ev, TimerH):
 			// §17.2.1: the ACK never came.
-			m.emit(InformTimeout)
-			m.terminate()
+			m.timedOut()
 		case ev.Kind == AckReceived:
 			// §17.2.1: Confirmed; timer I absorbs further ACKs (zero on reliable transports).
 			m.state = Confirmed
 			m.arm(TimerI, m.wait(m.timers.T4))
 		case ev.Kind == TransportFailed:
-			m.emit(InformTransportError)
-			m.terminate()
+			m.transportFailed()
 		}
 	case Confirmed:
 		if m.timerFired(ev, TimerI) {
@@ -108,8 +105,7 @@ func (m *Machine) stepNIST(ev Event) {
 			m.emit(SendResponse)
 			m.arm(TimerJ, m.wait(64*m.timers.T1))
 		case TransportFailed:
-			m.emit(InformTransportError)
-			m.terminate()
+			m.transportFailed()
 		}
 	case Completed:
 		switch {
@@ -118,8 +114,7 @@ func (m *Machine) stepNIST(ev Event) {
 		case m.timerFired(ev, TimerJ):
 			m.terminate()
 		case ev.Kind == TransportFailed:
-			m.emit(InformTransportError)
-			m.terminate()
+			m.transportFailed()
 		}
 		// Further responses from the TU are discarded (§17.2.2).
 	}

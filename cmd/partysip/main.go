@@ -2,6 +2,7 @@
 //
 //	partysip run [-c FILE] [--listen udp:127.0.0.1:5060 ...] [--route 'REGEX=sip:host:port' ...]
 //	partysip check -c FILE
+//	partysip fsm [--reliable] ict|nict|ist|nist, partysip fsm --markdown
 //	partysip version
 package main
 
@@ -32,6 +33,8 @@ const usage = `partysip: a SIP proxy server on the actor model.
 Usage:
   partysip run [flags]       run the daemon (embedded defaults unless -c is given)
   partysip check -c FILE     validate a configuration file and exit
+  partysip fsm ict|nict|ist|nist [--reliable]
+                             print a transaction state diagram (Mermaid), generated from the code
   partysip version           print the version
 
 Run "partysip run -h" for the flags of run.
@@ -51,6 +54,8 @@ func realMain(args []string) int {
 		return cmdRun(args[1:])
 	case "check":
 		return cmdCheck(args[1:])
+	case "fsm":
+		return cmdFSM(args[1:])
 	case "version", "--version", "-v":
 		fmt.Println("partysip", version)
 		return 0

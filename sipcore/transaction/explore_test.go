@@ -1,0 +1,57 @@
+package transaction
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestExploreReachesEveryState checks that the generated diagrams cover each machine's states
+// (RFC 3261 figures 5–8, plus Accepted from RFC 6026), and that every state can reach
+// Terminated: no transaction can live for ever.
+func TestExploreReachesEveryState(t *testing.T) {
+	want := map[Kind][]State{
+		ClientInvite:    {Idle, Calling, Proceeding, Completed, Accepted, Terminated},
+		ClientNonInvite: {Idle, Trying, Proceeding, Completed, Terminated},
+		ServerInvite:    {Idle, Proceeding, Completed, Confirmed, Accepted, Terminated},
+		ServerNonInvite: {Idle, Trying, Proceeding, Completed, Terminated},
+	}
+	for k, states := range want {
+		for _, reliable := range []bool{false, true} {
+			ts := Explore(k, reliable, DefaultTimers)
+			expect := states
+			if reliable {
+				// Timers D, K, J and I are zero over reliable transports: those wait states are
+				// left the moment they are entered.
+				wait := map[Kind]State{ClientInvite: Completed, ClientNonInvite: Completed, ServerNonInvite: Completed, ServerInvite: Confirmed}[k]
+				expect = slices.DeleteFunc(slices.Clone(states), func(s State) bool { return s == wait })
+			}
+			got := map[State]bool{Idle: true}
+			toEnd := map[State]bool{Terminated: true}
+			for _, tr := range ts {
+				got[tr.To] = true
+			}
+			// Fixed point: a state reaches Terminated if one of its edges leads to such a state.
+			for changed := true; changed; {
+				changed = false
+				for _, tr := range ts {
+					if toEnd[tr.To] && !toEnd[tr.From] {
+						toEnd[tr.From], changed = true, true
+					}
+				}
+			}
+			for _, s := range expect {
+				if !got[s] {
+					t.Errorf("%s reliable=%v: state %s not reached", k, reliable, s)
+				}
+				if !toEnd[s] {
+					t.Errorf("%s reliable=%v: %s cannot reach Terminated", k, reliable, s)
+				}
+			}
+			for s := range got {
+				if !slices.Contains(expect, s) {
+					t.Errorf("%s reliable=%v: unexpected state %s", k, reliable, s)
+				}
+			}
+		}
+	}
+}

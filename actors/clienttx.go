@@ -16,7 +16,8 @@ import (
 type clientTx struct {
 	c      *core
 	key    transaction.Key
-	req    *sip.Request
+	req    *sip.Request // released in Accepted, and in Completed for non-INVITE (see release)
+	callID string
 	hop    proxy.Hop
 	udp    *udpListener
 	owner  *actor.PID
@@ -44,7 +45,7 @@ func newClientTx(c *core, r *clientTxRequested) actor.Actor {
 		_, udp, _ = c.tp.outbound(r.Hop)
 	}
 	return &clientTx{
-		c: c, key: r.Key, req: r.Req, hop: r.Hop, udp: udp, owner: r.Owner, index: r.Index,
+		c: c, key: r.Key, req: r.Req, callID: callIDOf(r.Req), hop: r.Hop, udp: udp, owner: r.Owner, index: r.Index,
 		m: transaction.New(kind, r.Hop.Transport != "UDP", c.timers),
 	}
 }
@@ -99,7 +100,8 @@ func (t *clientTx) Receive(ctx actor.Context) {
 
 func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
 	before := t.m.State()
-	defer t.c.traceTransition(&t.m, before, ev, t.key, t.req)
+	defer t.release()
+	defer t.c.traceTransition(&t.m, before, ev, t.key, t.callID)
 	for _, a := range t.m.Step(time.Now(), ev) {
 		switch a.Kind {
 		case transaction.SendRequest:
@@ -152,9 +154,26 @@ func (t *clientTx) onTimerC(ctx actor.Context) {
 	ctx.Stop(ctx.Self())
 }
 
+// release drops the request and response once they cannot be needed again: an INVITE in
+// Accepted only passes 2xx up; a non-INVITE in Completed only absorbs retransmissions. An INVITE
+// in Completed keeps both, to ACK a retransmitted final response.
+func (t *clientTx) release() {
+	t.timers.prune(func(tm transaction.Timer) bool {
+		if tm == timerC {
+			st := t.m.State()
+			return st == transaction.Calling || st == transaction.Proceeding
+		}
+		return t.m.Live(tm)
+	})
+	switch st := t.m.State(); {
+	case st == transaction.Accepted, st == transaction.Completed && t.m.Kind() == transaction.ClientNonInvite:
+		t.req, t.last = nil, nil
+	}
+}
+
 func (t *clientTx) sendFailed(err error) {
 	t.c.stats.SendErrors.Add(1)
-	t.c.log.Info("request not sent", callIDField(t.req),
+	t.c.log.Info("request not sent", zap.String("call_id", t.callID),
 		zap.String("branch", t.key.Branch), zap.String("to", t.hop.Addr()), zap.Error(err))
 }
 
@@ -167,7 +186,7 @@ func (t *clientTx) report(ctx actor.Context, msg any) {
 // sendCancel starts a CANCEL client transaction for this branch (§9.1): same branch, so it goes
 // to this shard, with a key of its own (method CANCEL). Nobody waits for its response.
 func (t *clientTx) sendCancel(ctx actor.Context) {
-	if t.cancelSent || t.req.Method != sip.INVITE {
+	if t.cancelSent || t.req == nil || t.req.Method != sip.INVITE {
 		return
 	}
 	t.cancelSent, t.cancelWanted = true, false

@@ -114,27 +114,36 @@ func (c *core) respondStateless(req *sip.Request, from Peer, code int, reason st
 // callIDField is the call_id log field of a message; a message without Call-ID (a malformed one
 // may reach a log line before validation) logs an empty one instead of panicking.
 func callIDField(m interface{ CallID() *sip.CallIDHeader }) zap.Field {
+	return zap.String("call_id", callIDOf(m))
+}
+
+func callIDOf(m interface{ CallID() *sip.CallIDHeader }) string {
 	if id := m.CallID(); id != nil {
-		return zap.String("call_id", id.Value())
+		return id.Value()
 	}
-	return zap.String("call_id", "")
+	return ""
 }
 
 // traceTransition logs one transaction state change at debug level: the trace a reader of the
 // state machines follows (partysip run --log-level debug).
-func (c *core) traceTransition(m *transaction.Machine, before transaction.State, ev transaction.Event, key transaction.Key, req *sip.Request) {
+func (c *core) traceTransition(m *transaction.Machine, before transaction.State, ev transaction.Event, key transaction.Key, callID string) {
 	if m.State() == before {
 		return
 	}
 	if ce := c.log.Check(zap.DebugLevel, "transaction"); ce != nil {
-		ce.Write(zap.Stringer("kind", m.Kind()), callIDField(req), zap.String("branch", key.Branch),
+		ce.Write(zap.Stringer("kind", m.Kind()), zap.String("call_id", callID), zap.String("branch", key.Branch),
 			zap.Stringer("from", before), zap.Stringer("event", ev.Kind), zap.Int("code", ev.Code),
 			zap.Stringer("timer", ev.Timer), zap.Stringer("to", m.State()))
 	}
 }
 
 // txProps are the props of a transaction-path actor: our worker pool, and the stop-and-count
-// strategy for its own children.
-func (c *core) txProps(producer actor.Producer) *actor.Props {
-	return actor.PropsFromProducer(producer, actor.WithDispatcher(c.dispatcher), actor.WithSupervisor(c.txStrategy))
+// strategy for its own children. The producer hands out the actor value built by the caller:
+// a closure over the first message would keep that message alive as long as the actor (props
+// are kept for restarts), whereas the actor releases what it no longer needs. Transaction
+// actors are stopped on failure, never restarted, so the value is never reused; a shard
+// restarted with the same value would keep its table, which is what it needs anyway.
+func (c *core) txProps(a actor.Actor) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return a },
+		actor.WithDispatcher(c.dispatcher), actor.WithSupervisor(c.txStrategy))
 }

@@ -85,9 +85,8 @@ func Start(opts Options) (*Engine, error) {
 	if n == 0 {
 		n = 4 * runtime.NumCPU()
 	}
-	shardProps := c.txProps(func() actor.Actor { return newShard(c) })
 	for i := 0; i < n; i++ {
-		c.shards = append(c.shards, system.Root.Spawn(shardProps))
+		c.shards = append(c.shards, system.Root.Spawn(c.txProps(newShard(c))))
 	}
 	tp.setHandlers(c.route, func() { c.stats.Malformed.Add(1) })
 	transports := system.Root.Spawn(actor.PropsFromProducer(

@@ -3,6 +3,7 @@ package actors
 import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
@@ -14,8 +15,10 @@ import (
 // cancels pending branches on a 2xx/6xx or a CANCEL from upstream (§16.10).
 type proxyContext struct {
 	c        *core
-	req      *sip.Request // as received; owned by the server transaction, never edited here
-	from     Peer         // where it came from
+	req      *sip.Request // as received, never edited here; released once a final response went up
+	method   sip.RequestMethod
+	callID   string
+	from     Peer // where it came from
 	server   *actor.PID
 	branches []branch
 	final    bool // a final response went upstream
@@ -30,7 +33,7 @@ type branch struct {
 }
 
 func newProxyContext(c *core, req *sip.Request, from Peer, server *actor.PID) actor.Actor {
-	return &proxyContext{c: c, req: req, from: from, server: server}
+	return &proxyContext{c: c, req: req, method: req.Method, callID: callIDOf(req), from: from, server: server}
 }
 
 func (p *proxyContext) Receive(ctx actor.Context) {
@@ -50,6 +53,9 @@ func (p *proxyContext) Receive(ctx actor.Context) {
 	case *cancelArrived:
 		p.canceled = true
 		p.cancelPending(ctx, -1)
+	}
+	if p.final {
+		p.req = nil // only further 2xx are relayed now; they need nothing of the request
 	}
 }
 
@@ -110,11 +116,11 @@ func (p *proxyContext) onResponse(ctx actor.Context, i int, res *sip.Response) {
 		p.final = true
 		p.forward(ctx, res)
 		p.branches[i].done, p.branches[i].code = true, code
-		if p.req.Method == sip.INVITE {
+		if p.method == sip.INVITE {
 			p.cancelPending(ctx, i) // §16.7 step 10
 		}
 	default:
-		if code >= 600 && p.req.Method == sip.INVITE {
+		if code >= 600 && p.method == sip.INVITE {
 			p.cancelPending(ctx, i) // §16.7 step 10
 		}
 		p.onBranchEnd(ctx, i, code, res)
@@ -169,7 +175,7 @@ func (p *proxyContext) cancelPending(ctx actor.Context, skip int) {
 func (p *proxyContext) forward(ctx actor.Context, res *sip.Response) {
 	out, ok := proxy.StripVia(res)
 	if !ok {
-		p.c.log.Info("response with no Via left dropped", callIDField(p.req))
+		p.c.log.Info("response with no Via left dropped", zap.String("call_id", p.callID))
 		return
 	}
 	p.respond(ctx, out)
@@ -178,7 +184,7 @@ func (p *proxyContext) forward(ctx actor.Context, res *sip.Response) {
 // reject answers the request itself, with a final response built from rej (an error, or a
 // 200 for a request addressed to us).
 func (p *proxyContext) reject(ctx actor.Context, rej *proxy.Rejection) {
-	if p.req.Method == sip.ACK {
+	if p.method == sip.ACK {
 		return
 	}
 	res := sip.NewResponseFromRequest(p.req, rej.Code, rej.Reason, nil)

@@ -16,7 +16,8 @@ import (
 type serverTx struct {
 	c      *core
 	key    transaction.Key
-	req    *sip.Request
+	req    *sip.Request // released once a final response is sent (see release)
+	callID string
 	from   Peer
 	m      transaction.Machine
 	timers timerSet
@@ -44,6 +45,7 @@ func newServerTx(c *core, first *MessageReceived, cancels *actor.PID) actor.Acto
 		c:       c,
 		key:     first.Key,
 		req:     req,
+		callID:  callIDOf(req),
 		from:    first.From,
 		m:       transaction.New(kind, first.From.Transport != "UDP", c.timers),
 		cancels: cancels,
@@ -55,7 +57,7 @@ func (t *serverTx) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		if t.c.fault != nil && t.c.fault(t.m.Kind(), t.req) {
-			panic("fault injected into " + t.m.Kind().String() + " " + callIDField(t.req).String)
+			panic("fault injected into " + t.m.Kind().String() + " " + t.callID)
 		}
 		t.pending = true
 		t.c.stats.Pending.Add(1)
@@ -95,6 +97,27 @@ func (t *serverTx) Receive(ctx actor.Context) {
 	}
 }
 
+// release drops what a transaction in a wait state no longer needs, so the 64*T1 it may still
+// live costs little memory: in Accepted (RFC 6026) nothing is retransmitted by the machine, in
+// Completed only the final response is, in Confirmed nothing; after a non-2xx final response the
+// proxy context has nothing left to do and is stopped.
+func (t *serverTx) release(ctx actor.Context) {
+	t.timers.prune(t.m.Live)
+	switch t.m.State() {
+	case transaction.Accepted:
+		t.req, t.last, t.offered = nil, nil, nil
+	case transaction.Completed, transaction.Confirmed:
+		t.req, t.offered = nil, nil
+		if t.m.State() == transaction.Confirmed {
+			t.last = nil
+		}
+		if t.tu != nil {
+			ctx.Stop(t.tu)
+			t.tu = nil
+		}
+	}
+}
+
 // settle takes the transaction out of Stats.Pending once it owes no final response.
 func (t *serverTx) settle() {
 	if t.pending && (t.ended || t.m.LastCode() >= 200) {
@@ -106,7 +129,8 @@ func (t *serverTx) settle() {
 // step feeds the machine and carries out its actions.
 func (t *serverTx) step(ctx actor.Context, ev transaction.Event) {
 	before := t.m.State()
-	defer t.c.traceTransition(&t.m, before, ev, t.key, t.req)
+	defer t.release(ctx)
+	defer t.c.traceTransition(&t.m, before, ev, t.key, t.callID)
 	now := time.Now()
 	for _, a := range t.m.Step(now, ev) {
 		switch a.Kind {
@@ -129,7 +153,7 @@ func (t *serverTx) step(ctx actor.Context, ev transaction.Event) {
 			t.timers.start(ctx, a.Timer, a.After)
 		case transaction.InformTimeout, transaction.InformTransportError:
 			if ce := t.log.Check(zap.DebugLevel, "server transaction ended early"); ce != nil {
-				ce.Write(callIDField(t.req), zap.String("branch", t.key.Branch), zap.Stringer("action", a.Kind))
+				ce.Write(zap.String("call_id", t.callID), zap.String("branch", t.key.Branch), zap.Stringer("action", a.Kind))
 			}
 		case transaction.Terminate:
 			t.ended = true
@@ -148,7 +172,7 @@ func (t *serverTx) passRequest(ctx actor.Context) {
 		return
 	}
 	req, from, self := t.req, t.from, ctx.Self()
-	t.tu = ctx.Spawn(t.c.txProps(func() actor.Actor { return newProxyContext(t.c, req, from, self) }))
+	t.tu = ctx.Spawn(t.c.txProps(newProxyContext(t.c, req, from, self)))
 }
 
 // respondLocal answers with a response generated here (not forwarded from downstream).
@@ -164,7 +188,7 @@ func (t *serverTx) sendDirect(res *sip.Response) bool {
 	}
 	if err := t.c.tp.sendResponse(res, t.from); err != nil {
 		t.c.stats.SendErrors.Add(1)
-		t.log.Info("response not sent", callIDField(t.req), zap.Int("code", res.StatusCode), zap.Error(err))
+		t.log.Info("response not sent", zap.String("call_id", t.callID), zap.Int("code", res.StatusCode), zap.Error(err))
 		return false
 	}
 	return true

@@ -45,7 +45,7 @@ func (s *shard) Receive(ctx actor.Context) {
 			s.response(ctx, msg, m)
 		}
 	case *clientTxRequested:
-		s.spawn(ctx, m.Key, func() actor.Actor { return newClientTx(s.c, m) })
+		s.spawn(ctx, m.Key, newClientTx(s.c, m))
 	case *actor.Terminated:
 		if k, ok := s.byPID[m.Who.Id]; ok {
 			delete(s.byPID, m.Who.Id)
@@ -75,7 +75,7 @@ func (s *shard) request(ctx actor.Context, req *sip.Request, m *MessageReceived)
 			s.c.forwardStateless(req)
 			return
 		}
-		s.spawn(ctx, m.Key, func() actor.Actor { return newServerTx(s.c, m, target) })
+		s.spawn(ctx, m.Key, newServerTx(s.c, m, target))
 		return
 	}
 	if s.c.draining.Load() && isInitial(req) {
@@ -84,7 +84,7 @@ func (s *shard) request(ctx actor.Context, req *sip.Request, m *MessageReceived)
 		s.c.respondStateless(req, m.From, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
 		return
 	}
-	s.spawn(ctx, m.Key, func() actor.Actor { return newServerTx(s.c, m, nil) })
+	s.spawn(ctx, m.Key, newServerTx(s.c, m, nil))
 }
 
 func (s *shard) response(ctx actor.Context, res *sip.Response, m *MessageReceived) {
@@ -97,8 +97,8 @@ func (s *shard) response(ctx actor.Context, res *sip.Response, m *MessageReceive
 	s.c.forwardResponseStateless(res)
 }
 
-func (s *shard) spawn(ctx actor.Context, key transaction.Key, producer actor.Producer) {
-	pid := ctx.Spawn(s.c.txProps(producer))
+func (s *shard) spawn(ctx actor.Context, key transaction.Key, a actor.Actor) {
+	pid := ctx.Spawn(s.c.txProps(a))
 	s.txs[key] = pid
 	s.byPID[pid.Id] = key
 	s.c.stats.LiveTx.Add(1)

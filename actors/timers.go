@@ -30,6 +30,18 @@ func (ts *timerSet) current(m *timerFired) bool {
 	return ts.gen[m.Timer] == m.Gen
 }
 
+// prune stops every armed timer that live says can no longer matter, releasing it now rather
+// than when it fires into a state that ignores it.
+func (ts *timerSet) prune(live func(transaction.Timer) bool) {
+	for i, t := range ts.t {
+		if t != nil && !live(transaction.Timer(i)) {
+			t.Stop()
+			ts.t[i] = nil
+			ts.gen[i]++
+		}
+	}
+}
+
 func (ts *timerSet) stopAll() {
 	for i, t := range ts.t {
 		if t != nil {

@@ -3,6 +3,7 @@ package transaction
 import (
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestExploreReachesEveryState checks that the generated diagrams cover each machine's states
@@ -50,6 +51,37 @@ func TestExploreReachesEveryState(t *testing.T) {
 			for s := range got {
 				if !slices.Contains(expect, s) {
 					t.Errorf("%s reliable=%v: unexpected state %s", k, reliable, s)
+				}
+			}
+		}
+	}
+}
+
+// TestLiveMatchesStep checks Live against Step: in every state Explore reaches, a timer the
+// machine calls dead must be ignored by Step, and a timer Step acts on must be live.
+func TestLiveMatchesStep(t *testing.T) {
+	for _, k := range []Kind{ClientInvite, ClientNonInvite, ServerInvite, ServerNonInvite} {
+		for _, reliable := range []bool{false, true} {
+			m := New(k, reliable, DefaultTimers)
+			queue, seen := []Machine{m}, map[State]bool{}
+			for len(queue) > 0 {
+				cur := queue[0]
+				queue = queue[1:]
+				if seen[cur.State()] {
+					continue
+				}
+				seen[cur.State()] = true
+				for tm := TimerA; tm < numTimers; tm++ {
+					next := cur
+					acts := next.Step(time.Unix(0, 0), Event{Kind: TimerFired, Timer: tm})
+					if acted := len(acts) > 0 || next.State() != cur.State(); acted != cur.Live(tm) {
+						t.Errorf("%s reliable=%v in %s: timer %s acted=%v live=%v", k, reliable, cur.State(), tm, acted, cur.Live(tm))
+					}
+				}
+				for _, ev := range probeEvents(k) {
+					next := cur
+					next.Step(time.Unix(0, 0), ev)
+					queue = append(queue, next)
 				}
 			}
 		}

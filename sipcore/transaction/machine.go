@@ -108,6 +108,33 @@ func (m *Machine) timerFired(ev Event, t Timer) bool {
 	return ev.Kind == TimerFired && ev.Timer == t
 }
 
+// Live reports whether timer t can still do anything in the current state. Step ignores a timer
+// that cannot, so stopping it changes nothing but the memory and the timer heap its owner keeps.
+func (m *Machine) Live(t Timer) bool {
+	switch m.state {
+	case Calling:
+		return t == TimerA || t == TimerB
+	case Trying, Proceeding:
+		return m.kind == ClientNonInvite && (t == TimerE || t == TimerF)
+	case Completed:
+		switch m.kind {
+		case ClientInvite:
+			return t == TimerD
+		case ClientNonInvite:
+			return t == TimerK
+		case ServerInvite:
+			return t == TimerG || t == TimerH
+		case ServerNonInvite:
+			return t == TimerJ
+		}
+	case Confirmed:
+		return t == TimerI
+	case Accepted:
+		return (m.kind == ServerInvite && t == TimerL) || (m.kind == ClientInvite && t == TimerM)
+	}
+	return false
+}
+
 // String describes the machine for logs and traces.
 func (m *Machine) String() string {
 	return fmt.Sprintf("%s/%s", m.kind, m.state)

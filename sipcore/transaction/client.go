@@ -9,7 +9,9 @@ func (m *Machine) stepICT(ev Event) {
 			return
 		}
 		// §17.1.1.2: send the INVITE, timer A (unreliable only) and timer B.
-		m.startClient(Calling, TimerA, TimerB)
+		m.state = Calling
+		m.emit(SendRequest)
+		m.armRetransmission(TimerA, TimerB)
 	case Calling, Proceeding:
 		switch {
 		case m.state == Calling && m.timerFired(ev, TimerA):
@@ -72,7 +74,9 @@ func (m *Machine) stepNICT(ev Event) {
 			return
 		}
 		// §17.1.2.2: send the request, timer E (unreliable only) and timer F.
-		m.startClient(Trying, TimerE, TimerF)
+		m.state = Trying
+		m.emit(SendRequest)
+		m.armRetransmission(TimerE, TimerF)
 	case Trying, Proceeding:
 		switch {
 		case m.timerFired(ev, TimerE):
@@ -106,16 +110,4 @@ func (m *Machine) stepNICT(ev Event) {
 			m.terminate()
 		}
 	}
-}
-
-// startClient sends a client transaction's request and starts its retransmission timer
-// (unreliable transports only, first interval T1) and its 64*T1 timeout timer.
-func (m *Machine) startClient(state State, retransmit, timeout Timer) {
-	m.state = state
-	m.emit(SendRequest)
-	if !m.reliable {
-		m.interval = m.timers.T1
-		m.arm(retransmit, m.interval)
-	}
-	m.arm(timeout, 64*m.timers.T1)
 }

@@ -96,6 +96,17 @@ func (m *Machine) terminate() {
 	m.emit(Terminate)
 }
 
+// armRetransmission starts a retransmission timer at T1 (unreliable transports only; it
+// doubles as it fires) and the 64*T1 timeout that ends the retransmissions: A and B (§17.1.1.2),
+// E and F (§17.1.2.2), G and H (§17.2.1).
+func (m *Machine) armRetransmission(retransmit, timeout Timer) {
+	if !m.reliable {
+		m.interval = m.timers.T1
+		m.arm(retransmit, m.interval)
+	}
+	m.arm(timeout, 64*m.timers.T1)
+}
+
 // wait returns d for unreliable transports and zero for reliable ones.
 func (m *Machine) wait(d time.Duration) time.Duration {
 	if m.reliable {

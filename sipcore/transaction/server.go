@@ -31,11 +31,7 @@ func (m *Machine) stepIST(ev Event) {
 				// §17.2.1: Completed; timer G (unreliable only) and timer H.
 				m.state = Completed
 				m.emit(SendResponse)
-				if !m.reliable {
-					m.interval = m.timers.T1
-					m.arm(TimerG, m.interval)
-				}
-				m.arm(TimerH, 64*m.timers.T1)
+				m.armRetransmission(TimerG, TimerH)
 			}
 		case TransportFailed:
 			m.transportFailed()

@@ -96,6 +96,7 @@ func (p *proxyContext) start(ctx actor.Context) {
 			RecordRoute: p.c.recordRoute,
 			Via:         ob,
 			Inbound:     inbound,
+			InPlace:     i == len(targets)-1, // work is ours; the last branch may have it
 		})
 		key := transaction.ClientKeyFor(branchID, out.Method)
 		ctx.Send(p.c.shardFor(key), &clientTxRequested{Req: out, Hop: hop, Key: key, Owner: ctx.Self(), Index: i})

@@ -29,8 +29,9 @@ func (c *core) forwardStateless(req *sip.Request) {
 		return
 	}
 	out, hop := proxy.Forward(work, targets[0], proxy.ForwardOptions{
-		Branch: proxy.StatelessBranch(req),
-		Via:    ob,
+		Branch:  proxy.StatelessBranch(req),
+		Via:     ob,
+		InPlace: true, // work is our own copy
 	})
 	c.stats.StatelessFwd.Add(1)
 	failed := func(err error) {

@@ -32,6 +32,7 @@ func BenchmarkRequestPath(b *testing.B) {
 			b.Fatal(err)
 		}
 		req := msg.(*sip.Request)
+		req.SetSource("10.0.0.1:5062") // as the transport stamps it
 		if _, err := transaction.ServerKey(req); err != nil {
 			b.Fatal(err)
 		}
@@ -45,7 +46,7 @@ func BenchmarkRequestPath(b *testing.B) {
 		if rej != nil {
 			b.Fatal(rej.Reason)
 		}
-		out, _ := Forward(work, targets[0], ForwardOptions{Branch: NewBranch(lh, "1"), RecordRoute: true, Via: ob})
+		out, _ := Forward(work, targets[0], ForwardOptions{Branch: NewBranch(lh, "1"), RecordRoute: true, Via: ob, InPlace: true})
 		buf.Reset()
 		out.StringWrite(&buf)
 	}

@@ -62,13 +62,19 @@ type ForwardOptions struct {
 	// TCP out; IPv4 in, IPv6 out) we Record-Route twice, once per side, so that each party of the
 	// dialog reaches us the way it reached us first (double Record-Route, as RFC 5658 describes).
 	Inbound *Outbound
+	// InPlace says req is the caller's own copy, no longer needed: it is edited and returned
+	// instead of cloned (the last, often only, branch of a request saves a copy).
+	InPlace bool
 }
 
 // Forward builds the copy of req sent to target, per RFC 3261 §16.6 steps 1–8, and returns it
-// with the next hop it must be sent to. req itself is not modified.
+// with the next hop it must be sent to. req itself is not modified unless opt.InPlace.
 func Forward(req *sip.Request, target Target, opt ForwardOptions) (*sip.Request, Hop) {
 	// Step 1: copy. Step 2: Request-URI.
-	out := req.Clone()
+	out := req
+	if !opt.InPlace {
+		out = req.Clone()
+	}
 	out.Recipient = *target.URI.Clone()
 
 	// Step 3: Max-Forwards. sipgo shares this header between clones, so replace, never Dec().
@@ -92,7 +98,7 @@ func Forward(req *sip.Request, target Target, opt ForwardOptions) (*sip.Request,
 	// Request-URI. Step 6: a strict-routing next hop gets the Request-URI as its last Route
 	// value and its own URI as the Request-URI.
 	hop := NextHop(out, target)
-	if top := out.Route(); top != nil && !top.Address.UriParams.Has("lr") {
+	if top := TopRoute(out); top != nil && !top.Address.UriParams.Has("lr") {
 		out.AppendHeader(&sip.RouteHeader{Address: out.Recipient})
 		out.Recipient = *top.Address.Clone()
 		out.RemoveHeader("Route")
@@ -118,10 +124,10 @@ func Forward(req *sip.Request, target Target, opt ForwardOptions) (*sip.Request,
 // NextHop is where a request for target is sent (§16.6 steps 6–7): the top Route, else the
 // target's outbound hop, else the Request-URI. Call it on the request after PreprocessRoute.
 func NextHop(req *sip.Request, target Target) Hop {
-	switch {
-	case req.Route() != nil:
-		return HopFromURI(&req.Route().Address)
-	case target.Hop != nil:
+	if top := TopRoute(req); top != nil {
+		return HopFromURI(&top.Address)
+	}
+	if target.Hop != nil {
 		return HopFromURI(target.Hop)
 	}
 	return HopFromURI(&target.URI)

@@ -13,7 +13,7 @@ const Allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, INFO, REFER, NO
 // Route (what monitoring and keep-alive pings send) is answered 200 with Allow (RFC 3261 §11.2).
 // Any other request gets nil and is routed as usual. Call it after PreprocessRoute.
 func AnswerOwn(req *sip.Request, local *Local) *Rejection {
-	if req.Method != sip.OPTIONS || req.Recipient.User != "" || req.Route() != nil || !local.IsUs(&req.Recipient) {
+	if req.Method != sip.OPTIONS || req.Recipient.User != "" || TopRoute(req) != nil || !local.IsUs(&req.Recipient) {
 		return nil
 	}
 	return &Rejection{Code: 200, Reason: "OK", Headers: []sip.Header{

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"strings"
+
 	"github.com/emiago/sipgo/sip"
 )
 
@@ -23,11 +25,26 @@ func PreprocessRoute(req *sip.Request, local *Local) (strictHop, removedOwn bool
 	}
 	// With double Record-Route (one entry per side of a transport change) two values in a row
 	// name us; both go.
-	for top := req.Route(); top != nil && local.IsUs(&top.Address); top = req.Route() {
+	for top := TopRoute(req); top != nil && local.IsUs(&top.Address); top = TopRoute(req) {
 		removeTopRoute(req)
 		removedOwn = true
 	}
 	return strictHop, removedOwn
+}
+
+// TopRoute returns the first Route header value, or nil. sipgo's Request.Route allocates a
+// lazy-parse attempt on every call when there is no Route header (the common case on the
+// request path); this looks first.
+func TopRoute(req *sip.Request) *sip.RouteHeader {
+	for _, h := range req.Headers() {
+		if r, ok := h.(*sip.RouteHeader); ok {
+			return r
+		}
+		if strings.EqualFold(h.Name(), "Route") {
+			return req.Route() // an unparsed Route header: let sipgo parse it
+		}
+	}
+	return nil
 }
 
 // removeTopRoute removes the first Route header value (sipgo's RemoveHeader removes the first).

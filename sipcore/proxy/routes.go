@@ -78,7 +78,7 @@ type Target struct {
 // Decide returns the targets for req, or a rejection. A request with a Route header is sent to
 // that route (§16.6 step 7), so only requests without one reach the static routes.
 func (r *Router) Decide(req *sip.Request) ([]Target, *Rejection) {
-	if req.Route() != nil {
+	if TopRoute(req) != nil {
 		return []Target{{URI: req.Recipient}}, nil
 	}
 	subject := req.Recipient.Host

@@ -33,6 +33,17 @@ type Config struct {
 	Source string `yaml:"-"`
 	// lines maps a key path (e.g. "routes[0].match") to its line in Source.
 	lines map[string]int
+	// origins names where a top-level key came from when not from Source (a command-line flag).
+	origins map[string]string
+}
+
+// SetOrigin records that a top-level key's value came from somewhere else than the file (e.g.
+// "flag --listen"), so that a problem with it is reported there.
+func (c *Config) SetOrigin(key, origin string) {
+	if c.origins == nil {
+		c.origins = map[string]string{}
+	}
+	c.origins[key] = origin
 }
 
 // Route is one static route.
@@ -200,6 +211,10 @@ func (e *Errors) Error() string {
 
 // at formats a problem with the file and line of key.
 func (c *Config) at(key, format string, args ...any) error {
+	top, _, _ := strings.Cut(strings.SplitN(key, "[", 2)[0], ".")
+	if origin, ok := c.origins[top]; ok {
+		return fmt.Errorf("%s: %s: %s", origin, key, fmt.Sprintf(format, args...))
+	}
 	where := c.Source
 	if where == "" {
 		where = "<defaults>"

@@ -102,9 +102,11 @@ func (f *runFlags) load() (*config.Config, error) {
 	}
 	if len(f.listen) > 0 {
 		cfg.Listen = f.listen
+		cfg.SetOrigin("listen", "flag --listen")
 	}
 	if len(f.domain) > 0 {
 		cfg.Domains = f.domain
+		cfg.SetOrigin("domains", "flag --domain")
 	}
 	if len(f.route) > 0 {
 		cfg.Routes = nil
@@ -115,15 +117,19 @@ func (f *runFlags) load() (*config.Config, error) {
 			}
 			cfg.Routes = append(cfg.Routes, config.Route{Match: sr.Match.String(), To: sr.To.String()})
 		}
+		cfg.SetOrigin("routes", "flag --route")
 	}
 	if f.logLevel != "" {
 		cfg.Log.Level = f.logLevel
+		cfg.SetOrigin("log", "flag --log-level/--log-format")
 	}
 	if f.logFormat != "" {
 		cfg.Log.Format = f.logFormat
+		cfg.SetOrigin("log", "flag --log-level/--log-format")
 	}
 	if f.drain >= 0 {
 		cfg.DrainTimeout = f.drain
+		cfg.SetOrigin("drain_timeout", "flag --drain-timeout")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run runs the built binary and returns its combined output and exit code.
+func run(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	out, err := exec.Command(binary, args...).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(out), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), 0
+}
+
+func TestCLI(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	_ = os.WriteFile(good, []byte("listen: [udp:127.0.0.1:5099]\nroutes:\n  - match: '.*'\n    to: sip:127.0.0.1:5070\n"), 0o644)
+	_ = os.WriteFile(bad, []byte("listen: [udp:127.0.0.1:5099]\nroutes:\n  - match: '(['\n    to: sip:127.0.0.1:5070\ntimers:\n  t5: 1s\n"), 0o644)
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"version", []string{"version"}, 0, []string{"partysip "}},
+		{"no command", nil, 2, []string{"Usage:"}},
+		{"unknown command", []string{"frobnicate"}, 2, []string{`unknown command "frobnicate"`}},
+		{"check good", []string{"check", "-c", good}, 0, []string{"good.yaml: ok"}},
+		{"check bad names file, line and key of every problem", []string{"check", "-c", bad}, 1,
+			[]string{"bad.yaml:3: routes[0].match: invalid regular expression", "bad.yaml:6: timers.t5: unknown key"}},
+		{"check without file", []string{"check"}, 2, []string{"-c FILE is required"}},
+		{"run with a bad route flag", []string{"run", "--route", "nohop"}, 1, []string{"flag --route", "REGEX=sip:"}},
+		{"run with a bad listener", []string{"run", "--listen", "sctp:127.0.0.1:5060"}, 1, []string{"flag --listen: listen[0]:", "sctp"}},
+		{"run with a bad log level", []string{"run", "--log-level", "loud"}, 1, []string{"flag --log-level/--log-format: log.level:"}},
+		{"fsm", []string{"fsm", "nict"}, 0, []string{"stateDiagram-v2", "Trying --> Completed"}},
+		{"fsm unknown machine", []string{"fsm", "xyz"}, 2, []string{"unknown machine"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, code := run(t, c.args...)
+			if code != c.code {
+				t.Fatalf("exit code %d, want %d\n%s", code, c.code, out)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(out, w) {
+					t.Fatalf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}

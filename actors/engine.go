@@ -44,9 +44,14 @@ func Start(opts Options) (*Engine, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	// Libraries log through slog: route them into zap, at warn and above only.
-	slogger := slog.New(zapslog.NewHandler(log.WithOptions(zap.IncreaseLevel(zapcore.WarnLevel)).Core(),
-		zapslog.WithName("lib")))
+	// Libraries log through slog: route them into zap, at warn and above only, except the peer
+	// faults libHandler recognises.
+	var stats *Stats
+	slogger := slog.New(libHandler{
+		Handler: zapslog.NewHandler(log.WithOptions(zap.IncreaseLevel(zapcore.WarnLevel)).Core(), zapslog.WithName("lib")),
+		log:     log,
+		onBad:   func() { stats.Malformed.Add(1) },
+	})
 	sip.SetDefaultLogger(slogger)
 
 	tp, err := openTransports(cfg.Listeners(), opts.LoopbackOnly, log, slogger)
@@ -81,6 +86,7 @@ func Start(opts Options) (*Engine, error) {
 		dispatcher: newWorkerPool(max(16, 4*runtime.GOMAXPROCS(0)), 1<<16, 300),
 	}
 	c.txStrategy = txSupervisor(c)
+	stats = &c.stats
 	n := cfg.Transactions.Shards
 	if n == 0 {
 		n = 4 * runtime.NumCPU()

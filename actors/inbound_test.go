@@ -158,3 +158,27 @@ func startFuzzEngine(f *testing.F) (*Engine, int) {
 	f.Cleanup(e.Stop)
 	return e, port
 }
+
+// TestUnparsableTCPMessage: over TCP there is no message boundary to resync on after a parse
+// failure, so the connection is closed; the failure is counted and logged once at info.
+func TestUnparsableTCPMessage(t *testing.T) {
+	e, port := startEngine(t, "sip:127.0.0.1:9", nil)
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = conn.Write([]byte("OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bKt\r\n" +
+		"CSeq: bad OPTIONS\r\nContent-Length: 0\r\n\r\n"))
+	_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if n, err := conn.Read(make([]byte, 100)); err == nil {
+		t.Fatalf("connection still open, read %d bytes", n)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for e.Stats().Malformed.Load() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("malformed count %d, want 1", e.Stats().Malformed.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

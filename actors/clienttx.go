@@ -53,6 +53,9 @@ func newClientTx(c *core, r *clientTxRequested) actor.Actor {
 func (t *clientTx) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		if t.c.fault != nil && t.c.fault(t.m.Kind(), t.req) {
+			panic("fault injected into " + t.m.Kind().String() + " " + t.callID)
+		}
 		if t.owner != nil {
 			ctx.Send(t.owner, &clientTxStarted{Index: t.index, PID: ctx.Self()})
 		}

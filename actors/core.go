@@ -16,7 +16,7 @@ import (
 )
 
 // FaultFunc lets tests (and later an operator's fault-injection switch) make a transaction actor
-// panic: it is asked once per server transaction with the request that started it.
+// panic: it is asked once per transaction actor, as it starts, with its kind and its request.
 type FaultFunc func(kind transaction.Kind, req *sip.Request) bool
 
 // core is what every actor of one engine shares. It is built once at start and read-only after,

@@ -22,7 +22,7 @@ import (
 type Options struct {
 	Config *config.Config
 	Logger *zap.Logger
-	// Fault, when set, is asked for each new server transaction whether its actor should panic.
+	// Fault, when set, is asked for each new transaction actor whether it should panic.
 	Fault FaultFunc
 	// LoopbackOnly refuses to send anywhere but loopback and never resolves names: for tests
 	// that feed foreign-looking messages (torture cases, fuzzing).

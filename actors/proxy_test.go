@@ -14,6 +14,7 @@ import (
 
 	"github.com/partysip/partysip/bench/sipp"
 	"github.com/partysip/partysip/config"
+	"github.com/partysip/partysip/sipcore/transaction"
 )
 
 // peer is a scripted SIP endpoint on a loopback UDP socket.
@@ -463,5 +464,24 @@ func TestRFC2543Client(t *testing.T) {
 	c.uac.send(c.proxy, c.inv) // a late INVITE retransmission is absorbed, not forwarded
 	if m, _, ok := c.uas.tryRecv(300 * time.Millisecond); ok {
 		t.Fatalf("INVITE retransmission after 2xx was forwarded: %s", firstLine(m))
+	}
+}
+
+// TestPanicInClientTransaction: the client transaction of one branch panics as it starts; the
+// supervisor stops it, the proxy context treats the branch as failed and the caller gets a 500
+// (§16.7: a 503-like failure is never passed up as such); the panic is counted.
+func TestPanicInClientTransaction(t *testing.T) {
+	uas := newPeer(t, "127.0.0.1")
+	e, port := startEngine(t, fmt.Sprintf("sip:127.0.0.1:%d", uas.port()), func(k transaction.Kind, req *sip.Request) bool {
+		return k == transaction.ClientInvite
+	})
+	uac := newPeer(t, "127.0.0.1")
+	uac.send(loopback(port), invite(fmt.Sprintf("sip:bob@127.0.0.1:%d", port), "127.0.0.1", uac.port(), "z9hG4bKcp1", "client-panic-1"))
+	uac.expectResponse(500, 100)
+	if n := e.Stats().TxPanics.Load(); n != 1 {
+		t.Fatalf("panics counted: %d, want 1", n)
+	}
+	if m, _, ok := uas.tryRecv(100 * time.Millisecond); ok {
+		t.Fatalf("the failed branch still sent: %s", firstLine(m))
 	}
 }

@@ -76,9 +76,16 @@ type Target struct {
 }
 
 // Decide returns the targets for req, or a rejection. A request with a Route header is sent to
-// that route (§16.6 step 7), so only requests without one reach the static routes.
+// that route (§16.6 step 7) and an in-dialog request to its Request-URI, so the static routes
+// see new requests (and requests addressed to us).
 func (r *Router) Decide(req *sip.Request) ([]Target, *Rejection) {
 	if TopRoute(req) != nil {
+		return []Target{{URI: req.Recipient}}, nil
+	}
+	// An in-dialog request (To tag) goes to the remote target the dialog established (§12.2),
+	// its Request-URI, and not through the static routes meant for new requests; unless it is
+	// addressed to us, as SIPp's built-in UAC does with no route set.
+	if hasToTag(req) && !r.Local.IsUs(&req.Recipient) {
 		return []Target{{URI: req.Recipient}}, nil
 	}
 	subject := req.Recipient.Host

@@ -83,18 +83,28 @@ func TestRouterDecide(t *testing.T) {
 	local := testLocal()
 	r1, _ := ParseStaticRoute(`^100[0-9]@=sip:127.0.0.1:5070;transport=tcp`)
 	router := &Router{Routes: []StaticRoute{r1}, Local: local}
+	catchAll, _ := ParseStaticRoute(`.*=sip:127.0.0.1:5080`)
 	cases := []struct {
 		ruri    string
+		toTag   string
+		routes  []StaticRoute
 		hop     string
 		code    int
 		comment string
 	}{
-		{"sip:1001@127.0.0.1:5060", "TCP 127.0.0.1:5070", 0, "static route"},
-		{"sip:alice@example.net", "UDP example.net:5060", 0, "foreign domain: Request-URI"},
-		{"sip:alice@example.com", "", 404, "our domain, no route"},
+		{"sip:1001@127.0.0.1:5060", "", nil, "TCP 127.0.0.1:5070", 0, "static route"},
+		{"sip:alice@example.net", "", nil, "UDP example.net:5060", 0, "foreign domain: Request-URI"},
+		{"sip:alice@example.com", "", nil, "", 404, "our domain, no route"},
+		{"sip:bob@10.0.0.9:5062", ";tag=t1", []StaticRoute{catchAll}, "UDP 10.0.0.9:5062", 0, "in-dialog: remote target, not the catch-all"},
+		{"sip:bob@127.0.0.1:5060", ";tag=t1", []StaticRoute{catchAll}, "UDP 127.0.0.1:5080", 0, "in-dialog addressed to us (SIPp): static route"},
+		{"sip:bob@10.0.0.9:5062", "", []StaticRoute{catchAll}, "UDP 127.0.0.1:5080", 0, "new request: catch-all"},
 	}
 	for _, c := range cases {
-		req := reqFrom(t, "OPTIONS "+c.ruri+" SIP/2.0", "Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKx", "To: <sip:a@b>", "From: <sip:c@d>;tag=1", "Call-ID: x", "CSeq: 1 OPTIONS")
+		router := router
+		if c.routes != nil {
+			router = &Router{Routes: c.routes, Local: local}
+		}
+		req := reqFrom(t, "OPTIONS "+c.ruri+" SIP/2.0", "Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKx", "To: <sip:a@b>"+c.toTag, "From: <sip:c@d>;tag=1", "Call-ID: x", "CSeq: 1 OPTIONS")
 		ts, rej := router.Decide(req)
 		if c.code != 0 {
 			if rej == nil || rej.Code != c.code {

@@ -98,8 +98,14 @@ func ParseListener(s string) (Listener, error) {
 	if err != nil {
 		return Listener{}, fmt.Errorf("%q: %v", s, err)
 	}
-	if net.ParseIP(host) == nil {
+	ip := net.ParseIP(host)
+	if ip == nil {
 		return Listener{}, fmt.Errorf("%q: host must be an IP address", s)
+	}
+	if ip.IsUnspecified() {
+		// Our Via and Record-Route carry the listening address; a wildcard one would tell
+		// peers to send to 0.0.0.0. Listening on every address needs an advertised address.
+		return Listener{}, fmt.Errorf("%q: listen on a specific address; a wildcard needs an advertised address, which is not supported yet", s)
 	}
 	p, err := strconv.Atoi(port)
 	if err != nil || p < 0 || p > 65535 {

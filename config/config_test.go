@@ -81,7 +81,7 @@ func TestParseListener(t *testing.T) {
 	if err != nil || l.Host != "::1" || l.Port != 5070 || l.Transport != "tcp" || l.String() != "tcp:[::1]:5070" {
 		t.Fatalf("got %+v %v", l, err)
 	}
-	for _, bad := range []string{"udp", "sctp:127.0.0.1:5060", "udp:127.0.0.1:99999", "udp:127.0.0.1"} {
+	for _, bad := range []string{"udp", "sctp:127.0.0.1:5060", "udp:127.0.0.1:99999", "udp:127.0.0.1", "udp:0.0.0.0:5060", "tcp:[::]:5060"} {
 		if _, err := ParseListener(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

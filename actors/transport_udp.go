@@ -151,12 +151,17 @@ func stampSource(msg sip.Message, transport string, src netip.AddrPort) {
 
 var wireBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// resolveHop turns a hop into a socket address, resolving a host name when needed.
-func resolveHop(h proxy.Hop) (netip.AddrPort, error) {
+// resolveHop turns a hop into a socket address for a socket of the given family (v4 or v6),
+// resolving a host name when needed (the system resolver: A/AAAA; RFC 3263 comes later).
+func resolveHop(h proxy.Hop, v4 bool) (netip.AddrPort, error) {
 	if ip, err := netip.ParseAddr(h.Host); err == nil {
 		return netip.AddrPortFrom(ip.Unmap(), uint16(h.Port)), nil
 	}
-	ua, err := net.ResolveUDPAddr("udp", net.JoinHostPort(h.Host, strconv.Itoa(h.Port)))
+	network := "udp6"
+	if v4 {
+		network = "udp4"
+	}
+	ua, err := net.ResolveUDPAddr(network, net.JoinHostPort(h.Host, strconv.Itoa(h.Port)))
 	if err != nil {
 		return netip.AddrPort{}, err
 	}

@@ -49,12 +49,13 @@ func (t *Transports) confine(h proxy.Hop) error {
 	return nil
 }
 
-// resolve turns a hop into a socket address, resolving a name unless confined to loopback.
-func (t *Transports) resolve(h proxy.Hop) (netip.AddrPort, error) {
+// resolve turns a hop into a socket address reachable from udp, resolving a name (to an
+// address of udp's family) unless confined to loopback.
+func (t *Transports) resolve(h proxy.Hop, udp *udpListener) (netip.AddrPort, error) {
 	if err := t.confine(h); err != nil {
 		return netip.AddrPort{}, err
 	}
-	return resolveHop(h)
+	return resolveHop(h, udp.addr.Addr().Is4())
 }
 
 // openTransports binds every listener now, so that a bad address fails the start with a clear
@@ -203,7 +204,7 @@ func (t *Transports) sendRequest(req *sip.Request, hop proxy.Hop, udp *udpListen
 		if udp == nil {
 			return ErrNoTransport
 		}
-		to, err := t.resolve(hop)
+		to, err := t.resolve(hop, udp)
 		if err != nil {
 			return err
 		}
@@ -247,7 +248,7 @@ func (t *Transports) sendResponse(res *sip.Response, to Peer) error {
 			return err
 		}
 	}
-	dst, err := t.resolve(hop)
+	dst, err := t.resolve(hop, udp)
 	if err != nil {
 		return err
 	}

@@ -102,10 +102,11 @@ func (t *clientTx) Receive(ctx actor.Context) {
 }
 
 func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
-	before := t.m.State()
 	defer t.release()
-	defer t.c.traceTransition(&t.m, before, ev, t.key, t.callID)
-	for _, a := range t.m.Step(time.Now(), ev) {
+	before := t.m.State()
+	acts := t.m.Step(time.Now(), ev)
+	t.c.traceTransition(&t.m, before, ev, t.key, t.callID)
+	for _, a := range acts {
 		switch a.Kind {
 		case transaction.SendRequest:
 			self, root := ctx.Self(), ctx.ActorSystem().Root

@@ -116,7 +116,8 @@ func (l *tcpListener) serve() error {
 	if ln == nil {
 		return nil
 	}
-	if err := l.layer.ServeTCP(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+	// ServeTCP returns only when Accept fails; a closed listener is our own stop.
+	if err := l.layer.ServeTCP(ln); !errors.Is(err, net.ErrClosed) {
 		return err
 	}
 	return nil

@@ -128,11 +128,14 @@ func (t *serverTx) settle() {
 
 // step feeds the machine and carries out its actions.
 func (t *serverTx) step(ctx actor.Context, ev transaction.Event) {
-	before := t.m.State()
 	defer t.release(ctx)
-	defer t.c.traceTransition(&t.m, before, ev, t.key, t.callID)
-	now := time.Now()
-	for _, a := range t.m.Step(now, ev) {
+	before := t.m.State()
+	// Copy the actions out of the machine's buffer (onto the stack): carrying one out may step
+	// the machine again (a CANCEL's PassRequest answers 200 at once).
+	var buf [8]transaction.Action
+	acts := append(buf[:0], t.m.Step(time.Now(), ev)...)
+	t.c.traceTransition(&t.m, before, ev, t.key, t.callID)
+	for _, a := range acts {
 		switch a.Kind {
 		case transaction.PassRequest:
 			t.passRequest(ctx)

@@ -40,12 +40,8 @@ func newClientTx(c *core, r *clientTxRequested) actor.Actor {
 	if r.Req.Method == sip.INVITE {
 		kind = transaction.ClientInvite
 	}
-	var udp *udpListener
-	if r.Hop.Transport == "UDP" {
-		_, udp, _ = c.tp.outbound(r.Hop)
-	}
 	return &clientTx{
-		c: c, key: r.Key, req: r.Req, callID: callIDOf(r.Req), hop: r.Hop, udp: udp, owner: r.Owner, index: r.Index,
+		c: c, key: r.Key, req: r.Req, callID: callIDOf(r.Req), hop: r.Hop, udp: r.UDP, owner: r.Owner, index: r.Index,
 		m: transaction.New(kind, r.Hop.Transport != "UDP", c.timers),
 	}
 }
@@ -196,6 +192,6 @@ func (t *clientTx) sendCancel(ctx actor.Context) {
 	t.cancelSent, t.cancelWanted = true, false
 	cancel := proxy.NewCancel(t.req)
 	ctx.Send(t.c.shardFor(t.key), &clientTxRequested{
-		Req: cancel, Hop: t.hop, Key: transaction.ClientKeyFor(t.key.Branch, sip.CANCEL),
+		Req: cancel, Hop: t.hop, UDP: t.udp, Key: transaction.ClientKeyFor(t.key.Branch, sip.CANCEL),
 	})
 }

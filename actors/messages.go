@@ -29,6 +29,7 @@ type Peer struct {
 type clientTxRequested struct {
 	Req   *sip.Request
 	Hop   proxy.Hop
+	UDP   *udpListener // the socket it leaves from, for a UDP hop (chosen with the Via)
 	Key   transaction.Key
 	Owner *actor.PID // the proxy context; nil for a CANCEL nobody waits for
 	Index int        // branch index in the owner's response context

@@ -86,7 +86,7 @@ func (p *proxyContext) start(ctx actor.Context) {
 	inbound := p.c.tp.inbound(p.from)
 	for i, target := range targets {
 		branchID := p.c.uniqueBranch(loopHash)
-		ob, _, err := p.c.tp.outbound(proxy.NextHop(work, target))
+		ob, udp, err := p.c.tp.outbound(proxy.NextHop(work, target))
 		if err != nil {
 			p.onBranchEnd(ctx, i, 503, nil)
 			continue
@@ -99,7 +99,7 @@ func (p *proxyContext) start(ctx actor.Context) {
 			InPlace:     i == len(targets)-1, // work is ours; the last branch may have it
 		})
 		key := transaction.ClientKeyFor(branchID, out.Method)
-		ctx.Send(p.c.shardFor(key), &clientTxRequested{Req: out, Hop: hop, Key: key, Owner: ctx.Self(), Index: i})
+		ctx.Send(p.c.shardFor(key), &clientTxRequested{Req: out, Hop: hop, UDP: udp, Key: key, Owner: ctx.Self(), Index: i})
 	}
 }
 

@@ -33,17 +33,14 @@ func listenUDP(addr string, log *zap.Logger) (*udpListener, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := net.ListenUDP("udp", ua)
-	if err != nil {
+	ap := ua.AddrPort()
+	l := &udpListener{addr: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), parser: sip.NewParser(), log: log}
+	if err := l.open(); err != nil {
 		return nil, err
 	}
-	_ = conn.SetReadBuffer(4 << 20) // absorb bursts; the kernel may cap it
-	l := &udpListener{
-		addr:   conn.LocalAddr().(*net.UDPAddr).AddrPort(),
-		parser: sip.NewParser(),
-		log:    log,
-	}
-	l.conn.Store(conn)
+	// The real port when 0 was asked for; a re-bind reuses it.
+	bound := l.conn.Load().LocalAddr().(*net.UDPAddr).AddrPort()
+	l.addr = netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port())
 	return l, nil
 }
 

@@ -1,0 +1,208 @@
+package registrar
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/partysip/partysip/sipcore/proxy"
+)
+
+// Policy is the registrar's configuration: expiry bounds (§10.2.1.1, §10.3 step 7).
+type Policy struct {
+	// DefaultExpires applies to a contact with neither an expires parameter nor an Expires
+	// header field.
+	DefaultExpires time.Duration
+	// MinExpires: a shorter non-zero expiry is refused with 423 and Min-Expires (§10.3 step 7).
+	MinExpires time.Duration
+	// MaxExpires: a longer expiry is shortened to it (§10.3 step 7 allows the registrar to).
+	MaxExpires time.Duration
+}
+
+// DefaultPolicy is what RFC 3261 suggests and common registrars use.
+var DefaultPolicy = Policy{DefaultExpires: time.Hour, MinExpires: time.Minute, MaxExpires: 24 * time.Hour}
+
+// Register is a REGISTER request reduced to what §10.3 acts on.
+type Register struct {
+	AOR string
+	// Wildcard is "Contact: *" with "Expires: 0": remove every binding (§10.3 step 6).
+	Wildcard bool
+	// Contacts to add, refresh (Expires > 0) or remove (Expires == 0). None means a query.
+	Contacts []ContactChange
+	CallID   string
+	CSeq     uint32
+	Path     []string
+	// PathSupported: the UA sent "Supported: path", so the 200 echoes Path (RFC 3327 §5.3).
+	PathSupported bool
+	Source        string
+}
+
+// ContactChange is one Contact of a REGISTER with its resolved expiry.
+type ContactChange struct {
+	URI     string
+	key     string
+	Q       int
+	Expires time.Duration // 0 removes the binding
+}
+
+// Parse reduces req to a Register, applying §10.3 steps 5–7 that need no stored state: the
+// address-of-record from To (404 unless its domain is one local serves), the wildcard rules
+// (400), each contact's expiry (its expires parameter, else the Expires header field, else the
+// default; 423 + Min-Expires when too brief; capped at the maximum) and q (400 when invalid).
+// source is where the request came from, kept for operators.
+func Parse(req *sip.Request, pol Policy, local *proxy.Local, source string) (*Register, *proxy.Rejection) {
+	to := req.To()
+	cseq := req.CSeq()
+	if to == nil || cseq == nil || req.CallID() == nil {
+		return nil, &proxy.Rejection{Code: 400, Reason: "Missing To, Call-ID or CSeq"}
+	}
+	if s := strings.ToLower(to.Address.Scheme); (s != "sip" && s != "sips") || !local.IsDomain(to.Address.Host) {
+		// §10.3 step 5: the address-of-record is not valid for a domain we serve.
+		return nil, &proxy.Rejection{Code: 404, Reason: "Not Found"}
+	}
+	reg := &Register{
+		AOR:           AOR(&to.Address),
+		CallID:        req.CallID().Value(),
+		CSeq:          cseq.SeqNo,
+		Path:          headerValues(req, "Path"),
+		PathSupported: hasOptionTag(req, "Supported", "path"),
+		Source:        source,
+	}
+	headerExpires, hasHeaderExpires := -1, false
+	if h := req.GetHeader("Expires"); h != nil {
+		v, err := strconv.ParseUint(strings.TrimSpace(h.Value()), 10, 32)
+		if err != nil {
+			return nil, &proxy.Rejection{Code: 400, Reason: "Invalid Expires"}
+		}
+		headerExpires, hasHeaderExpires = int(min(v, 1<<31-1)), true
+	}
+	contacts := req.GetHeaders("Contact")
+	for _, h := range contacts {
+		c, ok := h.(*sip.ContactHeader)
+		if !ok {
+			return nil, &proxy.Rejection{Code: 400, Reason: "Invalid Contact"}
+		}
+		if c.Address.Wildcard {
+			// §10.3 step 6: "*" only alone and only with Expires: 0.
+			if len(contacts) != 1 || !hasHeaderExpires || headerExpires != 0 {
+				return nil, &proxy.Rejection{Code: 400, Reason: "Invalid wildcard Contact"}
+			}
+			reg.Wildcard = true
+			return reg, nil
+		}
+		secs := -1
+		if v, ok := c.Params.Get("expires"); ok {
+			// A malformed parameter is ignored like an absent one (§10.2.1.1 "valid" values).
+			if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+				secs = int(min(n, 1<<31-1))
+			}
+		}
+		if secs < 0 && hasHeaderExpires {
+			secs = headerExpires
+		}
+		exp := time.Duration(secs) * time.Second
+		if secs < 0 {
+			exp = pol.DefaultExpires
+		}
+		if exp > 0 && exp < pol.MinExpires {
+			// §10.3 step 7 / §21.4.17: too brief; the whole request fails.
+			return nil, &proxy.Rejection{Code: 423, Reason: "Interval Too Brief", Headers: []sip.Header{
+				sip.NewHeader("Min-Expires", strconv.Itoa(int(pol.MinExpires/time.Second))),
+			}}
+		}
+		if pol.MaxExpires > 0 && exp > pol.MaxExpires {
+			exp = pol.MaxExpires
+		}
+		q := QUnset
+		if v, ok := c.Params.Get("q"); ok {
+			n, ok := parseQ(v)
+			if !ok {
+				return nil, &proxy.Rejection{Code: 400, Reason: "Invalid q"}
+			}
+			q = n
+		}
+		uri := c.Address.String()
+		reg.Contacts = append(reg.Contacts, ContactChange{URI: uri, key: contactKey(&c.Address), Q: q, Expires: exp})
+	}
+	return reg, nil
+}
+
+// parseQ reads a q value (RFC 3261 §25.1: "0" ["." 0*3DIGIT] / "1" ["." 0*3("0")]) as
+// thousandths.
+func parseQ(s string) (int, bool) {
+	whole, frac, _ := strings.Cut(s, ".")
+	if (whole != "0" && whole != "1") || len(frac) > 3 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < 3; i++ {
+		d := 0
+		if i < len(frac) {
+			if frac[i] < '0' || frac[i] > '9' {
+				return 0, false
+			}
+			d = int(frac[i] - '0')
+		}
+		n = n*10 + d
+	}
+	if whole == "1" {
+		if n != 0 {
+			return 0, false
+		}
+		return 1000, true
+	}
+	return n, true
+}
+
+// FormatQ writes thousandths as a q value ("0.5", "1").
+func FormatQ(q int) string {
+	return strconv.FormatFloat(float64(q)/1000, 'f', -1, 64)
+}
+
+// headerValues returns the comma-separated values of every header field called name, in order.
+func headerValues(req *sip.Request, name string) []string {
+	var out []string
+	for _, h := range req.GetHeaders(name) {
+		out = append(out, splitList(h.Value())...)
+	}
+	return out
+}
+
+// splitList splits a header field value at commas outside <> and quotes.
+func splitList(v string) []string {
+	var out []string
+	depth, quoted, start := 0, false, 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '<':
+			depth++
+		case c == '>':
+			depth--
+		case c == ',' && depth == 0:
+			if s := strings.TrimSpace(v[start:i]); s != "" {
+				out = append(out, s)
+			}
+			start = i + 1
+		}
+	}
+	if s := strings.TrimSpace(v[start:]); s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+func hasOptionTag(req *sip.Request, header, tag string) bool {
+	for _, h := range req.GetHeaders(header) {
+		for _, t := range strings.Split(h.Value(), ",") {
+			if strings.EqualFold(strings.TrimSpace(t), tag) {
+				return true
+			}
+		}
+	}
+	return false
+}

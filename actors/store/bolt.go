@@ -1,0 +1,169 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/partysip/partysip/sipcore/registrar"
+)
+
+var bucket = []byte("bindings")
+
+// maxBatch bounds how many queued operations share one transaction (one fsync).
+const maxBatch = 512
+
+// Bolt is the embedded store: one bbolt file, one key per address-of-record holding its record as
+// JSON. Writes queued while the previous transaction was being synced are committed together
+// (group commit), so durability costs one fsync per batch, not per REGISTER.
+type Bolt struct {
+	db   *bolt.DB
+	ops  chan op
+	done chan struct{}
+	once sync.Once
+}
+
+type op struct {
+	aor   string
+	rec   *registrar.Record // nil for a load
+	load  func(registrar.Record, error)
+	saved func(error)
+}
+
+// OpenBolt opens (creating if needed) the store at path. It fails at once, naming the file, when
+// another process holds it.
+func OpenBolt(path string) (*Bolt, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("store %s: in use by another process", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucket)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	b := &Bolt{db: db, ops: make(chan op, 4096), done: make(chan struct{})}
+	go b.run()
+	return b, nil
+}
+
+// AORs lists the stored addresses-of-record.
+func (b *Bolt) AORs() ([]string, error) {
+	var out []string
+	err := b.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucket).ForEach(func(k, _ []byte) error {
+			out = append(out, string(k))
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Load queues a read of aor's record.
+func (b *Bolt) Load(aor string, reply func(registrar.Record, error)) {
+	b.ops <- op{aor: aor, load: reply}
+}
+
+// Save queues a durable write of rec.
+func (b *Bolt) Save(rec registrar.Record, reply func(error)) {
+	b.ops <- op{aor: rec.AOR, rec: &rec, saved: reply}
+}
+
+// Close waits for the queued operations, then closes the file.
+func (b *Bolt) Close() error {
+	b.once.Do(func() { close(b.ops) })
+	<-b.done
+	return b.db.Close()
+}
+
+// run serves the queue: each read is answered in order; consecutive writes are committed in one
+// transaction.
+func (b *Bolt) run() {
+	defer close(b.done)
+	batch := make([]op, 0, maxBatch)
+	for first := range b.ops {
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case o, ok := <-b.ops:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		b.serve(batch)
+	}
+}
+
+// serve runs a batch in order: runs of writes share a transaction; a read ends the run, so it
+// sees every write queued before it.
+func (b *Bolt) serve(batch []op) {
+	for start := 0; start < len(batch); {
+		if batch[start].rec == nil {
+			rec, err := b.get(batch[start].aor)
+			batch[start].load(rec, err)
+			start++
+			continue
+		}
+		end := start
+		for end < len(batch) && batch[end].rec != nil {
+			end++
+		}
+		err := b.db.Update(func(tx *bolt.Tx) error {
+			bk := tx.Bucket(bucket)
+			for _, o := range batch[start:end] {
+				if err := put(bk, o.rec); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for _, o := range batch[start:end] {
+			if err != nil {
+				err = fmt.Errorf("store: save %s: %w", o.aor, err)
+			}
+			o.saved(err)
+		}
+		start = end
+	}
+}
+
+func put(bk *bolt.Bucket, rec *registrar.Record) error {
+	if len(rec.Bindings) == 0 {
+		return bk.Delete([]byte(rec.AOR))
+	}
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return bk.Put([]byte(rec.AOR), v)
+}
+
+func (b *Bolt) get(aor string) (registrar.Record, error) {
+	rec := registrar.Record{AOR: aor}
+	err := b.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucket).Get([]byte(aor))
+		if v == nil {
+			return nil
+		}
+		return json.Unmarshal(v, &rec)
+	})
+	if err != nil {
+		return registrar.Record{AOR: aor}, fmt.Errorf("store: load %s: %w", aor, err)
+	}
+	return rec, nil
+}

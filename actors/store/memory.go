@@ -1,0 +1,58 @@
+package store
+
+import (
+	"slices"
+	"sync"
+
+	"github.com/partysip/partysip/sipcore/registrar"
+)
+
+// Memory keeps bindings in this process only (lost on exit), for operators who want no file and
+// for comparing against the durable store's cost. Replies are called before Load/Save return.
+type Memory struct {
+	mu   sync.Mutex
+	recs map[string]registrar.Record
+}
+
+// NewMemory returns an empty in-memory store.
+func NewMemory() *Memory { return &Memory{recs: map[string]registrar.Record{}} }
+
+// AORs lists the stored addresses-of-record.
+func (m *Memory) AORs() ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, 0, len(m.recs))
+	for k := range m.recs {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Load answers at once.
+func (m *Memory) Load(aor string, reply func(registrar.Record, error)) {
+	m.mu.Lock()
+	rec, ok := m.recs[aor]
+	m.mu.Unlock()
+	if !ok {
+		rec = registrar.Record{AOR: aor}
+	}
+	rec.Bindings = slices.Clone(rec.Bindings)
+	reply(rec, nil)
+}
+
+// Save stores at once.
+func (m *Memory) Save(rec registrar.Record, reply func(error)) {
+	m.mu.Lock()
+	if len(rec.Bindings) == 0 {
+		delete(m.recs, rec.AOR)
+	} else {
+		rec.Bindings = slices.Clone(rec.Bindings)
+		m.recs[rec.AOR] = rec
+	}
+	m.mu.Unlock()
+	reply(nil)
+}
+
+// Close does nothing.
+func (m *Memory) Close() error { return nil }

@@ -1,0 +1,163 @@
+package store
+
+import (
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/partysip/partysip/sipcore/registrar"
+)
+
+func record(aor string, contacts ...string) registrar.Record {
+	rec := registrar.Record{AOR: aor}
+	for i, c := range contacts {
+		rec.Bindings = append(rec.Bindings, registrar.Binding{
+			Contact: c, Q: registrar.QUnset, CallID: "cid", CSeq: uint32(i + 1),
+			Expires: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), Path: []string{"<sip:edge;lr>"},
+		})
+	}
+	return rec
+}
+
+// saveWait saves and waits for the reply.
+func saveWait(t *testing.T, s Store, rec registrar.Record) {
+	t.Helper()
+	errc := make(chan error, 1)
+	s.Save(rec, func(err error) { errc <- err })
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func loadWait(t *testing.T, s Store, aor string) registrar.Record {
+	t.Helper()
+	type res struct {
+		rec registrar.Record
+		err error
+	}
+	c := make(chan res, 1)
+	s.Load(aor, func(r registrar.Record, err error) { c <- res{r, err} })
+	r := <-c
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return r.rec
+}
+
+func TestBoltSurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b.db")
+	s, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveWait(t, s, record("sip:alice@example.com", "sip:alice@10.0.0.1", "sip:alice@10.0.0.2"))
+	saveWait(t, s, record("sip:bob@example.com", "sip:bob@10.0.0.3"))
+	saveWait(t, s, record("sip:carol@example.com", "sip:carol@10.0.0.4"))
+	saveWait(t, s, record("sip:carol@example.com")) // no bindings: removed
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	aors, err := s.AORs()
+	if err != nil || strings.Join(aors, ",") != "sip:alice@example.com,sip:bob@example.com" {
+		t.Fatalf("AORs %v %v", aors, err)
+	}
+	got := loadWait(t, s, "sip:alice@example.com")
+	if len(got.Bindings) != 2 || got.Bindings[1].Contact != "sip:alice@10.0.0.2" || got.Bindings[0].Path[0] != "<sip:edge;lr>" {
+		t.Fatalf("loaded %+v", got)
+	}
+	if empty := loadWait(t, s, "sip:nobody@example.com"); empty.AOR != "sip:nobody@example.com" || len(empty.Bindings) != 0 {
+		t.Fatalf("missing record %+v", empty)
+	}
+}
+
+func TestBoltInUse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b.db")
+	s, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// bbolt locks the file per open; a second open in the same process contends the same way a
+	// second daemon would.
+	_, err = OpenBolt(path)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second open: %v", err)
+	}
+}
+
+// Many writers at once: every reply comes, a load queued after a save sees it, and the last
+// save of an AOR is what stays.
+func TestBoltOrderUnderConcurrency(t *testing.T) {
+	for _, s := range []Store{mustBolt(t), NewMemory()} {
+		var wg sync.WaitGroup
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				aor := "sip:u" + string(rune('a'+w)) + "@example.com"
+				for i := 0; i < 50; i++ {
+					contacts := make([]string, i%3+1)
+					for j := range contacts {
+						contacts[j] = "sip:x@10.0.0." + string(rune('1'+j))
+					}
+					done := make(chan error, 1)
+					s.Save(record(aor, contacts...), func(err error) { done <- err })
+					loaded := loadWait(t, s, aor)
+					if err := <-done; err != nil {
+						t.Error(err)
+						return
+					}
+					if len(loaded.Bindings) != len(contacts) {
+						t.Errorf("%s: load after save saw %d bindings, want %d", aor, len(loaded.Bindings), len(contacts))
+						return
+					}
+				}
+			}(w)
+		}
+		wg.Wait()
+		aors, _ := s.AORs()
+		if len(aors) != 8 {
+			t.Fatalf("%T: %d AORs", s, len(aors))
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func mustBolt(t *testing.T) *Bolt {
+	t.Helper()
+	s, err := OpenBolt(filepath.Join(t.TempDir(), "b.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func BenchmarkBoltSave(b *testing.B) {
+	s, err := OpenBolt(filepath.Join(b.TempDir(), "b.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	// Writers in parallel, as AOR actors are: group commit shares fsyncs among them.
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			i++
+			wg.Add(1)
+			s.Save(record("sip:u"+string(rune('a'+i%26))+"@example.com", "sip:x@10.0.0.1"), func(error) { wg.Done() })
+		}
+	})
+	wg.Wait()
+}

@@ -1,0 +1,97 @@
+// Package plugin is the request route: a chain of handlers, in the order the configuration
+// lists them, that each look at a request and either let it go on, answer it, or wait for a
+// service actor's answer. It is the one small interface every plugin under actors/plugins
+// implements, in the spirit of CoreDNS's plugin.Handler and Kamailio's request route.
+package plugin
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/partysip/partysip/sipcore/proxy"
+)
+
+// Result is what a handler decided.
+type Result int
+
+const (
+	// Continue passes the request to the next handler.
+	Continue Result = iota
+	// Answered: the handler set Request.Answer; the proxy sends it and the chain ends.
+	Answered
+	// Forward: Request.Targets are where the request goes; the chain ends and the proxy forks
+	// a branch per target.
+	Forward
+	// Wait: the handler sent a service actor a message naming Request.Self; the proxy hands
+	// the answer to the handler's Resume.
+	Wait
+)
+
+var resultNames = [...]string{"continue", "answered", "forward", "wait"}
+
+func (r Result) String() string { return resultNames[r] }
+
+// Handler is one plugin of the request route. Handlers are built once and shared by every
+// request: all per-request state lives in the Request.
+type Handler interface {
+	// Name is the plugin's name in the configuration's plugin list.
+	Name() string
+	// Serve looks at r and decides.
+	Serve(r *Request) Result
+}
+
+// Waiter is a Handler that can return Wait: Resume is called with the message that answered it.
+type Waiter interface {
+	Handler
+	Resume(r *Request, answer any) Result
+}
+
+// Request is one request going through the chain, owned by its proxy context actor.
+type Request struct {
+	// Received is the request as it arrived; never edited (other actors may read it).
+	Received *sip.Request
+	// Work is the proxy's own copy after Route pre-processing (§16.4); handlers may edit it.
+	Work *sip.Request
+	// Source is where the request came from, as "transport:address".
+	Source string
+	// LoopHash identifies the request for loop detection (§16.3 step 4).
+	LoopHash string
+	// Targets are the branches to fork (set by location or forward).
+	Targets []proxy.Target
+	// Answer is the response the proxy sends when a handler returns Answered.
+	Answer *proxy.Rejection
+	// Identity is the authenticated user (set by auth), "" when none.
+	Identity string
+	// Located is set by location when it resolved the Request-URI to registered contacts.
+	Located bool
+	// Self is the proxy context: the address a service actor answers to.
+	Self *actor.PID
+	// Send delivers a message to another actor (the proxy context's actor.Context.Send).
+	Send func(to *actor.PID, msg any)
+	// Now is when the chain started for this request.
+	Now time.Time
+	Log *zap.Logger
+}
+
+// Reply sets the answer and returns Answered.
+func (r *Request) Reply(code int, reason string, hdrs ...sip.Header) Result {
+	r.Answer = &proxy.Rejection{Code: code, Reason: reason, Headers: hdrs}
+	return Answered
+}
+
+// ReplyWith sets a prepared answer and returns Answered.
+func (r *Request) ReplyWith(a *proxy.Rejection) Result {
+	r.Answer = a
+	return Answered
+}
+
+// InDialog reports whether the request belongs to a dialog (its To has a tag): such requests
+// are routed by their Route set or Request-URI and skip authentication, registration and
+// location, as in Kamailio's default route (WITHINDLG before AUTH).
+func (r *Request) InDialog() bool {
+	to := r.Work.To()
+	return to != nil && to.Params.Has("tag")
+}

@@ -1,0 +1,200 @@
+package services
+
+import (
+	"slices"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
+
+	"github.com/partysip/partysip/sipcore/proxy"
+	"github.com/partysip/partysip/sipcore/registrar"
+)
+
+// aorActor owns the bindings of one address-of-record: it applies REGISTERs to them (§10.3),
+// stores every change before answering, expires bindings on a timer and tells the location
+// service. It handles one change at a time: what arrives while it loads or saves waits in order.
+type aorActor struct {
+	s      *Services
+	aor    string
+	rec    registrar.Record
+	loaded bool
+	saving *pendingSave
+	queue  []queued
+	seq    uint64
+	timer  *time.Timer
+	gen    uint32
+	log    *zap.Logger
+}
+
+// queued is a request that arrived while the actor was busy, with whom to answer.
+type queued struct {
+	msg    any
+	sender *actor.PID
+}
+
+// pendingSave is a change being written: what to answer once the store confirms it.
+type pendingSave struct {
+	seq     uint64
+	rec     registrar.Record
+	reg     *registrar.Register // the REGISTER to answer, or nil
+	replyTo *actor.PID
+	remove  bool // a BindingRemoveRequested to answer (through replyTo, a future)
+}
+
+func newAOR(s *Services, aor string) actor.Actor {
+	return &aorActor{s: s, aor: aor, rec: registrar.Record{AOR: aor}, log: s.opts.Log.With(zap.String("aor", aor))}
+}
+
+func (a *aorActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		// First start and restart alike: the store has the truth.
+		self, root := ctx.Self(), ctx.ActorSystem().Root
+		a.s.opts.Store.Load(a.aor, func(rec registrar.Record, err error) { root.Send(self, &recordLoaded{Rec: rec, Err: err}) })
+	case *recordLoaded:
+		if m.Err != nil {
+			// Serving without our bindings would overwrite them: fail, and be restarted.
+			panic(m.Err)
+		}
+		a.rec, a.loaded = m.Rec, true
+		a.rec.AOR = a.aor
+		now := time.Now()
+		if next := (registrar.Record{AOR: a.aor, Bindings: slices.Clone(a.rec.Bindings)}); next.Purge(now) {
+			a.save(ctx, next, nil)
+		} else {
+			a.settled(ctx)
+		}
+	case *recordSaved:
+		a.saved(ctx, m)
+	case *expiryDue:
+		if m.Gen == a.gen {
+			a.enqueue(ctx, m)
+		}
+	case *RegisterRequested, *BindingRemoveRequested:
+		a.enqueue(ctx, m)
+	case *actor.Stopping:
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+	}
+}
+
+// enqueue serves msg now if the actor is idle, else after the work in hand.
+func (a *aorActor) enqueue(ctx actor.Context, msg any) {
+	a.queue = append(a.queue, queued{msg: msg, sender: ctx.Sender()})
+	a.drain(ctx)
+}
+
+// drain serves queued requests in order until one starts a save (or none is left).
+func (a *aorActor) drain(ctx actor.Context) {
+	for a.loaded && a.saving == nil && len(a.queue) > 0 {
+		q := a.queue[0]
+		a.queue = slices.Delete(a.queue, 0, 1)
+		a.serve(ctx, q)
+	}
+}
+
+func (a *aorActor) serve(ctx actor.Context, q queued) {
+	now := time.Now()
+	switch m := q.msg.(type) {
+	case *RegisterRequested:
+		if a.s.opts.Fault != nil && a.s.opts.Fault(a.aor) {
+			panic("fault injected into registration " + a.aor)
+		}
+		next, changed, rej := registrar.Apply(now, a.rec, m.Reg)
+		switch {
+		case rej != nil:
+			ctx.Send(m.ReplyTo, &RegisterAnswered{Answer: rej})
+		case !changed:
+			ctx.Send(m.ReplyTo, &RegisterAnswered{Answer: ok(now, &a.rec, m.Reg)})
+		default:
+			a.save(ctx, next, &pendingSave{reg: m.Reg, replyTo: m.ReplyTo})
+		}
+	case *BindingRemoveRequested:
+		next := registrar.Record{AOR: a.aor, Bindings: slices.Clone(a.rec.Bindings)}
+		if !next.Remove(m.Contact) {
+			ctx.Send(q.sender, &BindingRemoved{})
+			return
+		}
+		a.save(ctx, next, &pendingSave{replyTo: q.sender, remove: true})
+	case *expiryDue:
+		next := registrar.Record{AOR: a.aor, Bindings: slices.Clone(a.rec.Bindings)}
+		if next.Purge(now) {
+			a.log.Debug("bindings expired")
+			a.save(ctx, next, nil)
+		} else {
+			a.arm(ctx)
+		}
+	}
+}
+
+// save writes next; the answer in p (if any) is sent once the store confirms.
+func (a *aorActor) save(ctx actor.Context, next registrar.Record, p *pendingSave) {
+	if p == nil {
+		p = &pendingSave{}
+	}
+	a.seq++
+	p.seq, p.rec = a.seq, next
+	a.saving = p
+	self, root, seq := ctx.Self(), ctx.ActorSystem().Root, a.seq
+	a.s.opts.Store.Save(next, func(err error) { root.Send(self, &recordSaved{Seq: seq, Err: err}) })
+}
+
+func (a *aorActor) saved(ctx actor.Context, m *recordSaved) {
+	p := a.saving
+	if p == nil || p.seq != m.Seq {
+		return // a save of a previous incarnation of this actor
+	}
+	a.saving = nil
+	if m.Err != nil {
+		// §10.3: a binding change that cannot be committed fails the request with 500 and
+		// leaves the bindings as they were.
+		a.s.stats.StoreFailures.Add(1)
+		a.log.Error("bindings not stored", zap.Error(m.Err))
+		switch {
+		case p.reg != nil:
+			ctx.Send(p.replyTo, &RegisterAnswered{Answer: &proxy.Rejection{Code: 500, Reason: "Server Internal Error"}})
+		case p.remove:
+			ctx.Send(p.replyTo, &BindingRemoved{Err: m.Err})
+		}
+	} else {
+		a.rec = p.rec
+		switch {
+		case p.reg != nil:
+			a.s.stats.Registers.Add(1)
+			ctx.Send(p.replyTo, &RegisterAnswered{Answer: ok(time.Now(), &a.rec, p.reg)})
+		case p.remove:
+			ctx.Send(p.replyTo, &BindingRemoved{Found: true})
+		}
+	}
+	a.settled(ctx)
+	a.drain(ctx)
+}
+
+// settled publishes the record to the location service and re-arms the expiry timer.
+func (a *aorActor) settled(ctx actor.Context) {
+	ctx.Send(a.s.Location, &bindingsChanged{Rec: registrar.Record{AOR: a.aor, Bindings: slices.Clone(a.rec.Bindings)}})
+	a.arm(ctx)
+	a.drain(ctx)
+}
+
+// arm sets the timer for the earliest expiry (a generation tells a late, replaced timer apart).
+func (a *aorActor) arm(ctx actor.Context) {
+	a.gen++
+	if a.timer != nil {
+		a.timer.Stop()
+		a.timer = nil
+	}
+	next, ok := a.rec.NextExpiry()
+	if !ok {
+		return
+	}
+	msg := &expiryDue{Gen: a.gen, At: next}
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	a.timer = time.AfterFunc(time.Until(next), func() { root.Send(self, msg) })
+}
+
+func ok(now time.Time, rec *registrar.Record, reg *registrar.Register) *proxy.Rejection {
+	return &proxy.Rejection{Code: 200, Reason: "OK", Headers: registrar.OK(now, rec, reg)}
+}

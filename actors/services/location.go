@@ -1,0 +1,86 @@
+package services
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/partysip/partysip/sipcore/registrar"
+)
+
+// locationActor is the location service: the current record of every address-of-record, as
+// its AOR actor last stored it, and the configured aliases. It answers lookups for the proxy's
+// routing and listings for operators.
+type locationActor struct {
+	s       *Services
+	records map[string]registrar.Record
+	known   map[string]bool
+}
+
+func newLocation(s *Services) actor.Actor {
+	l := &locationActor{s: s, records: map[string]registrar.Record{}, known: map[string]bool{}}
+	for _, u := range s.opts.Users {
+		l.known[u] = true
+	}
+	return l
+}
+
+func (l *locationActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *bindingsChanged:
+		l.known[m.Rec.AOR] = true
+		if len(m.Rec.Bindings) == 0 {
+			delete(l.records, m.Rec.AOR)
+		} else {
+			l.records[m.Rec.AOR] = m.Rec
+		}
+	case *LookupRequested:
+		bindings, known := l.lookup(m.AOR, time.Now())
+		ctx.Send(m.ReplyTo, &LookupAnswered{AOR: m.AOR, Bindings: bindings, Known: known})
+	case *BindingsListRequested:
+		ctx.Respond(l.list(m.AOR, time.Now()))
+	}
+}
+
+// lookup returns the live bindings of aor, or of the addresses-of-record it is an alias of
+// (aliases may nest; each AOR counts once), ordered by q then recency.
+func (l *locationActor) lookup(aor string, now time.Time) ([]registrar.Binding, bool) {
+	var all registrar.Record
+	known := false
+	seen := map[string]bool{}
+	var visit func(a string, depth int)
+	visit = func(a string, depth int) {
+		if seen[a] || depth > 8 {
+			return
+		}
+		seen[a] = true
+		if targets, ok := l.s.opts.Aliases[a]; ok {
+			known = true
+			for _, t := range targets {
+				visit(t, depth+1)
+			}
+			return
+		}
+		known = known || l.known[a]
+		all.Bindings = append(all.Bindings, l.records[a].Bindings...)
+	}
+	visit(aor, 0)
+	return all.Live(now), known
+}
+
+// list returns the live bindings of one address-of-record, or of all, sorted by AOR.
+func (l *locationActor) list(aor string, now time.Time) []registrar.Record {
+	var out []registrar.Record
+	for a, rec := range l.records {
+		if aor != "" && a != aor {
+			continue
+		}
+		if live := rec.Live(now); len(live) > 0 {
+			out = append(out, registrar.Record{AOR: a, Bindings: live})
+		}
+	}
+	slices.SortFunc(out, func(x, y registrar.Record) int { return strings.Compare(x.AOR, y.AOR) })
+	return out
+}

@@ -1,0 +1,82 @@
+package services
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/partysip/partysip/sipcore/proxy"
+	"github.com/partysip/partysip/sipcore/registrar"
+)
+
+// RegisterRequested asks the registrar to apply a REGISTER to its address-of-record. The answer
+// (the 200 OK's header fields, or a rejection) goes to ReplyTo as RegisterAnswered, after the
+// new bindings are stored.
+type RegisterRequested struct {
+	Reg     *registrar.Register
+	ReplyTo *actor.PID
+}
+
+// RegisterAnswered is the registrar's answer to a REGISTER: the response to send.
+type RegisterAnswered struct {
+	Answer *proxy.Rejection
+}
+
+// LookupRequested asks the location service for the contacts of an address-of-record.
+type LookupRequested struct {
+	AOR     string
+	ReplyTo *actor.PID
+}
+
+// LookupAnswered carries the live contacts of an address-of-record (aliases resolved), best q
+// first. Known says whether the address-of-record exists at all (registered once, an alias, or
+// a configured user), so that "no such user" (404) and "not reachable now" (480) differ.
+type LookupAnswered struct {
+	AOR      string
+	Bindings []registrar.Binding
+	Known    bool
+}
+
+// BindingsListRequested asks the location service (through a future: admin requests only) for
+// the records of one address-of-record, or of every one when AOR is "". The answer is a
+// []registrar.Record, sorted by address-of-record.
+type BindingsListRequested struct {
+	AOR string
+}
+
+// BindingRemoveRequested asks the registrar to remove one contact of an address-of-record
+// (through a future: admin requests only). The answer is a *BindingRemoved.
+type BindingRemoveRequested struct {
+	AOR     string
+	Contact string
+}
+
+// BindingRemoved answers BindingRemoveRequested.
+type BindingRemoved struct {
+	Found bool
+	Err   error
+}
+
+// bindingsChanged tells the location service an address-of-record's stored record.
+type bindingsChanged struct {
+	Rec registrar.Record
+}
+
+// recordLoaded is the store's answer to an AOR actor's load.
+type recordLoaded struct {
+	Rec registrar.Record
+	Err error
+}
+
+// recordSaved is the store's answer to an AOR actor's save number Seq.
+type recordSaved struct {
+	Seq uint64
+	Err error
+}
+
+// expiryDue is the AOR actor's timer for its earliest binding expiry; Gen tells a re-armed
+// timer's late delivery apart.
+type expiryDue struct {
+	Gen uint32
+	At  time.Time
+}

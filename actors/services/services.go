@@ -1,0 +1,98 @@
+// Package services holds the long-lived service actors: the registrar (with one child actor per
+// address-of-record) and the location service. Their state lives in a store; a restarted actor
+// rebuilds it from there before serving again.
+package services
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
+
+	"github.com/partysip/partysip/actors/store"
+	"github.com/partysip/partysip/sipcore/registrar"
+)
+
+// Options configure the services.
+type Options struct {
+	Store  store.Store
+	Policy registrar.Policy
+	// Aliases map an address-of-record to others (canonical AORs, see registrar.AOR).
+	Aliases map[string][]string
+	// Users are addresses-of-record known without a registration (the credentials file):
+	// a request for one with no binding gets 480, not 404.
+	Users []string
+	Log   *zap.Logger
+	// Dispatcher runs the service actors' mailboxes (nil: protoactor's default).
+	Dispatcher actor.Dispatcher
+	// Fault, when set, is asked before each REGISTER an AOR actor applies; true makes it panic
+	// (tests of supervision; issue 6 turns it into an operator's switch).
+	Fault func(aor string) bool
+}
+
+// Stats are the services' counters.
+type Stats struct {
+	AORRestarts   atomic.Int64 // AOR actors restarted after a failure
+	StoreFailures atomic.Int64 // saves that failed (the REGISTER got 500)
+	Registers     atomic.Int64 // REGISTERs applied and stored
+}
+
+// Services is the running registrar and location service.
+type Services struct {
+	Registrar *actor.PID
+	Location  *actor.PID
+	opts      Options
+	root      *actor.RootContext
+	stats     Stats
+}
+
+// Start spawns the location service and the registrar, which spawns an AOR actor for every
+// stored address-of-record (each loads its bindings and re-arms its expiry).
+func Start(root *actor.RootContext, opts Options) (*Services, error) {
+	if opts.Log == nil {
+		opts.Log = zap.NewNop()
+	}
+	aors, err := opts.Store.AORs()
+	if err != nil {
+		return nil, fmt.Errorf("registrar: list stored bindings: %w", err)
+	}
+	s := &Services{opts: opts, root: root}
+	s.Location = root.Spawn(s.props(func() actor.Actor { return newLocation(s) }, nil))
+	s.Registrar = root.Spawn(s.props(func() actor.Actor { return newRegistrar(s, aors) }, s.aorSupervisor()))
+	opts.Log.Info("registrar started", zap.Int("stored_aors", len(aors)))
+	return s, nil
+}
+
+// Stats returns the live counters.
+func (s *Services) Stats() *Stats { return &s.stats }
+
+// Stop stops the actors, then flushes and closes the store.
+func (s *Services) Stop() error {
+	_ = s.root.StopFuture(s.Registrar).Wait()
+	_ = s.root.StopFuture(s.Location).Wait()
+	return s.opts.Store.Close()
+}
+
+func (s *Services) props(p actor.Producer, sup actor.SupervisorStrategy) *actor.Props {
+	var o []actor.PropsOption
+	if s.opts.Dispatcher != nil {
+		o = append(o, actor.WithDispatcher(s.opts.Dispatcher))
+	}
+	if sup != nil {
+		o = append(o, actor.WithSupervisor(sup))
+	}
+	return actor.PropsFromProducer(p, o...)
+}
+
+// aorSupervisor restarts a failed AOR actor at once (its state is in the store, which the new
+// instance reads back), up to 10 times in 10 s; past that the actor is stopped and the next
+// request for its address-of-record starts a fresh one. A failure never reaches another AOR.
+func (s *Services) aorSupervisor() actor.SupervisorStrategy {
+	return actor.NewOneForOneStrategy(10, 10*time.Second, func(reason any) actor.Directive {
+		s.stats.AORRestarts.Add(1)
+		s.opts.Log.Error("registration actor failed; restarting it from the store", zap.String("reason", fmt.Sprint(reason)))
+		return actor.RestartDirective
+	})
+}

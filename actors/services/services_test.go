@@ -1,0 +1,245 @@
+package services
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/goleak"
+
+	"github.com/partysip/partysip/actors/store"
+	"github.com/partysip/partysip/sipcore/proxy"
+	"github.com/partysip/partysip/sipcore/registrar"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.func1"),
+		goleak.IgnoreAnyFunction("github.com/asynkron/protoactor-go/actor.(*deadLetterProcess).throttle"))
+}
+
+var local = &proxy.Local{Domains: []string{"example.com"}}
+
+// harness runs the services on a real actor system and a real Bolt store in a temp dir.
+type harness struct {
+	t      *testing.T
+	path   string
+	system *actor.ActorSystem
+	s      *Services
+	probe  *actor.PID
+	got    chan any
+	fault  atomic.Value // string: the AOR whose next REGISTER panics
+}
+
+func newHarness(t *testing.T, path string) *harness {
+	t.Helper()
+	h := &harness{t: t, path: path, system: actor.NewActorSystem(), got: make(chan any, 16)}
+	h.fault.Store("")
+	st, err := store.OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.s, err = Start(h.system.Root, Options{
+		Store: st, Policy: registrar.DefaultPolicy,
+		Aliases: map[string][]string{"sip:team@example.com": {"sip:alice@example.com", "sip:bob@example.com"}},
+		Users:   []string{"sip:carol@example.com"},
+		Fault: func(aor string) bool {
+			if h.fault.Load().(string) == aor {
+				h.fault.Store("")
+				return true
+			}
+			return false
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.probe = h.system.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		switch ctx.Message().(type) {
+		case *RegisterAnswered, *LookupAnswered:
+			h.got <- ctx.Message()
+		}
+	}))
+	return h
+}
+
+func (h *harness) stop() {
+	h.t.Helper()
+	if err := h.s.Stop(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.system.Shutdown()
+}
+
+func (h *harness) wait() any {
+	h.t.Helper()
+	select {
+	case m := <-h.got:
+		return m
+	case <-time.After(5 * time.Second):
+		h.t.Fatal("no answer from the services")
+		return nil
+	}
+}
+
+// register sends a REGISTER for user with one contact and returns the answer's status.
+func (h *harness) register(user, contact string, cseq int, expires int) int {
+	h.t.Helper()
+	reg := mustParse(h.t, user, contact+";expires="+strconv.Itoa(expires), cseq, registrar.DefaultPolicy)
+	h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: reg, ReplyTo: h.probe})
+	return h.wait().(*RegisterAnswered).Answer.Code
+}
+
+func (h *harness) lookup(aor string) *LookupAnswered {
+	h.t.Helper()
+	h.system.Root.Send(h.s.Location, &LookupRequested{AOR: aor, ReplyTo: h.probe})
+	return h.wait().(*LookupAnswered)
+}
+
+func contacts(a *LookupAnswered) []string {
+	var out []string
+	for _, b := range a.Bindings {
+		out = append(out, b.Contact)
+	}
+	return out
+}
+
+func TestRegisterLookupAndReload(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bindings.db")
+	h := newHarness(t, path)
+	if code := h.register("alice", "sip:alice@10.0.0.1", 1, 300); code != 200 {
+		t.Fatalf("register alice: %d", code)
+	}
+	if code := h.register("bob", "sip:bob@10.0.0.2", 1, 300); code != 200 {
+		t.Fatalf("register bob: %d", code)
+	}
+	if got := contacts(h.lookup("sip:alice@example.com")); len(got) != 1 || got[0] != "sip:alice@10.0.0.1" {
+		t.Fatalf("lookup alice: %v", got)
+	}
+	if a := h.lookup("sip:team@example.com"); len(a.Bindings) != 2 || !a.Known {
+		t.Fatalf("alias: %+v", a)
+	}
+	if a := h.lookup("sip:carol@example.com"); len(a.Bindings) != 0 || !a.Known {
+		t.Fatalf("configured user: %+v", a)
+	}
+	if a := h.lookup("sip:nobody@example.com"); a.Known {
+		t.Fatalf("unknown user known: %+v", a)
+	}
+	// Unregister bob: known still, no binding.
+	if code := h.register("bob", "sip:bob@10.0.0.2", 2, 0); code != 200 {
+		t.Fatalf("unregister: %d", code)
+	}
+	if a := h.lookup("sip:bob@example.com"); len(a.Bindings) != 0 || !a.Known {
+		t.Fatalf("bob after unregister: %+v", a)
+	}
+	h.stop()
+
+	// A new instance on the same file finds alice back, with her timer re-armed.
+	h = newHarness(t, path)
+	defer h.stop()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(h.lookup("sip:alice@example.com").Bindings) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("alice's binding not reloaded")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if a := h.lookup("sip:bob@example.com"); len(a.Bindings) != 0 {
+		t.Fatalf("bob came back: %+v", a)
+	}
+}
+
+func TestBindingExpiresOnItsTimer(t *testing.T) {
+	h := newHarness(t, filepath.Join(t.TempDir(), "bindings.db"))
+	defer h.stop()
+	// A policy that lets a 1 s registration through, so the timer fires within the test.
+	reg := mustParse(t, "dave", "sip:dave@10.0.0.4;expires=1", 1,
+		registrar.Policy{DefaultExpires: time.Second, MinExpires: time.Second, MaxExpires: time.Hour})
+	h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: reg, ReplyTo: h.probe})
+	if code := h.wait().(*RegisterAnswered).Answer.Code; code != 200 {
+		t.Fatalf("register: %d", code)
+	}
+	if aors, _ := h.s.opts.Store.AORs(); len(aors) != 1 {
+		t.Fatalf("stored: %v", aors)
+	}
+	// The AOR actor's timer purges the binding from the store and the location service.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		aors, _ := h.s.opts.Store.AORs()
+		list, err := h.system.Root.RequestFuture(h.s.Location, &BindingsListRequested{}, time.Second).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(aors) == 0 && len(list.([]registrar.Record)) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("binding still there after its expiry: store %v, location %v", aors, list)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if a := h.lookup("sip:dave@example.com"); !a.Known || len(a.Bindings) != 0 {
+		t.Fatalf("after expiry: %+v", a)
+	}
+}
+
+func TestPanickingAORActorIsRestartedFromTheStore(t *testing.T) {
+	h := newHarness(t, filepath.Join(t.TempDir(), "bindings.db"))
+	defer h.stop()
+	if h.register("alice", "sip:alice@10.0.0.1", 1, 300) != 200 || h.register("bob", "sip:bob@10.0.0.2", 1, 300) != 200 {
+		t.Fatal("setup registrations failed")
+	}
+	// alice's next REGISTER panics her actor. The request is lost (the proxy's wait times out
+	// with a 500); her stored binding is not.
+	h.fault.Store("sip:alice@example.com")
+	h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: mustParse(t, "alice", "sip:alice@10.0.0.9", 2, registrar.DefaultPolicy), ReplyTo: h.probe})
+	deadline := time.Now().Add(5 * time.Second)
+	for h.s.Stats().AORRestarts.Load() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("no restart counted")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// bob was never affected; alice's actor serves again with her binding intact.
+	if code := h.register("bob", "sip:bob@10.0.0.3", 2, 300); code != 200 {
+		t.Fatalf("bob after alice's failure: %d", code)
+	}
+	if got := contacts(h.lookup("sip:alice@example.com")); len(got) != 1 || got[0] != "sip:alice@10.0.0.1" {
+		t.Fatalf("alice after restart: %v", got)
+	}
+	if code := h.register("alice", "sip:alice@10.0.0.5", 3, 300); code != 200 {
+		t.Fatalf("alice after restart: %d", code)
+	}
+	if got := contacts(h.lookup("sip:alice@example.com")); len(got) != 2 {
+		t.Fatalf("alice's bindings after a new registration: %v", got)
+	}
+	if n := h.s.Stats().AORRestarts.Load(); n != 1 {
+		t.Fatalf("restarts %d", n)
+	}
+}
+
+// mustParse builds a parsed REGISTER; contact may end in ";expires=N" (a Contact parameter).
+func mustParse(t *testing.T, user, contact string, cseq int, pol registrar.Policy) *registrar.Register {
+	t.Helper()
+	uri, params := contact, ""
+	if i := strings.Index(contact, ";expires="); i >= 0 {
+		uri, params = contact[:i], contact[i:]
+	}
+	raw := "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bK1\r\n" +
+		"From: <sip:" + user + "@example.com>;tag=1\r\nTo: <sip:" + user + "@example.com>\r\n" +
+		"Call-ID: " + user + "-cid\r\nCSeq: " + strconv.Itoa(cseq) + " REGISTER\r\n" +
+		"Contact: <" + uri + ">" + params + "\r\nContent-Length: 0\r\n\r\n"
+	msg, err := sip.NewParser().ParseSIP([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, rej := registrar.Parse(msg.(*sip.Request), pol, local, "")
+	if rej != nil {
+		t.Fatal(rej)
+	}
+	return reg
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/actors/plugin"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
 )
@@ -25,6 +26,7 @@ type core struct {
 	log         *zap.Logger
 	local       *proxy.Local
 	router      *proxy.Router
+	chain       plugin.Chain
 	timers      transaction.Timers
 	timerC      time.Duration
 	recordRoute bool

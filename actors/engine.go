@@ -13,6 +13,8 @@ import (
 	"go.uber.org/zap/exp/zapslog"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/partysip/partysip/actors/plugins"
+	"github.com/partysip/partysip/actors/services"
 	"github.com/partysip/partysip/config"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
@@ -27,6 +29,9 @@ type Options struct {
 	// LoopbackOnly refuses to send anywhere but loopback and never resolves names: for tests
 	// that feed foreign-looking messages (torture cases, fuzzing).
 	LoopbackOnly bool
+	// RegistrationFault, when set, is asked before each REGISTER an address-of-record actor
+	// applies; true makes that actor panic (supervision tests).
+	RegistrationFault func(aor string) bool
 }
 
 // Engine is a running proxy: transports, the sharded transaction table and the actors under it.
@@ -35,6 +40,7 @@ type Engine struct {
 	system     *actor.ActorSystem
 	addrs      []config.Listener
 	transports *actor.PID
+	services   *services.Services
 }
 
 // Start opens the listeners and starts the actor tree. It returns once every listener is bound.
@@ -86,6 +92,33 @@ func Start(opts Options) (*Engine, error) {
 		dispatcher: newWorkerPool(max(16, 4*runtime.GOMAXPROCS(0)), 1<<16, 300),
 	}
 	c.txStrategy = txSupervisor(c)
+	st, err := openStore(cfg)
+	if err != nil {
+		tp.close()
+		c.dispatcher.stop()
+		return nil, err
+	}
+	svc, err := services.Start(system.Root, services.Options{
+		Store:      st,
+		Policy:     plugins.Policy(cfg),
+		Aliases:    aliases(cfg, local),
+		Log:        log,
+		Dispatcher: c.dispatcher,
+		Fault:      opts.RegistrationFault,
+	})
+	if err != nil {
+		_ = st.Close()
+		tp.close()
+		c.dispatcher.stop()
+		return nil, err
+	}
+	c.chain, err = plugins.Build(cfg, plugins.Deps{Local: local, Router: c.router, Services: svc})
+	if err != nil {
+		_ = svc.Stop()
+		tp.close()
+		c.dispatcher.stop()
+		return nil, err
+	}
 	stats = &c.stats
 	n := cfg.Transactions.Shards
 	if n == 0 {
@@ -99,8 +132,9 @@ func Start(opts Options) (*Engine, error) {
 		func() actor.Actor { return &transportsActor{c: c, listeners: tp.listeners} },
 		actor.WithSupervisor(transportsSupervisor())))
 	log.Info("partysip listening", zap.Stringers("listen", addrs), zap.Int("shards", n),
-		zap.Int("routes", len(c.router.Routes)), zap.Strings("domains", cfg.Domains))
-	return &Engine{c: c, system: system, addrs: addrs, transports: transports}, nil
+		zap.Int("routes", len(c.router.Routes)), zap.Strings("domains", cfg.Domains),
+		zap.Strings("plugins", c.chain.Names()))
+	return &Engine{c: c, system: system, addrs: addrs, transports: transports, services: svc}, nil
 }
 
 // Addrs returns the bound listeners, with real ports where 0 was configured.
@@ -108,6 +142,12 @@ func (e *Engine) Addrs() []config.Listener { return e.addrs }
 
 // Stats returns the live counters.
 func (e *Engine) Stats() *Stats { return &e.c.stats }
+
+// Services returns the registrar and location service.
+func (e *Engine) Services() *services.Services { return e.services }
+
+// System returns the actor system (admin requests to the service actors go through it).
+func (e *Engine) System() *actor.ActorSystem { return e.system }
 
 // ErrDrainTimeout is returned by Drain when transactions were still live at the deadline.
 var ErrDrainTimeout = errors.New("drain: transactions still pending at the deadline")
@@ -139,6 +179,9 @@ func (e *Engine) Stop() {
 	e.c.tp.close()
 	for _, s := range e.c.shards {
 		_ = e.system.Root.StopFuture(s).Wait()
+	}
+	if err := e.services.Stop(); err != nil {
+		e.c.log.Error("closing the store", zap.Error(err))
 	}
 	e.system.Shutdown()
 	e.c.dispatcher.stop()

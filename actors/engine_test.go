@@ -30,6 +30,7 @@ func testConfig(t testing.TB, port int, next string) *config.Config {
 	cfg := config.Default()
 	cfg.Listen = []string{fmt.Sprintf("udp:127.0.0.1:%d", port), fmt.Sprintf("tcp:127.0.0.1:%d", port)}
 	cfg.Routes = []config.Route{{Match: ".*", To: next}}
+	cfg.Store = config.Store{Driver: "memory"}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

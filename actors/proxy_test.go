@@ -252,6 +252,7 @@ func TestIPv6AndRport(t *testing.T) {
 	cfg := config.Default()
 	cfg.Listen = []string{fmt.Sprintf("udp:[::1]:%d", port)}
 	cfg.Routes = []config.Route{{Match: ".*", To: fmt.Sprintf("sip:[::1]:%d", uas.port())}}
+	cfg.Store = config.Store{Driver: "memory"}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,13 @@
 package actors
 
 import (
+	"time"
+
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/actors/plugin"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
 )
@@ -23,7 +26,21 @@ type proxyContext struct {
 	branches []branch
 	final    bool // a final response went upstream
 	canceled bool
+	// r is the request going through the plugin chain; waiting is the index of the plugin
+	// awaiting a service actor's answer (-1 when none), waitGen tells its timeout apart.
+	r       *plugin.Request
+	waiting int
+	waitGen uint32
+	wait    *time.Timer
 }
+
+// pluginWaitTimeout bounds how long a plugin may wait for a service actor (the registrar, the
+// location service): an actor that failed while holding the request never answers, and the
+// caller then gets a 500 rather than silence.
+const pluginWaitTimeout = 4 * time.Second
+
+// pluginTimedOut is the wait timer of the plugin chain.
+type pluginTimedOut struct{ Gen uint32 }
 
 type branch struct {
 	pid  *actor.PID
@@ -33,7 +50,7 @@ type branch struct {
 }
 
 func newProxyContext(c *core, req *sip.Request, from Peer, server *actor.PID) actor.Actor {
-	return &proxyContext{c: c, req: req, method: req.Method, callID: callIDOf(req), from: from, server: server}
+	return &proxyContext{c: c, req: req, method: req.Method, callID: callIDOf(req), from: from, server: server, waiting: -1}
 }
 
 func (p *proxyContext) Receive(ctx actor.Context) {
@@ -53,35 +70,84 @@ func (p *proxyContext) Receive(ctx actor.Context) {
 	case *cancelArrived:
 		p.canceled = true
 		p.cancelPending(ctx, -1)
+	case *pluginTimedOut:
+		if p.waiting >= 0 && m.Gen == p.waitGen {
+			p.c.log.Warn("plugin got no answer in time", zap.String("plugin", p.c.chain[p.waiting].Name()),
+				zap.String("call_id", p.callID))
+			p.stopWait()
+			p.reject(ctx, &proxy.Rejection{Code: 500, Reason: "Server Internal Error"})
+		}
+	case actor.SystemMessage, actor.AutoReceiveMessage:
+		if _, stopping := m.(*actor.Stopping); stopping {
+			p.stopWait()
+		}
+	default:
+		// A service actor's answer to the waiting plugin.
+		if p.waiting >= 0 {
+			i := p.waiting
+			p.stopWait()
+			res, at := p.c.chain.Resume(p.r, i, m)
+			p.decided(ctx, res, at)
+		}
 	}
 	if p.final {
 		p.req = nil // only further 2xx are relayed now; they need nothing of the request
 	}
 }
 
-// start runs the request through the §16 pipeline and forks a client transaction per target.
+// start runs the request through the plugin chain (sanity, auth, registrar, location, ...,
+// forward), after the §16.4 Route pre-processing every request gets.
 func (p *proxyContext) start(ctx actor.Context) {
 	req := p.req
 	if req.Method == sip.INVITE {
 		// §16.2: a stateful proxy sends 100 Trying for an INVITE without waiting.
 		p.respond(ctx, sip.NewResponseFromRequest(req, 100, "Trying", nil))
 	}
-	loopHash := proxy.LoopHash(req)
-	if rej := proxy.Validate(req, p.c.local, loopHash); rej != nil {
-		p.reject(ctx, rej)
-		return
-	}
 	work := req.Clone()
 	proxy.PreprocessRoute(work, p.c.local)
-	if own := proxy.AnswerOwn(work, p.c.local); own != nil {
-		p.reject(ctx, own)
-		return
+	p.r = &plugin.Request{
+		Received: req,
+		Work:     work,
+		CallID:   p.callID,
+		Source:   p.from.Transport + ":" + p.from.Addr,
+		LoopHash: proxy.LoopHash(req),
+		Self:     ctx.Self(),
+		Send:     ctx.Send,
+		Now:      time.Now(),
+		Log:      p.c.log,
 	}
-	targets, rej := p.c.router.Decide(work)
-	if rej != nil {
-		p.reject(ctx, rej)
-		return
+	res, at := p.c.chain.Run(p.r, 0)
+	p.decided(ctx, res, at)
+}
+
+// decided carries out the chain's decision.
+func (p *proxyContext) decided(ctx actor.Context, res plugin.Result, at int) {
+	switch res {
+	case plugin.Answered:
+		p.reject(ctx, p.r.Answer)
+		p.r = nil
+	case plugin.Forward:
+		p.fork(ctx, p.r.Work, p.r.Targets, p.r.LoopHash)
+		p.r = nil
+	case plugin.Wait:
+		p.waiting = at
+		p.waitGen++
+		msg, self, root := &pluginTimedOut{Gen: p.waitGen}, ctx.Self(), ctx.ActorSystem().Root
+		p.wait = time.AfterFunc(pluginWaitTimeout, func() { root.Send(self, msg) })
 	}
+}
+
+func (p *proxyContext) stopWait() {
+	p.waiting = -1
+	if p.wait != nil {
+		p.wait.Stop()
+		p.wait = nil
+	}
+}
+
+// fork starts a client transaction per target (§16.6); work is the proxy's copy of the request,
+// which the last branch may take over.
+func (p *proxyContext) fork(ctx actor.Context, work *sip.Request, targets []proxy.Target, loopHash string) {
 	p.branches = make([]branch, len(targets))
 	inbound := p.c.tp.inbound(p.from)
 	for i, target := range targets {

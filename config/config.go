@@ -29,6 +29,15 @@ type Config struct {
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	Log          Log           `yaml:"log"`
 
+	// Plugins is the request route, in order; each name has a section below.
+	Plugins   []string  `yaml:"plugins"`
+	MaxFwd    MaxFwd    `yaml:"maxfwd"`
+	Auth      Auth      `yaml:"auth"`
+	Registrar Registrar `yaml:"registrar"`
+	Location  Location  `yaml:"location"`
+	Redirect  Redirect  `yaml:"redirect"`
+	Store     Store     `yaml:"store"`
+
 	// Source is the file the configuration came from ("" for the defaults alone).
 	Source string `yaml:"-"`
 	// lines maps a key path (e.g. "routes[0].match") to its line in Source.
@@ -50,6 +59,9 @@ func (c *Config) SetOrigin(key, origin string) {
 type Route struct {
 	Match string `yaml:"match"`
 	To    string `yaml:"to"`
+	// Redirect answers matching requests with 302 to the route's hop instead of proxying them
+	// (when the redirect plugin is in the chain).
+	Redirect bool `yaml:"redirect"`
 }
 
 // Timers are the RFC 3261 base timers.
@@ -160,6 +172,7 @@ func parse(name string, data []byte, base *Config) (*Config, error) {
 	if base != nil {
 		*c = *base
 		c.Routes = append([]Route(nil), base.Routes...)
+		c.Plugins = append([]string(nil), base.Plugins...)
 	}
 	c.Source = name
 	c.lines = map[string]int{}

@@ -70,6 +70,7 @@ func (c *Config) Validate() error {
 	default:
 		add(c.at("log.format", "%q: want console or json", c.Log.Format))
 	}
+	c.validatePlugins(add)
 	if len(errs.List) > 0 {
 		return &errs
 	}
@@ -92,6 +93,7 @@ func (c *Config) StaticRoutes() []proxy.StaticRoute {
 	out := make([]proxy.StaticRoute, 0, len(c.Routes))
 	for _, r := range c.Routes {
 		if sr, err := proxy.NewStaticRoute(r.Match, r.To); err == nil {
+			sr.Redirect = r.Redirect
 			out = append(out, sr)
 		}
 	}

@@ -55,6 +55,8 @@ type Request struct {
 	Received *sip.Request
 	// Work is the proxy's own copy after Route pre-processing (§16.4); handlers may edit it.
 	Work *sip.Request
+	// CallID is the request's Call-ID, for log lines.
+	CallID string
 	// Source is where the request came from, as "transport:address".
 	Source string
 	// LoopHash identifies the request for loop detection (§16.3 step 4).

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -64,6 +65,10 @@ func (l *syncLog) String() string {
 // startDaemon runs the real binary and waits until it says it is listening.
 func startDaemon(t *testing.T, args ...string) *daemon {
 	t.Helper()
+	// Bindings go to a store of the test's own unless it names one.
+	if !slices.Contains(args, "--store") {
+		args = append(args, "--store", filepath.Join(t.TempDir(), "bindings.db"))
+	}
 	cmd := exec.Command(binary, append([]string{"run", "--log-format", "json"}, args...)...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw

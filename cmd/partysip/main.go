@@ -78,6 +78,7 @@ type runFlags struct {
 	listen, route, domain multi
 	logLevel, logFormat   string
 	drain                 time.Duration
+	store                 string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -88,6 +89,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "", "console or json")
 	fs.DurationVar(&f.drain, "drain-timeout", -1, "how long live transactions may finish after SIGTERM")
+	fs.StringVar(&f.store, "store", "", `bindings store: a bolt file path, or "memory"`)
 }
 
 // load builds the configuration: defaults, then the file, then flags.
@@ -130,6 +132,13 @@ func (f *runFlags) load() (*config.Config, error) {
 	if f.drain >= 0 {
 		cfg.DrainTimeout = f.drain
 		cfg.SetOrigin("drain_timeout", "flag --drain-timeout")
+	}
+	if f.store != "" {
+		cfg.Store = config.Store{Driver: "bolt", Path: f.store}
+		if f.store == "memory" {
+			cfg.Store = config.Store{Driver: "memory"}
+		}
+		cfg.SetOrigin("store", "flag --store")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err

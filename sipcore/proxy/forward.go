@@ -94,6 +94,11 @@ func Forward(req *sip.Request, target Target, opt ForwardOptions) (*sip.Request,
 		out.PrependHeader(&sip.RecordRouteHeader{Address: ourURI(opt.Via)})
 	}
 
+	// RFC 3327 §5.3: a contact registered with a Path is reached through it.
+	for i := len(target.Routes) - 1; i >= 0; i-- {
+		out.PrependHeader(&sip.RouteHeader{Address: *target.Routes[i].Clone()})
+	}
+
 	// Steps 5–7: the next hop: a Route header, else the target's outbound hop, else the
 	// Request-URI. Step 6: a strict-routing next hop gets the Request-URI as its last Route
 	// value and its own URI as the Request-URI.
@@ -124,6 +129,9 @@ func Forward(req *sip.Request, target Target, opt ForwardOptions) (*sip.Request,
 // NextHop is where a request for target is sent (§16.6 steps 6–7): the top Route, else the
 // target's outbound hop, else the Request-URI. Call it on the request after PreprocessRoute.
 func NextHop(req *sip.Request, target Target) Hop {
+	if len(target.Routes) > 0 {
+		return HopFromURI(&target.Routes[0])
+	}
 	if top := TopRoute(req); top != nil {
 		return HopFromURI(&top.Address)
 	}

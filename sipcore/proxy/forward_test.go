@@ -128,3 +128,35 @@ func TestDoubleRecordRoute(t *testing.T) {
 		}
 	}
 }
+
+// A contact registered through edge proxies (Path, RFC 3327) is reached through them: their
+// URIs become the first Route values, in order, and the first is the next hop.
+func TestForwardThroughPath(t *testing.T) {
+	raw, err := os.ReadFile("testdata/invite_rr.sip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := mustParse(t, raw)
+	var contact, edge1, edge2 sip.Uri
+	for s, u := range map[string]*sip.Uri{"sip:bob@192.168.1.20:5062": &contact, "sip:edge1.example.net:5080;lr": &edge1, "sip:edge2.example.net;lr": &edge2} {
+		if err := sip.ParseUri(s, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, hop := Forward(req, Target{URI: contact, Routes: []sip.Uri{edge1, edge2}}, ForwardOptions{
+		Branch: "z9hG4bK-p", Via: Outbound{Host: "127.0.0.1", Port: 5060, Transport: "UDP"},
+	})
+	if hop.Addr() != "edge1.example.net:5080" {
+		t.Fatalf("next hop %s", hop.Addr())
+	}
+	var routes []string
+	for _, h := range out.GetHeaders("Route") {
+		routes = append(routes, h.Value())
+	}
+	if strings.Join(routes, " ") != "<sip:edge1.example.net:5080;lr> <sip:edge2.example.net;lr>" {
+		t.Fatalf("routes %v", routes)
+	}
+	if out.Recipient.String() != "sip:bob@192.168.1.20:5062" {
+		t.Fatalf("request-uri %s", out.Recipient.String())
+	}
+}

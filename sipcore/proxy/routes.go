@@ -14,6 +14,8 @@ type StaticRoute struct {
 	Match *regexp.Regexp
 	// To is the next hop; the Request-URI is left alone (the hop is an outbound proxy).
 	To sip.Uri
+	// Redirect asks for a 302 to To instead of forwarding (the redirect plugin acts on it).
+	Redirect bool
 }
 
 // ParseStaticRoute reads a route written as "REGEX=URI", e.g. ".*=sip:127.0.0.1:5070".
@@ -73,6 +75,11 @@ type Target struct {
 	URI sip.Uri
 	// Hop, when set, is the next hop to send to instead of the Request-URI (an outbound proxy).
 	Hop *sip.Uri
+	// Routes are put in front of the request's Route header fields: the Path a contact
+	// registered with (RFC 3327 §5.3), the way back to it through its edge proxies.
+	Routes []sip.Uri
+	// Q is the target's preference in thousandths (RFC 3261 §16.6 q), 0 when it has none.
+	Q int
 }
 
 // Decide returns the targets for req, or a rejection. A request with a Route header is sent to
@@ -88,15 +95,9 @@ func (r *Router) Decide(req *sip.Request) ([]Target, *Rejection) {
 	if hasToTag(req) && !r.Local.IsUs(&req.Recipient) {
 		return []Target{{URI: req.Recipient}}, nil
 	}
-	subject := req.Recipient.Host
-	if req.Recipient.User != "" {
-		subject = req.Recipient.User + "@" + req.Recipient.Host
-	}
-	for i := range r.Routes {
-		if r.Routes[i].Match.MatchString(subject) {
-			hop := r.Routes[i].To
-			return []Target{{URI: req.Recipient, Hop: &hop}}, nil
-		}
+	if sr := r.Match(req); sr != nil {
+		hop := sr.To
+		return []Target{{URI: req.Recipient, Hop: &hop}}, nil
 	}
 	// A domain we do not serve: forward to the Request-URI (§16.5). One we serve and know no
 	// route for: nobody is there.
@@ -104,4 +105,18 @@ func (r *Router) Decide(req *sip.Request) ([]Target, *Rejection) {
 		return []Target{{URI: req.Recipient}}, nil
 	}
 	return nil, reject(404, "Not Found")
+}
+
+// Match returns the first static route whose pattern matches the Request-URI, or nil.
+func (r *Router) Match(req *sip.Request) *StaticRoute {
+	subject := req.Recipient.Host
+	if req.Recipient.User != "" {
+		subject = req.Recipient.User + "@" + req.Recipient.Host
+	}
+	for i := range r.Routes {
+		if r.Routes[i].Match.MatchString(subject) {
+			return &r.Routes[i]
+		}
+	}
+	return nil
 }

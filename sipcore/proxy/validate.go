@@ -20,8 +20,25 @@ func reject(code int, reason string, hdrs ...sip.Header) *Rejection {
 
 // Validate applies the request validation of RFC 3261 §16.3 and returns nil when the request
 // may be processed further. loopHash is the LoopHash of the request; pass "" to skip loop
-// detection.
+// detection. It is Sanity followed by CheckMaxForwards.
 func Validate(req *sip.Request, local *Local, loopHash string) *Rejection {
+	if rej := Sanity(req, local, loopHash); rej != nil {
+		return rej
+	}
+	return CheckMaxForwards(req)
+}
+
+// CheckMaxForwards is §16.3 step 3: a request that may not be forwarded again gets 483.
+func CheckMaxForwards(req *sip.Request) *Rejection {
+	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
+		return reject(483, "Too Many Hops")
+	}
+	return nil
+}
+
+// Sanity is §16.3 steps 1, 2, 4 and 5: syntax and mandatory header fields (400), URI scheme
+// (416), loop detection (482) and Proxy-Require (420). Step 3 is CheckMaxForwards.
+func Sanity(req *sip.Request, local *Local, loopHash string) *Rejection {
 	// §16.3 step 1: reasonable syntax. sipgo parsed the message; the mandatory header fields of
 	// §8.1.1 must be there.
 	switch {
@@ -44,10 +61,6 @@ func Validate(req *sip.Request, local *Local, loopHash string) *Rejection {
 	case "sip", "sips":
 	default:
 		return reject(416, "Unsupported URI Scheme")
-	}
-	// §16.3 step 3: Max-Forwards.
-	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
-		return reject(483, "Too Many Hops")
 	}
 	// §16.3 step 4: loop detection. A Via of ours whose branch carries the same loop hash
 	// means the request came back unchanged: a loop, not a spiral.

@@ -63,7 +63,7 @@ func Parse(req *sip.Request, pol Policy, local *proxy.Local, source string) (*Re
 		return nil, &proxy.Rejection{Code: 404, Reason: "Not Found"}
 	}
 	reg := &Register{
-		AOR:           AOR(&to.Address),
+		AOR:           LocalAOR(&to.Address, local),
 		CallID:        req.CallID().Value(),
 		CSeq:          cseq.SeqNo,
 		Path:          headerValues(req, "Path"),

@@ -1,0 +1,32 @@
+// Package forward ends the request route: it forwards the request to the targets found so far
+// (by location), or else where RFC 3261 §16.5 routing sends it.
+package forward
+
+import (
+	"github.com/partysip/partysip/actors/plugin"
+	"github.com/partysip/partysip/sipcore/proxy"
+)
+
+// Forward sends the request on: to Request.Targets when a plugin set them, else by the Route
+// set, the Request-URI of an in-dialog request, the static routes, or the Request-URI of a
+// domain we do not serve; a request for one of our domains that nothing resolves gets 404.
+type Forward struct {
+	Router *proxy.Router
+}
+
+var _ plugin.Handler = (*Forward)(nil)
+
+// Name is "forward".
+func (*Forward) Name() string { return "forward" }
+
+// Serve decides the targets if no plugin did, and forwards.
+func (f *Forward) Serve(r *plugin.Request) plugin.Result {
+	if len(r.Targets) == 0 {
+		targets, rej := f.Router.Decide(r.Work)
+		if rej != nil {
+			return r.ReplyWith(rej)
+		}
+		r.Targets = targets
+	}
+	return plugin.Forward
+}

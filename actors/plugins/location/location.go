@@ -1,0 +1,84 @@
+// Package location resolves a Request-URI in one of our domains to the contacts registered
+// for it (RFC 3261 §16.5 "location service"), with configured aliases.
+package location
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/partysip/partysip/actors/plugin"
+	"github.com/partysip/partysip/actors/services"
+	"github.com/partysip/partysip/sipcore/proxy"
+	"github.com/partysip/partysip/sipcore/registrar"
+)
+
+// Location asks the location service for the contacts of the Request-URI's address-of-record.
+// Found: they become the targets, best q first. Not found: a static route matching the request
+// still applies; otherwise 480 for a known user without a live binding and 404 for an unknown
+// one.
+type Location struct {
+	Local   *proxy.Local
+	Router  *proxy.Router
+	Service *actor.PID
+}
+
+var _ plugin.Waiter = (*Location)(nil)
+
+// Name is "location".
+func (*Location) Name() string { return "location" }
+
+// Serve asks for the contacts of a new request to a user in one of our domains.
+func (l *Location) Serve(r *plugin.Request) plugin.Result {
+	w := r.Work
+	if r.InDialog() || proxy.TopRoute(w) != nil || w.Method == sip.ACK || w.Method == sip.CANCEL || w.Method == sip.REGISTER ||
+		w.Recipient.User == "" || !l.Local.IsDomain(w.Recipient.Host) {
+		return plugin.Continue
+	}
+	r.Send(l.Service, &services.LookupRequested{AOR: registrar.LocalAOR(&w.Recipient, l.Local), ReplyTo: r.Self})
+	return plugin.Wait
+}
+
+// Resume turns the location service's answer into targets or a response.
+func (l *Location) Resume(r *plugin.Request, answer any) plugin.Result {
+	a, ok := answer.(*services.LookupAnswered)
+	if !ok {
+		return r.Reply(500, "Server Internal Error")
+	}
+	for _, b := range a.Bindings {
+		t, err := Target(&b)
+		if err != nil {
+			r.Log.Warn("stored contact unusable", zap.String("call_id", r.CallID), zap.String("contact", b.Contact), zap.Error(err))
+			continue
+		}
+		r.Targets = append(r.Targets, t)
+	}
+	if len(r.Targets) > 0 {
+		r.Located = true
+		return plugin.Continue
+	}
+	if l.Router.Match(r.Work) != nil {
+		return plugin.Continue
+	}
+	if a.Known {
+		return r.Reply(480, "Temporarily Unavailable")
+	}
+	return r.Reply(404, "Not Found")
+}
+
+// Target is the branch for one binding: its contact as Request-URI, its Path as routes.
+func Target(b *registrar.Binding) (proxy.Target, error) {
+	t := proxy.Target{Q: max(b.Q, 0)} // QUnset (-1) becomes "none"
+	if err := sip.ParseUri(b.Contact, &t.URI); err != nil {
+		return t, err
+	}
+	for _, p := range b.Path {
+		var u sip.Uri
+		params := sip.NewParams()
+		if _, err := sip.ParseAddressValue(p, &u, &params); err != nil {
+			return t, err
+		}
+		t.Routes = append(t.Routes, u)
+	}
+	return t, nil
+}

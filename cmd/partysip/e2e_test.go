@@ -65,8 +65,8 @@ func (l *syncLog) String() string {
 // startDaemon runs the real binary and waits until it says it is listening.
 func startDaemon(t *testing.T, args ...string) *daemon {
 	t.Helper()
-	// Bindings go to a store of the test's own unless it names one.
-	if !slices.Contains(args, "--store") {
+	// Bindings go to a store of the test's own unless it names one (or a config file does).
+	if !slices.Contains(args, "--store") && !slices.Contains(args, "-c") {
 		args = append(args, "--store", filepath.Join(t.TempDir(), "bindings.db"))
 	}
 	cmd := exec.Command(binary, append([]string{"run", "--log-format", "json"}, args...)...)

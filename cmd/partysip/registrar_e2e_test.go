@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/partysip/partysip/bench/sipp"
+)
+
+// scenario returns the path of a SIPp scenario file shipped in bench/scenarios.
+func scenario(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "..", "bench", "scenarios", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// usersFile writes a SIPp injection file: one line per user, "user;contact;expires[;password]".
+func usersFile(t *testing.T, lines ...string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "users.csv")
+	if err := os.WriteFile(p, []byte("SEQUENTIAL\n"+strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func userLines(prefix string, n int, contact string, expires int, extra ...string) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%03d;%s;%d", prefix, i, contact, expires)
+		for _, e := range extra {
+			out[i] += ";" + e
+		}
+	}
+	return out
+}
+
+// runScenario runs a SIPp scenario file against the proxy for every line of users and fails the
+// test unless every call succeeded.
+func runScenario(t *testing.T, d *daemon, proxyPort int, file, users string, n int) sipp.Result {
+	t.Helper()
+	dir := t.TempDir()
+	port, _ := sipp.FreePort()
+	res, err := sipp.UAC{
+		Dir: dir, Target: fmt.Sprintf("127.0.0.1:%d", proxyPort), Transport: "udp", Port: port,
+		Calls: n, Rate: 200, Scenario: file, Extra: []string{"-inf", users}, Timeout: 60 * time.Second,
+	}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Successful != n || res.Failed != 0 {
+		t.Fatalf("%s: %d successful, %d failed (want %d, 0)\nsipp errors:\n%s\nproxy log tail:\n%s",
+			filepath.Base(file), res.Successful, res.Failed, n, sipp.ErrorLog(dir, "uac"), tailString(d.logs.String(), 3000))
+	}
+	return res
+}
+
+// registrarConfig writes a configuration for a registrar test: one UDP listener, bindings in
+// store, and a minimum expiry low enough to watch a binding expire.
+func registrarConfig(t *testing.T, port int, store string, extra string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "partysip.yaml")
+	body := fmt.Sprintf("listen: [udp:127.0.0.1:%d]\nregistrar:\n  min_expires: 1s\nstore:\n  path: %s\n%s", port, store, extra)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestRegistrationOverTheWire drives the registrar with real SIPp processes: users register with
+// the address of a `sipp -sn uas` as their contact, calls placed to their AORs through the
+// proxy reach that UAS; re-registration keeps them reachable; unregistration and expiry make
+// them unavailable (480).
+func TestRegistrationOverTheWire(t *testing.T) {
+	if _, err := sipp.Path(); err != nil {
+		t.Skip(err)
+	}
+	proxyPort, _ := sipp.FreePort()
+	uasPort, _ := sipp.FreePort()
+	cfg := registrarConfig(t, proxyPort, filepath.Join(t.TempDir(), "bindings.db"), "")
+	d := startDaemon(t, "-c", cfg)
+	uas, err := sipp.StartUAS(t.TempDir(), "udp", uasPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uas.Stop()
+	contact := fmt.Sprintf("127.0.0.1:%d", uasPort)
+	const n = 50
+
+	users := usersFile(t, userLines("user", n, contact, 300)...)
+	runScenario(t, d, proxyPort, scenario(t, "register.xml"), users, n)
+	runScenario(t, d, proxyPort, scenario(t, "call.xml"), users, n)
+
+	// Re-registration (new Call-IDs, same contacts): still one binding each, still reachable.
+	runScenario(t, d, proxyPort, scenario(t, "register.xml"), users, n)
+	runScenario(t, d, proxyPort, scenario(t, "call.xml"), users, n)
+
+	// Unregister the first ten: calls to them get 480; the others still ring.
+	gone := usersFile(t, userLines("user", 10, contact, 0)...)
+	runScenario(t, d, proxyPort, scenario(t, "register.xml"), gone, 10)
+	runScenario(t, d, proxyPort, scenario(t, "call_unavailable.xml"), gone, 10)
+
+	// A binding of 1 s expires on its timer: 480 afterwards.
+	short := usersFile(t, userLines("short", 5, contact, 1)...)
+	runScenario(t, d, proxyPort, scenario(t, "register.xml"), short, 5)
+	runScenario(t, d, proxyPort, scenario(t, "call.xml"), short, 5)
+	time.Sleep(2 * time.Second)
+	runScenario(t, d, proxyPort, scenario(t, "call_unavailable.xml"), short, 5)
+
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+// TestBindingsSurviveKill registers users, kills the daemon with SIGKILL (no chance to flush
+// anything), restarts it on the same store and calls every user.
+func TestBindingsSurviveKill(t *testing.T) {
+	if _, err := sipp.Path(); err != nil {
+		t.Skip(err)
+	}
+	proxyPort, _ := sipp.FreePort()
+	uasPort, _ := sipp.FreePort()
+	cfg := registrarConfig(t, proxyPort, filepath.Join(t.TempDir(), "bindings.db"), "")
+	uas, err := sipp.StartUAS(t.TempDir(), "udp", uasPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uas.Stop()
+	const n = 200
+	users := usersFile(t, userLines("k", n, fmt.Sprintf("127.0.0.1:%d", uasPort), 600)...)
+
+	d := startDaemon(t, "-c", cfg)
+	runScenario(t, d, proxyPort, scenario(t, "register.xml"), users, n)
+	// Every REGISTER was answered 200, so every binding is on disk: kill at once.
+	_ = d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.done
+
+	d = startDaemon(t, "-c", cfg)
+	if !strings.Contains(d.logs.String(), fmt.Sprintf(`"stored_aors":%d`, n)) {
+		t.Fatalf("restarted daemon did not report %d stored AORs:\n%s", n, tailString(d.logs.String(), 2000))
+	}
+	runScenario(t, d, proxyPort, scenario(t, "call.xml"), users, n)
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}

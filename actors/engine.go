@@ -92,6 +92,14 @@ func Start(opts Options) (*Engine, error) {
 		dispatcher: newWorkerPool(max(16, 4*runtime.GOMAXPROCS(0)), 1<<16, 300),
 	}
 	c.txStrategy = txSupervisor(c)
+	var users []config.User
+	if cfg.Auth.UsersFile != "" {
+		if users, err = config.LoadUsers(cfg.Auth.UsersFile); err != nil {
+			tp.close()
+			c.dispatcher.stop()
+			return nil, err
+		}
+	}
 	st, err := openStore(cfg)
 	if err != nil {
 		tp.close()
@@ -102,6 +110,8 @@ func Start(opts Options) (*Engine, error) {
 		Store:      st,
 		Policy:     plugins.Policy(cfg),
 		Aliases:    aliases(cfg, local),
+		Users:      userNames(users),
+		NonceTTL:   cfg.Auth.NonceTTL,
 		Log:        log,
 		Dispatcher: c.dispatcher,
 		Fault:      opts.RegistrationFault,
@@ -112,7 +122,7 @@ func Start(opts Options) (*Engine, error) {
 		c.dispatcher.stop()
 		return nil, err
 	}
-	c.chain, err = plugins.Build(cfg, plugins.Deps{Local: local, Router: c.router, Services: svc})
+	c.chain, err = plugins.Build(cfg, plugins.Deps{Local: local, Router: c.router, Services: svc, Users: users})
 	if err != nil {
 		_ = svc.Stop()
 		tp.close()

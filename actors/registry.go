@@ -35,3 +35,11 @@ func aliases(cfg *config.Config, local *proxy.Local) map[string][]string {
 	}
 	return out
 }
+
+func userNames(users []config.User) []string {
+	out := make([]string, len(users))
+	for i, u := range users {
+		out[i] = u.Name
+	}
+	return out
+}

@@ -100,3 +100,37 @@ func TestExampleConfigs(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadUsers(t *testing.T) {
+	good := write(t, "users:\n  - name: alice\n    password: secret\n  - name: bob\n    ha1:\n      MD5: 0123456789abcdef0123456789ABCDEF\n")
+	users, err := LoadUsers(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 2 || users[0].Password != "secret" || users[1].HA1["MD5"] != "0123456789abcdef0123456789abcdef" {
+		t.Fatalf("%+v", users)
+	}
+	bad := write(t, "users:\n  - name: alice\n  - name: alice\n    password: x\n    pin: 1\n  - name: carol\n    ha1: {SHA-1: abc, MD5: xyz}\n")
+	_, err = LoadUsers(bad)
+	for _, want := range []string{":2: users[0]: needs a password or ha1", ":5: users[1].pin: unknown key",
+		":7: users[2].ha1.SHA-1: algorithm must be", ":7: users[2].ha1.MD5: want 32 hex digits"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q in:\n%v", want, err)
+		}
+	}
+}
+
+func TestPluginListChecked(t *testing.T) {
+	p := write(t, "plugins: [sanity, frobnicate, forward, sanity]\nstore:\n  driver: disk\n")
+	_, err := Load(p)
+	for _, want := range []string{":1: plugins[1]: unknown plugin \"frobnicate\"", "plugins[3]: plugin \"sanity\" listed twice",
+		"plugins: the last plugin must be forward", ":3: store.driver: \"disk\""} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q in:\n%v", want, err)
+		}
+	}
+	p = write(t, "plugins: [sanity, auth, forward]\n")
+	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "auth.users_file: the auth plugin needs a users file") {
+		t.Errorf("auth without users: %v", err)
+	}
+}

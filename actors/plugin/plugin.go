@@ -69,6 +69,8 @@ type Request struct {
 	Identity string
 	// Located is set by location when it resolved the Request-URI to registered contacts.
 	Located bool
+	// Pending is a waiting plugin's own state between Serve and Resume.
+	Pending any
 	// Self is the proxy context: the address a service actor answers to.
 	Self *actor.PID
 	// Send delivers a message to another actor (the proxy context's actor.Context.Send).

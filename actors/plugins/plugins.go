@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/partysip/partysip/actors/plugin"
+	"github.com/partysip/partysip/actors/plugins/auth"
 	"github.com/partysip/partysip/actors/plugins/forward"
 	"github.com/partysip/partysip/actors/plugins/location"
 	"github.com/partysip/partysip/actors/plugins/maxfwd"
@@ -23,6 +24,8 @@ type Deps struct {
 	Local    *proxy.Local
 	Router   *proxy.Router
 	Services *services.Services
+	// Users of the auth users file (nil when there is none).
+	Users []config.User
 }
 
 // Build returns the chain cfg.Plugins names, in that order. cfg has been validated.
@@ -33,6 +36,8 @@ func Build(cfg *config.Config, d Deps) (plugin.Chain, error) {
 		switch name {
 		case "sanity":
 			h = &sanity.Sanity{Local: d.Local}
+		case "auth":
+			h = auth.New(cfg.Auth, d.Users, d.Local, d.Services.Nonces)
 		case "maxfwd":
 			h = &maxfwd.MaxFwd{Limit: cfg.MaxFwd.Limit}
 		case "registrar":

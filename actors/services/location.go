@@ -16,13 +16,14 @@ import (
 type locationActor struct {
 	s       *Services
 	records map[string]registrar.Record
-	known   map[string]bool
+	known   map[string]bool // AORs registered at least once since start
+	users   map[string]bool // user names of the users file
 }
 
 func newLocation(s *Services) actor.Actor {
-	l := &locationActor{s: s, records: map[string]registrar.Record{}, known: map[string]bool{}}
+	l := &locationActor{s: s, records: map[string]registrar.Record{}, known: map[string]bool{}, users: map[string]bool{}}
 	for _, u := range s.opts.Users {
-		l.known[u] = true
+		l.users[u] = true
 	}
 	return l
 }
@@ -63,7 +64,7 @@ func (l *locationActor) lookup(aor string, now time.Time) ([]registrar.Binding, 
 			}
 			return
 		}
-		known = known || l.known[a]
+		known = known || l.known[a] || l.users[userOf(a)]
 		all.Bindings = append(all.Bindings, l.records[a].Bindings...)
 	}
 	visit(aor, 0)
@@ -83,4 +84,14 @@ func (l *locationActor) list(aor string, now time.Time) []registrar.Record {
 	}
 	slices.SortFunc(out, func(x, y registrar.Record) int { return strings.Compare(x.AOR, y.AOR) })
 	return out
+}
+
+// userOf is the user part of a canonical AOR ("sip:alice@example.com" → "alice").
+func userOf(aor string) string {
+	_, rest, _ := strings.Cut(aor, ":")
+	user, _, ok := strings.Cut(rest, "@")
+	if !ok {
+		return ""
+	}
+	return user
 }

@@ -21,10 +21,13 @@ type Options struct {
 	Policy registrar.Policy
 	// Aliases map an address-of-record to others (canonical AORs, see registrar.AOR).
 	Aliases map[string][]string
-	// Users are addresses-of-record known without a registration (the credentials file):
-	// a request for one with no binding gets 480, not 404.
+	// Users are user names known without a registration (the auth users file): a request
+	// for one of them (in any of our domains) with no binding gets 480, not 404.
 	Users []string
-	Log   *zap.Logger
+	// NonceTTL is how long a digest nonce is accepted (the nonce service remembers its counts
+	// that long).
+	NonceTTL time.Duration
+	Log      *zap.Logger
 	// Dispatcher runs the service actors' mailboxes (nil: protoactor's default).
 	Dispatcher actor.Dispatcher
 	// Fault, when set, is asked before each REGISTER an AOR actor applies; true makes it panic
@@ -43,6 +46,7 @@ type Stats struct {
 type Services struct {
 	Registrar *actor.PID
 	Location  *actor.PID
+	Nonces    *actor.PID
 	opts      Options
 	root      *actor.RootContext
 	stats     Stats
@@ -60,6 +64,10 @@ func Start(root *actor.RootContext, opts Options) (*Services, error) {
 	}
 	s := &Services{opts: opts, root: root}
 	s.Location = root.Spawn(s.props(func() actor.Actor { return newLocation(s) }, nil))
+	if opts.NonceTTL <= 0 {
+		opts.NonceTTL = 5 * time.Minute
+	}
+	s.Nonces = root.Spawn(s.props(func() actor.Actor { return newNonces(opts.NonceTTL) }, nil))
 	s.Registrar = root.Spawn(s.props(func() actor.Actor { return newRegistrar(s, aors) }, s.aorSupervisor()))
 	opts.Log.Info("registrar started", zap.Int("stored_aors", len(aors)))
 	return s, nil
@@ -72,6 +80,7 @@ func (s *Services) Stats() *Stats { return &s.stats }
 func (s *Services) Stop() error {
 	_ = s.root.StopFuture(s.Registrar).Wait()
 	_ = s.root.StopFuture(s.Location).Wait()
+	_ = s.root.StopFuture(s.Nonces).Wait()
 	return s.opts.Store.Close()
 }
 

@@ -46,7 +46,7 @@ func newHarness(t *testing.T, path string) *harness {
 	h.s, err = Start(h.system.Root, Options{
 		Store: st, Policy: registrar.DefaultPolicy,
 		Aliases: map[string][]string{"sip:team@example.com": {"sip:alice@example.com", "sip:bob@example.com"}},
-		Users:   []string{"sip:carol@example.com"},
+		Users:   []string{"carol"},
 		Fault: func(aor string) bool {
 			if h.fault.Load().(string) == aor {
 				h.fault.Store("")
@@ -242,4 +242,38 @@ func mustParse(t *testing.T, user, contact string, cseq int, pol registrar.Polic
 		t.Fatal(rej)
 	}
 	return reg
+}
+
+func TestNonceCountReplay(t *testing.T) {
+	h := newHarness(t, filepath.Join(t.TempDir(), "bindings.db"))
+	defer h.stop()
+	got := make(chan bool, 1)
+	probe := h.system.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		if a, ok := ctx.Message().(*NonceUseAnswered); ok {
+			got <- a.Fresh
+		}
+	}))
+	use := func(nonce string, nc int) bool {
+		h.system.Root.Send(h.s.Nonces, &NonceUseRequested{Nonce: nonce, NC: nc, ReplyTo: probe})
+		select {
+		case f := <-got:
+			return f
+		case <-time.After(5 * time.Second):
+			t.Fatal("no answer")
+			return false
+		}
+	}
+	for i, c := range []struct {
+		nonce string
+		nc    int
+		want  bool
+	}{
+		{"n1", 1, true}, {"n1", 2, true}, {"n1", 2, false}, {"n1", 1, false}, {"n1", 5, true},
+		{"n2", 1, true},
+		{"n3", 0, true}, {"n3", 0, false}, // no qop: once
+	} {
+		if got := use(c.nonce, c.nc); got != c.want {
+			t.Errorf("step %d: %s nc=%d fresh=%v, want %v", i, c.nonce, c.nc, got, c.want)
+		}
+	}
 }

@@ -153,3 +153,68 @@ func TestBindingsSurviveKill(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 }
+
+// TestRegistrationWithDigest registers users through the auth plugin with real SIPp digest
+// credentials (401, then REGISTER with Authorization); a wrong password never gets its 200.
+func TestRegistrationWithDigest(t *testing.T) {
+	if _, err := sipp.Path(); err != nil {
+		t.Skip(err)
+	}
+	proxyPort, _ := sipp.FreePort()
+	uasPort, _ := sipp.FreePort()
+	const n = 20
+	var users strings.Builder
+	users.WriteString("users:\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&users, "  - name: auth%03d\n    password: pw%03d\n", i, i)
+	}
+	usersPath := filepath.Join(t.TempDir(), "users.yaml")
+	if err := os.WriteFile(usersPath, []byte(users.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// SIPp 3.6 computes MD5 only and reads the first challenge only.
+	cfg := registrarConfig(t, proxyPort, filepath.Join(t.TempDir(), "bindings.db"), fmt.Sprintf(
+		"plugins: [sanity, maxfwd, auth, registrar, location, forward]\nauth:\n  users_file: %s\n  algorithms: [MD5]\n  methods: [REGISTER]\n", usersPath))
+	d := startDaemon(t, "-c", cfg)
+	uas, err := sipp.StartUAS(t.TempDir(), "udp", uasPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uas.Stop()
+	contact := fmt.Sprintf("127.0.0.1:%d", uasPort)
+
+	lines := make([]string, n)
+	for i := range lines {
+		lines[i] = fmt.Sprintf("auth%03d;%s;300;[authentication username=auth%03d password=pw%03d]", i, contact, i, i)
+	}
+	runScenario(t, d, proxyPort, scenario(t, "register_auth.xml"), usersFile(t, lines...), n)
+
+	// Wrong passwords: challenged again instead of 200; every one of these registrations fails.
+	wrong := make([]string, 5)
+	for i := range wrong {
+		wrong[i] = fmt.Sprintf("auth%03d;%s;300;[authentication username=auth%03d password=nope]", i, contact, i)
+	}
+	dir := t.TempDir()
+	port, _ := sipp.FreePort()
+	res, err := sipp.UAC{Dir: dir, Target: fmt.Sprintf("127.0.0.1:%d", proxyPort), Transport: "udp", Port: port,
+		Calls: 5, Rate: 50, Scenario: scenario(t, "register_auth.xml"), Extra: []string{"-inf", usersFile(t, wrong...)},
+		Timeout: 30 * time.Second}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Successful != 0 || res.Failed != 5 {
+		t.Fatalf("wrong passwords: %d successful, %d failed (want 0, 5)", res.Successful, res.Failed)
+	}
+	if !strings.Contains(d.logs.String(), "authentication failed") {
+		t.Fatal("no log line for the failed authentications")
+	}
+	// The authenticated bindings route calls (only REGISTER is challenged in this setup).
+	plain := make([]string, n)
+	for i := range plain {
+		plain[i] = fmt.Sprintf("auth%03d;%s;300", i, contact)
+	}
+	runScenario(t, d, proxyPort, scenario(t, "call.xml"), usersFile(t, plain...), n)
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}

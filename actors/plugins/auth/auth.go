@@ -1,0 +1,211 @@
+// Package auth is digest authentication (RFC 3261 §22 with RFC 7616 / RFC 8760 algorithms):
+// REGISTERs for our domains are challenged with 401, other requests from our users with 407;
+// requests that would use us as an open relay are refused.
+package auth
+
+import (
+	"crypto/rand"
+	"slices"
+	"strings"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/partysip/partysip/actors/plugin"
+	"github.com/partysip/partysip/actors/services"
+	"github.com/partysip/partysip/config"
+	"github.com/partysip/partysip/sipcore/digest"
+	"github.com/partysip/partysip/sipcore/proxy"
+)
+
+// Auth challenges and verifies. It is built once and shared: users and settings are read-only;
+// the nonce-count table lives in the nonce service actor.
+type Auth struct {
+	Local *proxy.Local
+	Realm string
+	// Algorithms offered, one challenge each, in order of preference (RFC 8760 §2.4).
+	Algorithms []string
+	// HA1 by user name, then by algorithm.
+	HA1 map[string]map[string]string
+	// MatchIdentity: the user authenticated must be the To user (REGISTER) or From user.
+	MatchIdentity bool
+	Methods       []sip.RequestMethod
+	Nonces        *digest.Nonces
+	Service       *actor.PID // the nonce service
+}
+
+var _ plugin.Waiter = (*Auth)(nil)
+
+// New builds the plugin from its config section and users.
+func New(cfg config.Auth, users []config.User, local *proxy.Local, nonceService *actor.PID) *Auth {
+	a := &Auth{Local: local, Realm: cfg.Realm, MatchIdentity: cfg.MatchIdentity, Service: nonceService,
+		HA1: map[string]map[string]string{}}
+	if a.Realm == "" {
+		if len(local.Domains) > 0 {
+			a.Realm = local.Domains[0]
+		} else if len(local.Addrs) > 0 {
+			a.Realm = local.Addrs[0].Host
+		}
+	}
+	for _, alg := range cfg.Algorithms {
+		a.Algorithms = append(a.Algorithms, strings.ToUpper(alg))
+	}
+	for _, m := range cfg.Methods {
+		a.Methods = append(a.Methods, sip.RequestMethod(strings.ToUpper(m)))
+	}
+	for _, u := range users {
+		h := map[string]string{}
+		for alg, v := range u.HA1 {
+			h[alg] = v
+		}
+		if u.Password != "" {
+			for _, alg := range []string{digest.MD5, digest.SHA256} {
+				h[alg] = digest.HA1(alg, u.Name, a.Realm, u.Password)
+			}
+		}
+		a.HA1[u.Name] = h
+	}
+	var secret [32]byte
+	_, _ = rand.Read(secret[:])
+	a.Nonces = &digest.Nonces{Secret: secret[:], TTL: cfg.NonceTTL}
+	return a
+}
+
+// Name is "auth".
+func (*Auth) Name() string { return "auth" }
+
+// pending is what Serve verified, waiting for the nonce service's word on the nonce-count.
+type pending struct {
+	user   string
+	stale  bool
+	header string
+}
+
+// Serve decides whether the request needs credentials and checks them.
+func (a *Auth) Serve(r *plugin.Request) plugin.Result {
+	w := r.Work
+	// ACK and CANCEL cannot be challenged (§22.1); in-dialog requests were authorized with the
+	// dialog (Kamailio's default route authenticates initial requests only).
+	if w.Method == sip.ACK || w.Method == sip.CANCEL || r.InDialog() {
+		return plugin.Continue
+	}
+	register := w.Method == sip.REGISTER && a.Local.IsDomain(w.Recipient.Host)
+	from := w.From()
+	ours := from != nil && a.Local.IsDomain(from.Address.Host)
+	if !register && !ours {
+		// Not one of our users: fine when calling one of our users or us, an open relay
+		// otherwise.
+		if proxy.TopRoute(w) == nil && !a.Local.IsDomain(w.Recipient.Host) {
+			return r.Reply(403, "Relaying Forbidden")
+		}
+		return plugin.Continue
+	}
+	if !slices.Contains(a.Methods, w.Method) {
+		return plugin.Continue
+	}
+	header := "Proxy-Authorization"
+	if register {
+		header = "Authorization"
+	}
+	cred := a.credentials(w, header)
+	if cred == nil {
+		return a.challenge(r, register, false)
+	}
+	switch a.Nonces.Check(cred.Nonce, r.Now) {
+	case digest.NonceInvalid:
+		return a.challenge(r, register, false)
+	case digest.NonceStale:
+		return a.challenge(r, register, true)
+	}
+	alg := strings.ToUpper(cred.Algorithm)
+	if alg == "" {
+		alg = digest.MD5
+	}
+	ha1, ok := a.HA1[cred.Username][alg]
+	if !ok || !slices.Contains(a.Algorithms, alg) || !digest.Verify(cred, string(w.Method), w.Body(), ha1) {
+		// §22.3: failed credentials are challenged again; the log says why, the client does not.
+		r.Log.Info("authentication failed", zap.String("call_id", r.CallID), zap.String("user", cred.Username),
+			zap.String("algorithm", alg), zap.String("source", r.Source))
+		return a.challenge(r, register, false)
+	}
+	if a.MatchIdentity {
+		identity := from.Address.User
+		if register {
+			identity = w.To().Address.User
+		}
+		if identity != cred.Username {
+			r.Log.Info("authenticated user is not the request's identity", zap.String("call_id", r.CallID),
+				zap.String("user", cred.Username), zap.String("identity", identity))
+			return r.Reply(403, "Forbidden")
+		}
+	}
+	r.Identity = cred.Username
+	r.Send(a.Service, &services.NonceUseRequested{Nonce: cred.Nonce, NC: cred.Nc, ReplyTo: r.Self})
+	r.Pending = &pending{user: cred.Username, header: header}
+	return plugin.Wait
+}
+
+// Resume accepts the request once the nonce-count is known to be fresh.
+func (a *Auth) Resume(r *plugin.Request, answer any) plugin.Result {
+	p, _ := r.Pending.(*pending)
+	r.Pending = nil
+	ans, ok := answer.(*services.NonceUseAnswered)
+	if !ok || p == nil {
+		return r.Reply(500, "Server Internal Error")
+	}
+	register := p.header == "Authorization"
+	if !ans.Fresh {
+		// A replayed nonce-count: the credentials were right once; ask for a new nonce.
+		r.Log.Info("digest nonce-count replayed", zap.String("call_id", r.CallID), zap.String("user", p.user))
+		r.Identity = ""
+		return a.challenge(r, register, true)
+	}
+	if !register {
+		// §22.3: a proxy removes the credentials meant for its own realm before forwarding.
+		a.removeCredentials(r.Work, p.header)
+	}
+	return plugin.Continue
+}
+
+// credentials returns the parsed credentials for our realm in header, or nil.
+func (a *Auth) credentials(req *sip.Request, header string) *digest.Credentials {
+	for _, h := range req.GetHeaders(header) {
+		c, err := digest.ParseCredentials(h.Value())
+		if err == nil && c.Realm == a.Realm && digest.Supported(c.Algorithm) {
+			return c
+		}
+	}
+	return nil
+}
+
+func (a *Auth) removeCredentials(req *sip.Request, header string) {
+	keep := []sip.Header{}
+	for _, h := range req.GetHeaders(header) {
+		if c, err := digest.ParseCredentials(h.Value()); err != nil || c.Realm != a.Realm {
+			keep = append(keep, h)
+		}
+	}
+	for req.GetHeader(header) != nil {
+		req.RemoveHeader(header)
+	}
+	for _, h := range keep {
+		req.AppendHeader(h)
+	}
+}
+
+// challenge answers 401 (REGISTER to us) or 407 with one challenge per algorithm.
+func (a *Auth) challenge(r *plugin.Request, register, stale bool) plugin.Result {
+	code, reason, name := 407, "Proxy Authentication Required", "Proxy-Authenticate"
+	if register {
+		code, reason, name = 401, "Unauthorized", "WWW-Authenticate"
+	}
+	var salt [8]byte
+	_, _ = rand.Read(salt[:])
+	nonce := a.Nonces.Make(r.Now, salt)
+	hdrs := make([]sip.Header, 0, len(a.Algorithms))
+	for _, alg := range a.Algorithms {
+		hdrs = append(hdrs, sip.NewHeader(name, digest.Challenge(a.Realm, nonce, alg, stale)))
+	}
+	return r.Reply(code, reason, hdrs...)
+}

@@ -1,0 +1,172 @@
+package auth
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+	"go.uber.org/zap"
+
+	"github.com/partysip/partysip/actors/plugin"
+	"github.com/partysip/partysip/actors/services"
+	"github.com/partysip/partysip/config"
+	"github.com/partysip/partysip/sipcore/proxy"
+)
+
+var local = &proxy.Local{Domains: []string{"example.com"}, Addrs: []proxy.HostPort{{Host: "127.0.0.1", Port: 5060}}}
+
+func newAuth(algs ...string) *Auth {
+	return New(config.Auth{Algorithms: algs, NonceTTL: time.Minute, MatchIdentity: true,
+		Methods: []string{"REGISTER", "INVITE"}},
+		[]config.User{{Name: "alice", Password: "secret"}}, local, nil)
+}
+
+// request parses raw (header lines after the request line) into a chain request.
+func request(t *testing.T, line string, hdrs ...string) (*plugin.Request, *[]any) {
+	t.Helper()
+	raw := line + "\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\nMax-Forwards: 70\r\nCall-ID: c1\r\n" +
+		strings.Join(hdrs, "\r\n") + "\r\nContent-Length: 0\r\n\r\n"
+	msg, err := sip.NewParser().ParseSIP([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := msg.(*sip.Request)
+	sent := &[]any{}
+	return &plugin.Request{Received: req, Work: req.Clone(), Now: time.Now(), Log: zap.NewNop(),
+		Send: func(_ *actor.PID, m any) { *sent = append(*sent, m) }}, sent
+}
+
+func register(t *testing.T, to string, extra ...string) (*plugin.Request, *[]any) {
+	return request(t, "REGISTER sip:example.com SIP/2.0", append([]string{
+		"From: <sip:" + to + "@example.com>;tag=1", "To: <sip:" + to + "@example.com>", "CSeq: 1 REGISTER",
+		"Contact: <sip:" + to + "@10.0.0.1>"}, extra...)...)
+}
+
+// answer computes credentials for the challenge in res as a client with password would.
+func answer(t *testing.T, res *proxy.Rejection, user, password, method, uri string) string {
+	t.Helper()
+	chal, err := digest.ParseChallenge(res.Headers[0].Value())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := digest.Digest(chal, digest.Options{Method: method, URI: uri, Username: user, Password: password, Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cred.String()
+}
+
+func TestRegisterChallengeAndVerify(t *testing.T) {
+	for _, alg := range []string{"SHA-256", "MD5"} {
+		t.Run(alg, func(t *testing.T) {
+			a := newAuth(alg)
+			r, _ := register(t, "alice")
+			if res := a.Serve(r); res != plugin.Answered || r.Answer.Code != 401 || r.Answer.Headers[0].Name() != "WWW-Authenticate" {
+				t.Fatalf("no credentials: %v %+v", res, r.Answer)
+			}
+			creds := answer(t, r.Answer, "alice", "secret", "REGISTER", "sip:example.com")
+
+			r, sent := register(t, "alice", "Authorization: "+creds)
+			if res := a.Serve(r); res != plugin.Wait || len(*sent) != 1 {
+				t.Fatalf("right credentials: %v %+v", res, r.Answer)
+			}
+			if res := a.Resume(r, &services.NonceUseAnswered{Fresh: true}); res != plugin.Continue || r.Identity != "alice" {
+				t.Fatalf("fresh nonce-count: %v identity %q", res, r.Identity)
+			}
+			// The registrar keeps its Authorization (it is the UAS for it); nothing removed.
+			if r.Work.GetHeader("Authorization") == nil {
+				t.Fatal("REGISTER credentials removed")
+			}
+
+			// The same nonce-count again: a replay, challenged again with stale=true.
+			r, _ = register(t, "alice", "Authorization: "+creds)
+			a.Serve(r)
+			if res := a.Resume(r, &services.NonceUseAnswered{Fresh: false}); res != plugin.Answered || r.Answer.Code != 401 ||
+				!strings.Contains(r.Answer.Headers[0].Value(), "stale=true") {
+				t.Fatalf("replay: %v %+v", res, r.Answer)
+			}
+		})
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	a := newAuth("MD5")
+	r, _ := register(t, "alice")
+	a.Serve(r)
+	challenge := r.Answer
+
+	wrong := answer(t, challenge, "alice", "guess", "REGISTER", "sip:example.com")
+	r, _ = register(t, "alice", "Authorization: "+wrong)
+	if a.Serve(r); r.Answer == nil || r.Answer.Code != 401 {
+		t.Fatalf("wrong password: %+v", r.Answer)
+	}
+
+	// alice's own password, registering bob: 403.
+	right := answer(t, challenge, "alice", "secret", "REGISTER", "sip:example.com")
+	r, _ = register(t, "bob", "Authorization: "+right)
+	if a.Serve(r); r.Answer == nil || r.Answer.Code != 403 {
+		t.Fatalf("identity mismatch: %+v", r.Answer)
+	}
+
+	// A nonce past its TTL: 401 with stale=true.
+	r, _ = register(t, "alice", "Authorization: "+right)
+	r.Now = r.Now.Add(2 * time.Minute)
+	if a.Serve(r); r.Answer == nil || r.Answer.Code != 401 || !strings.Contains(r.Answer.Headers[0].Value(), "stale=true") {
+		t.Fatalf("stale nonce: %+v", r.Answer)
+	}
+
+	// A nonce we never issued: a plain challenge.
+	forged := strings.Replace(right, challenge.Headers[0].Value()[strings.Index(challenge.Headers[0].Value(), "nonce=")+7:][:10], "AAAAAAAAAA", 1)
+	r, _ = register(t, "alice", "Authorization: "+forged)
+	if a.Serve(r); r.Answer == nil || r.Answer.Code != 401 || strings.Contains(r.Answer.Headers[0].Value(), "stale=true") {
+		t.Fatalf("forged nonce: %+v", r.Answer)
+	}
+}
+
+func TestProxyAuthentication(t *testing.T) {
+	a := newAuth("SHA-256", "MD5")
+	invite := func(from, to string, extra ...string) (*plugin.Request, *[]any) {
+		return request(t, "INVITE sip:"+to+" SIP/2.0", append([]string{
+			"From: <sip:" + from + ">;tag=1", "To: <sip:" + to + ">", "CSeq: 1 INVITE"}, extra...)...)
+	}
+	r, _ := invite("alice@example.com", "bob@example.org")
+	if a.Serve(r); r.Answer == nil || r.Answer.Code != 407 || len(r.Answer.Headers) != 2 ||
+		r.Answer.Headers[0].Name() != "Proxy-Authenticate" || !strings.Contains(r.Answer.Headers[1].Value(), "algorithm=MD5") {
+		t.Fatalf("our user calling out: %+v", r.Answer)
+	}
+	creds := answer(t, r.Answer, "alice", "secret", "INVITE", "sip:bob@example.org")
+	r, _ = invite("alice@example.com", "bob@example.org", "Proxy-Authorization: "+creds, `Proxy-Authorization: Digest username="x", realm="elsewhere", nonce="n", uri="sip:b", response="00"`)
+	if res := a.Serve(r); res != plugin.Wait {
+		t.Fatalf("credentials: %v %+v", res, r.Answer)
+	}
+	if res := a.Resume(r, &services.NonceUseAnswered{Fresh: true}); res != plugin.Continue {
+		t.Fatalf("resume: %v", res)
+	}
+	// §22.3: our realm's credentials are consumed; another realm's go on.
+	if hs := r.Work.GetHeaders("Proxy-Authorization"); len(hs) != 1 || !strings.Contains(hs[0].Value(), "elsewhere") {
+		t.Fatalf("Proxy-Authorization left: %v", hs)
+	}
+
+	// Someone else's user calling one of ours: no challenge. Calling elsewhere through us: 403.
+	r, _ = invite("carol@example.net", "alice@example.com")
+	if res := a.Serve(r); res != plugin.Continue {
+		t.Fatalf("inbound call: %v %+v", res, r.Answer)
+	}
+	r, _ = invite("carol@example.net", "dave@example.org")
+	if a.Serve(r); r.Answer == nil || r.Answer.Code != 403 {
+		t.Fatalf("relay: %+v", r.Answer)
+	}
+	// In-dialog requests and unlisted methods pass.
+	r, _ = invite("alice@example.com", "bob@example.org")
+	r.Work.To().Params.Add("tag", "x")
+	if res := a.Serve(r); res != plugin.Continue {
+		t.Fatalf("in-dialog: %v", res)
+	}
+	r, _ = request(t, "MESSAGE sip:bob@example.org SIP/2.0", "From: <sip:alice@example.com>;tag=1", "To: <sip:bob@example.org>", "CSeq: 1 MESSAGE")
+	if res := a.Serve(r); res != plugin.Continue {
+		t.Fatalf("unlisted method: %v", res)
+	}
+}

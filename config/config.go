@@ -38,6 +38,8 @@ type Config struct {
 	Redirect  Redirect  `yaml:"redirect"`
 	Store     Store     `yaml:"store"`
 
+	Admin Admin `yaml:"admin"`
+
 	// Source is the file the configuration came from ("" for the defaults alone).
 	Source string `yaml:"-"`
 	// lines maps a key path (e.g. "routes[0].match") to its line in Source.
@@ -53,6 +55,13 @@ func (c *Config) SetOrigin(key, origin string) {
 		c.origins = map[string]string{}
 	}
 	c.origins[key] = origin
+}
+
+// Admin configures the HTTP admin API that partysip ctl drives.
+type Admin struct {
+	// Listen is host:port; "" turns the API off. Keep it on loopback or a management network:
+	// it can remove registrations.
+	Listen string `yaml:"listen"`
 }
 
 // Route is one static route.

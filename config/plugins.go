@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -124,6 +125,11 @@ func (c *Config) validatePlugins(add func(error)) {
 			if !isSIPURI(t) {
 				add(c.at("location.aliases", "%q: target %q must be a sip: or sips: URI", from, t))
 			}
+		}
+	}
+	if c.Admin.Listen != "" {
+		if _, port, err := net.SplitHostPort(c.Admin.Listen); err != nil || port == "" {
+			add(c.at("admin.listen", "%q: want host:port, or \"\" to turn the API off", c.Admin.Listen))
 		}
 	}
 	switch c.Store.Driver {

@@ -39,9 +39,10 @@ func TestMain(m *testing.M) {
 
 // daemon is a partysip process started by a test.
 type daemon struct {
-	cmd  *exec.Cmd
-	logs *syncLog
-	done chan error
+	cmd   *exec.Cmd
+	logs  *syncLog
+	done  chan error
+	admin string // host:port of its admin API
 }
 
 // syncLog collects the daemon's output from its reader goroutine for the test to read.
@@ -69,6 +70,18 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 	if !slices.Contains(args, "--store") && !slices.Contains(args, "-c") {
 		args = append(args, "--store", filepath.Join(t.TempDir(), "bindings.db"))
 	}
+	// The admin API on a port of the test's own, so daemons never contend for the default.
+	adminAddr := ""
+	if i := slices.Index(args, "--admin"); i >= 0 {
+		adminAddr = args[i+1]
+	} else {
+		port, err := sipp.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		adminAddr = fmt.Sprintf("127.0.0.1:%d", port)
+		args = append(args, "--admin", adminAddr)
+	}
 	cmd := exec.Command(binary, append([]string{"run", "--log-format", "json"}, args...)...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -76,7 +89,7 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{cmd: cmd, logs: &syncLog{}, done: make(chan error, 1)}
+	d := &daemon{cmd: cmd, logs: &syncLog{}, done: make(chan error, 1), admin: adminAddr}
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(pr)

@@ -2,6 +2,7 @@
 //
 //	partysip run [-c FILE] [--listen udp:127.0.0.1:5060 ...] [--route 'REGEX=sip:host:port' ...]
 //	partysip check -c FILE
+//	partysip ctl [--admin HOST:PORT] bindings list [AOR] | bindings rm AOR CONTACT
 //	partysip fsm [--reliable] ict|nict|ist|nist, partysip fsm --markdown
 //	partysip version
 package main
@@ -11,6 +12,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -21,6 +24,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/partysip/partysip/actors"
+	"github.com/partysip/partysip/actors/admin"
 	"github.com/partysip/partysip/config"
 	"github.com/partysip/partysip/sipcore/proxy"
 )
@@ -33,6 +37,8 @@ const usage = `partysip: a SIP proxy server on the actor model.
 Usage:
   partysip run [flags]       run the daemon (embedded defaults unless -c is given)
   partysip check -c FILE     validate a configuration file and exit
+  partysip ctl bindings list [AOR] | rm AOR CONTACT
+                             list or remove registrations of a running daemon
   partysip fsm ict|nict|ist|nist [--reliable]
                              print a transaction state diagram (Mermaid), generated from the code
   partysip version           print the version
@@ -56,6 +62,8 @@ func realMain(args []string) int {
 		return cmdCheck(args[1:])
 	case "fsm":
 		return cmdFSM(args[1:])
+	case "ctl":
+		return cmdCtl(args[1:])
 	case "version", "--version", "-v":
 		fmt.Println("partysip", version)
 		return 0
@@ -79,6 +87,7 @@ type runFlags struct {
 	logLevel, logFormat   string
 	drain                 time.Duration
 	store                 string
+	admin                 string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -90,6 +99,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logFormat, "log-format", "", "console or json")
 	fs.DurationVar(&f.drain, "drain-timeout", -1, "how long live transactions may finish after SIGTERM")
 	fs.StringVar(&f.store, "store", "", `bindings store: a bolt file path, or "memory"`)
+	fs.StringVar(&f.admin, "admin", "", `admin API host:port, or "off"`)
 }
 
 // load builds the configuration: defaults, then the file, then flags.
@@ -140,6 +150,13 @@ func (f *runFlags) load() (*config.Config, error) {
 		}
 		cfg.SetOrigin("store", "flag --store")
 	}
+	if f.admin != "" {
+		cfg.Admin.Listen = f.admin
+		if f.admin == "off" {
+			cfg.Admin.Listen = ""
+		}
+		cfg.SetOrigin("admin", "flag --admin")
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -188,6 +205,18 @@ func cmdRun(args []string) int {
 		log.Error("start failed", zap.Error(err))
 		return 1
 	}
+	var adminSrv *http.Server
+	if cfg.Admin.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.Admin.Listen)
+		if err != nil {
+			log.Error("start failed: admin API", zap.String("listen", cfg.Admin.Listen), zap.Error(err))
+			engine.Stop()
+			return 1
+		}
+		adminSrv = &http.Server{Handler: admin.Handler(engine, log), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = adminSrv.Serve(ln) }()
+		log.Info("admin API listening", zap.String("listen", ln.Addr().String()))
+	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	sig := <-sigs
@@ -201,6 +230,9 @@ func cmdRun(args []string) int {
 	}()
 	if err := engine.Drain(ctx); err != nil && errors.Is(err, actors.ErrDrainTimeout) {
 		log.Warn("drain timeout: stopping with transactions still pending", zap.Int64("live", engine.Stats().Pending.Load()))
+	}
+	if adminSrv != nil {
+		_ = adminSrv.Close()
 	}
 	engine.Stop()
 	log.Info("stopped")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -214,6 +215,67 @@ func TestRegistrationWithDigest(t *testing.T) {
 		plain[i] = fmt.Sprintf("auth%03d;%s;300", i, contact)
 	}
 	runScenario(t, d, proxyPort, scenario(t, "call.xml"), usersFile(t, plain...), n)
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+// ctl runs `partysip ctl` against d and returns its output and exit code.
+func ctl(t *testing.T, d *daemon, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"ctl", "--admin", d.admin}, args...)...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
+}
+
+// TestCtlListsAndRemovesBindings registers users with SIPp, lists them with partysip ctl,
+// removes one, and finds calls to it answered 480.
+func TestCtlListsAndRemovesBindings(t *testing.T) {
+	if _, err := sipp.Path(); err != nil {
+		t.Skip(err)
+	}
+	proxyPort, _ := sipp.FreePort()
+	uasPort, _ := sipp.FreePort()
+	d := startDaemon(t, "--listen", fmt.Sprintf("udp:127.0.0.1:%d", proxyPort))
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(d.logs.String(), "admin API listening") {
+		if time.Now().After(deadline) {
+			t.Fatalf("admin API not started:\n%s", d.logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	contact := fmt.Sprintf("127.0.0.1:%d", uasPort)
+	users := usersFile(t, userLines("c", 3, contact, 300)...)
+	runScenario(t, d, proxyPort, scenario(t, "register.xml"), users, 3)
+
+	out, code := ctl(t, d, "bindings", "list")
+	if code != 0 || !strings.Contains(out, "3 binding(s), 3 address(es)-of-record") || !strings.Contains(out, "sip:c001@"+contact) {
+		t.Fatalf("list (exit %d):\n%s", code, out)
+	}
+	out, code = ctl(t, d, "--json", "bindings", "list", "c001@127.0.0.1")
+	if code != 0 || strings.Count(out, `"contact"`) != 1 || !strings.Contains(out, `"aor": "sip:c001@127.0.0.1"`) {
+		t.Fatalf("list one (exit %d):\n%s", code, out)
+	}
+	out, code = ctl(t, d, "bindings", "rm", "c001@127.0.0.1", "sip:c001@"+contact)
+	if code != 0 || !strings.Contains(out, "removed") {
+		t.Fatalf("rm (exit %d):\n%s", code, out)
+	}
+	if out, code = ctl(t, d, "bindings", "rm", "c001@127.0.0.1", "sip:c001@"+contact); code != 1 || !strings.Contains(out, "has no binding") {
+		t.Fatalf("second rm (exit %d):\n%s", code, out)
+	}
+	if out, code = ctl(t, d, "bindings", "list", "not an aor"); code != 1 || !strings.Contains(out, "not an address-of-record") {
+		t.Fatalf("bad AOR (exit %d):\n%s", code, out)
+	}
+	runScenario(t, d, proxyPort, scenario(t, "call_unavailable.xml"), usersFile(t, "c001;x;0"), 1)
+	if out, _ = ctl(t, d, "bindings", "list"); !strings.Contains(out, "2 binding(s)") {
+		t.Fatalf("after rm:\n%s", out)
+	}
 	if code := d.stop(t); code != 0 {
 		t.Fatalf("exit %d", code)
 	}

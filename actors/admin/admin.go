@@ -1,0 +1,121 @@
+// Package admin is partysip's HTTP admin API, which `partysip ctl` drives: JSON over HTTP,
+// bound to loopback by default.
+//
+//	GET    /v1/bindings[?aor=alice@example.com]   live bindings, of one AOR or all
+//	DELETE /v1/bindings?aor=...&contact=...       remove one binding
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/partysip/partysip/actors"
+	"github.com/partysip/partysip/sipcore/registrar"
+)
+
+// Binding is one binding as the API shows it.
+type Binding struct {
+	Contact   string    `json:"contact"`
+	Q         string    `json:"q,omitempty"`
+	Expires   time.Time `json:"expires"`
+	ExpiresIn int       `json:"expires_in"`
+	CallID    string    `json:"call_id"`
+	CSeq      uint32    `json:"cseq"`
+	Path      []string  `json:"path,omitempty"`
+	Source    string    `json:"source,omitempty"`
+	Updated   time.Time `json:"updated"`
+}
+
+// Record is one address-of-record with its bindings.
+type Record struct {
+	AOR      string    `json:"aor"`
+	Bindings []Binding `json:"bindings"`
+}
+
+// Removed answers a DELETE.
+type Removed struct {
+	AOR     string `json:"aor"`
+	Contact string `json:"contact"`
+	Removed bool   `json:"removed"`
+}
+
+// Error is the body of every failed call.
+type Error struct {
+	Error string `json:"error"`
+}
+
+// Handler serves the admin API of e.
+func Handler(e *actors.Engine, log *zap.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/bindings", func(w http.ResponseWriter, r *http.Request) {
+		aor := ""
+		if q := r.URL.Query().Get("aor"); q != "" {
+			var err error
+			if aor, err = e.CanonicalAOR(q); err != nil {
+				reply(w, http.StatusBadRequest, Error{err.Error()})
+				return
+			}
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		recs, err := e.Bindings(ctx, aor)
+		if err != nil {
+			log.Warn("admin: listing bindings", zap.Error(err))
+			reply(w, http.StatusServiceUnavailable, Error{err.Error()})
+			return
+		}
+		now := time.Now()
+		out := make([]Record, 0, len(recs))
+		for _, rec := range recs {
+			out = append(out, Record{AOR: rec.AOR, Bindings: bindings(rec.Bindings, now)})
+		}
+		reply(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("DELETE /v1/bindings", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		aor, err := e.CanonicalAOR(q.Get("aor"))
+		if err != nil || q.Get("contact") == "" {
+			reply(w, http.StatusBadRequest, Error{"want aor=USER@DOMAIN and contact=URI"})
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		found, err := e.RemoveBinding(ctx, aor, q.Get("contact"))
+		if err != nil {
+			log.Warn("admin: removing a binding", zap.String("aor", aor), zap.Error(err))
+			reply(w, http.StatusServiceUnavailable, Error{err.Error()})
+			return
+		}
+		log.Info("admin: binding removed", zap.String("aor", aor), zap.String("contact", q.Get("contact")), zap.Bool("found", found))
+		status := http.StatusOK
+		if !found {
+			status = http.StatusNotFound
+		}
+		reply(w, status, Removed{AOR: aor, Contact: q.Get("contact"), Removed: found})
+	})
+	return mux
+}
+
+func bindings(bs []registrar.Binding, now time.Time) []Binding {
+	out := make([]Binding, len(bs))
+	for i, b := range bs {
+		out[i] = Binding{Contact: b.Contact, Expires: b.Expires.UTC(), ExpiresIn: b.Remaining(now), CallID: b.CallID,
+			CSeq: b.CSeq, Path: b.Path, Source: b.Source, Updated: b.Updated.UTC()}
+		if b.Q != registrar.QUnset {
+			out[i].Q = registrar.FormatQ(b.Q)
+		}
+	}
+	return out
+}
+
+func reply(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,61 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/partysip/partysip/actors/services"
+	"github.com/partysip/partysip/sipcore/registrar"
+)
+
+// These are the operator's calls into the registrar (partysip ctl, the admin API): futures are
+// fine here, off the request path.
+
+// CanonicalAOR turns what an operator types ("alice@example.com", "sip:alice@example.com:5060")
+// into the address-of-record the registrar keys bindings by.
+func (e *Engine) CanonicalAOR(s string) (string, error) {
+	if !strings.HasPrefix(strings.ToLower(s), "sip:") && !strings.HasPrefix(strings.ToLower(s), "sips:") {
+		s = "sip:" + s
+	}
+	var u sip.Uri
+	if err := sip.ParseUri(s, &u); err != nil || u.User == "" {
+		return "", fmt.Errorf("%q is not an address-of-record (user@domain)", s)
+	}
+	return registrar.LocalAOR(&u, e.c.local), nil
+}
+
+// Bindings returns the live bindings of aor (canonical), or of every AOR when aor is "".
+func (e *Engine) Bindings(ctx context.Context, aor string) ([]registrar.Record, error) {
+	res, err := e.system.Root.RequestFuture(e.services.Location, &services.BindingsListRequested{AOR: aor}, timeout(ctx)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("location service: %w", err)
+	}
+	recs, _ := res.([]registrar.Record)
+	return recs, nil
+}
+
+// RemoveBinding removes one contact of aor (canonical) and stores the change; it reports
+// whether there was such a binding.
+func (e *Engine) RemoveBinding(ctx context.Context, aor, contact string) (bool, error) {
+	res, err := e.system.Root.RequestFuture(e.services.Registrar, &services.BindingRemoveRequested{AOR: aor, Contact: contact}, timeout(ctx)).Result()
+	if err != nil {
+		return false, fmt.Errorf("registrar: %w", err)
+	}
+	r, ok := res.(*services.BindingRemoved)
+	if !ok {
+		return false, errors.New("registrar: unexpected answer")
+	}
+	return r.Found, r.Err
+}
+
+func timeout(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return max(time.Until(d), time.Millisecond)
+	}
+	return 5 * time.Second
+}

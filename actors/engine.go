@@ -29,9 +29,10 @@ type Options struct {
 	// LoopbackOnly refuses to send anywhere but loopback and never resolves names: for tests
 	// that feed foreign-looking messages (torture cases, fuzzing).
 	LoopbackOnly bool
-	// RegistrationFault, when set, is asked before each REGISTER an address-of-record actor
-	// applies; true makes that actor panic (supervision tests).
-	RegistrationFault func(aor string) bool
+	// ServiceFault, when set, is asked before a service actor serves a request (kind "aor"
+	// with the AOR before a REGISTER, "location" with the AOR before a lookup); true makes
+	// that actor panic (supervision tests).
+	ServiceFault func(kind, id string) bool
 }
 
 // Engine is a running proxy: transports, the sharded transaction table and the actors under it.
@@ -114,7 +115,7 @@ func Start(opts Options) (*Engine, error) {
 		NonceTTL:   cfg.Auth.NonceTTL,
 		Log:        log,
 		Dispatcher: c.dispatcher,
-		Fault:      opts.RegistrationFault,
+		Fault:      opts.ServiceFault,
 	})
 	if err != nil {
 		_ = st.Close()

@@ -1,6 +1,7 @@
 package services
 
 import (
+	"errors"
 	"slices"
 	"time"
 
@@ -25,6 +26,8 @@ type aorActor struct {
 	timer  *time.Timer
 	gen    uint32
 	log    *zap.Logger
+	// serving is the request being served, so that a failure can still answer it.
+	serving *queued
 }
 
 // queued is a request that arrived while the actor was busy, with whom to answer.
@@ -73,11 +76,47 @@ func (a *aorActor) Receive(ctx actor.Context) {
 		}
 	case *RegisterRequested, *BindingRemoveRequested:
 		a.enqueue(ctx, m)
+	case *actor.Restarting:
+		// This instance failed; its successor reads the store again. Whoever waits on it gets
+		// a 500 now (RFC 3261 §10.3: a failed update fails the request) rather than silence.
+		a.failAll(ctx)
+		if a.timer != nil {
+			a.timer.Stop()
+		}
 	case *actor.Stopping:
+		a.failAll(ctx)
 		if a.timer != nil {
 			a.timer.Stop()
 		}
 	}
+}
+
+// failAll answers 500 to the request being served, the one being saved and those queued.
+func (a *aorActor) failAll(ctx actor.Context) {
+	fail := func(replyTo *actor.PID, remove bool) {
+		switch {
+		case remove:
+			ctx.Send(replyTo, &BindingRemoved{Err: errors.New("registration actor failed")})
+		case replyTo != nil:
+			ctx.Send(replyTo, &RegisterAnswered{Answer: &proxy.Rejection{Code: 500, Reason: "Server Internal Error"}})
+		}
+	}
+	pending := a.queue
+	if a.serving != nil {
+		pending = append([]queued{*a.serving}, pending...)
+	}
+	for _, q := range pending {
+		switch m := q.msg.(type) {
+		case *RegisterRequested:
+			fail(m.ReplyTo, false)
+		case *BindingRemoveRequested:
+			fail(q.sender, true)
+		}
+	}
+	if p := a.saving; p != nil && (p.reg != nil || p.remove) {
+		fail(p.replyTo, p.remove)
+	}
+	a.queue, a.serving, a.saving = nil, nil, nil
 }
 
 // enqueue serves msg now if the actor is idle, else after the work in hand.
@@ -91,7 +130,9 @@ func (a *aorActor) drain(ctx actor.Context) {
 	for a.loaded && a.saving == nil && len(a.queue) > 0 {
 		q := a.queue[0]
 		a.queue = slices.Delete(a.queue, 0, 1)
+		a.serving = &q
 		a.serve(ctx, q)
+		a.serving = nil
 	}
 }
 
@@ -99,7 +140,7 @@ func (a *aorActor) serve(ctx actor.Context, q queued) {
 	now := time.Now()
 	switch m := q.msg.(type) {
 	case *RegisterRequested:
-		if a.s.opts.Fault != nil && a.s.opts.Fault(a.aor) {
+		if a.s.fault("aor", a.aor) {
 			panic("fault injected into registration " + a.aor)
 		}
 		next, changed, rej := registrar.Apply(now, a.rec, m.Reg)

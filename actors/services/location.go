@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/sipcore/registrar"
 )
@@ -30,6 +31,10 @@ func newLocation(s *Services) actor.Actor {
 
 func (l *locationActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		if l.s.locationStarted.Swap(true) {
+			l.reload(ctx)
+		}
 	case *bindingsChanged:
 		l.known[m.Rec.AOR] = true
 		if len(m.Rec.Bindings) == 0 {
@@ -38,6 +43,9 @@ func (l *locationActor) Receive(ctx actor.Context) {
 			l.records[m.Rec.AOR] = m.Rec
 		}
 	case *LookupRequested:
+		if l.s.fault("location", m.AOR) {
+			panic("fault injected into the location service at " + m.AOR)
+		}
 		bindings, known := l.lookup(m.AOR, time.Now())
 		ctx.Send(m.ReplyTo, &LookupAnswered{AOR: m.AOR, Bindings: bindings, Known: known})
 	case *BindingsListRequested:
@@ -94,4 +102,23 @@ func userOf(aor string) string {
 		return ""
 	}
 	return user
+}
+
+// reload reads every stored record back after a restart. Each load is queued in the store after
+// the saves before it, and its answer reaches us before any later publication by that AOR's
+// actor, so the newest record wins.
+func (l *locationActor) reload(ctx actor.Context) {
+	aors, err := l.s.opts.Store.AORs()
+	if err != nil {
+		panic(err) // restarted again, with backoff from the supervisor's limits
+	}
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	for _, aor := range aors {
+		l.s.opts.Store.Load(aor, func(rec registrar.Record, err error) {
+			if err == nil {
+				root.Send(self, &bindingsChanged{Rec: rec})
+			}
+		})
+	}
+	l.s.opts.Log.Info("location service reloaded from the store", zap.Int("aors", len(aors)))
 }

@@ -30,16 +30,19 @@ type Options struct {
 	Log      *zap.Logger
 	// Dispatcher runs the service actors' mailboxes (nil: protoactor's default).
 	Dispatcher actor.Dispatcher
-	// Fault, when set, is asked before each REGISTER an AOR actor applies; true makes it panic
-	// (tests of supervision; issue 6 turns it into an operator's switch).
-	Fault func(aor string) bool
+	// Fault, when set, is asked before a service actor serves a request: by an AOR actor
+	// before each REGISTER (kind "aor", id the AOR), by the location service before each
+	// lookup (kind "location", id the AOR looked up). True makes the actor panic: tests of
+	// supervision, and later an operator's fault-injection switch.
+	Fault func(kind, id string) bool
 }
 
 // Stats are the services' counters.
 type Stats struct {
-	AORRestarts   atomic.Int64 // AOR actors restarted after a failure
-	StoreFailures atomic.Int64 // saves that failed (the REGISTER got 500)
-	Registers     atomic.Int64 // REGISTERs applied and stored
+	AORRestarts     atomic.Int64 // AOR actors restarted after a failure
+	ServiceRestarts atomic.Int64 // location service (or registrar) restarts after a failure
+	StoreFailures   atomic.Int64 // saves that failed (the REGISTER got 500)
+	Registers       atomic.Int64 // REGISTERs applied and stored
 }
 
 // Services is the running registrar and location service.
@@ -50,6 +53,9 @@ type Services struct {
 	opts      Options
 	root      *actor.RootContext
 	stats     Stats
+	// locationStarted tells the location actor's first start from a restart, after which it
+	// reads every record back from the store.
+	locationStarted atomic.Bool
 }
 
 // Start spawns the location service and the registrar, which spawns an AOR actor for every
@@ -63,12 +69,20 @@ func Start(root *actor.RootContext, opts Options) (*Services, error) {
 		return nil, fmt.Errorf("registrar: list stored bindings: %w", err)
 	}
 	s := &Services{opts: opts, root: root}
-	s.Location = root.Spawn(s.props(func() actor.Actor { return newLocation(s) }, nil))
+	// Both live under a supervisor of the root's: they restart, rebuilding from the store.
+	s.Location = root.Spawn(s.props(func() actor.Actor { return newLocation(s) }, actor.WithGuardian(s.serviceSupervisor())))
 	if opts.NonceTTL <= 0 {
 		opts.NonceTTL = 5 * time.Minute
 	}
-	s.Nonces = root.Spawn(s.props(func() actor.Actor { return newNonces(opts.NonceTTL) }, nil))
-	s.Registrar = root.Spawn(s.props(func() actor.Actor { return newRegistrar(s, aors) }, s.aorSupervisor()))
+	s.Nonces = root.Spawn(s.props(func() actor.Actor { return newNonces(opts.NonceTTL) }, actor.WithGuardian(s.serviceSupervisor())))
+	first := true
+	s.Registrar = root.Spawn(s.props(func() actor.Actor {
+		if first {
+			first = false
+			return newRegistrar(s, aors)
+		}
+		return restartedRegistrar(s)
+	}, actor.WithSupervisor(s.aorSupervisor()), actor.WithGuardian(s.serviceSupervisor())))
 	opts.Log.Info("registrar started", zap.Int("stored_aors", len(aors)))
 	return s, nil
 }
@@ -84,15 +98,26 @@ func (s *Services) Stop() error {
 	return s.opts.Store.Close()
 }
 
-func (s *Services) props(p actor.Producer, sup actor.SupervisorStrategy) *actor.Props {
-	var o []actor.PropsOption
+func (s *Services) props(p actor.Producer, o ...actor.PropsOption) *actor.Props {
 	if s.opts.Dispatcher != nil {
 		o = append(o, actor.WithDispatcher(s.opts.Dispatcher))
 	}
-	if sup != nil {
-		o = append(o, actor.WithSupervisor(sup))
-	}
 	return actor.PropsFromProducer(p, o...)
+}
+
+// fault reports whether the test hook asks kind/id to fail now.
+func (s *Services) fault(kind, id string) bool {
+	return s.opts.Fault != nil && s.opts.Fault(kind, id)
+}
+
+// serviceSupervisor restarts a failed service actor (registrar, location, nonces) at once, up to
+// 10 times in 10 s: the registrar and location read their state back from the store.
+func (s *Services) serviceSupervisor() actor.SupervisorStrategy {
+	return actor.NewOneForOneStrategy(10, 10*time.Second, func(reason any) actor.Directive {
+		s.stats.ServiceRestarts.Add(1)
+		s.opts.Log.Error("service actor failed; restarting it from the store", zap.String("reason", fmt.Sprint(reason)))
+		return actor.RestartDirective
+	})
 }
 
 // aorSupervisor restarts a failed AOR actor at once (its state is in the store, which the new

@@ -47,8 +47,8 @@ func newHarness(t *testing.T, path string) *harness {
 		Store: st, Policy: registrar.DefaultPolicy,
 		Aliases: map[string][]string{"sip:team@example.com": {"sip:alice@example.com", "sip:bob@example.com"}},
 		Users:   []string{"carol"},
-		Fault: func(aor string) bool {
-			if h.fault.Load().(string) == aor {
+		Fault: func(kind, id string) bool {
+			if h.fault.Load().(string) == kind+" "+id {
 				h.fault.Store("")
 				return true
 			}
@@ -193,10 +193,13 @@ func TestPanickingAORActorIsRestartedFromTheStore(t *testing.T) {
 	if h.register("alice", "sip:alice@10.0.0.1", 1, 300) != 200 || h.register("bob", "sip:bob@10.0.0.2", 1, 300) != 200 {
 		t.Fatal("setup registrations failed")
 	}
-	// alice's next REGISTER panics her actor. The request is lost (the proxy's wait times out
-	// with a 500); her stored binding is not.
-	h.fault.Store("sip:alice@example.com")
+	// alice's next REGISTER panics her actor: that REGISTER is answered 500; her stored
+	// binding is intact.
+	h.fault.Store("aor sip:alice@example.com")
 	h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: mustParse(t, "alice", "sip:alice@10.0.0.9", 2, registrar.DefaultPolicy), ReplyTo: h.probe})
+	if code := h.wait().(*RegisterAnswered).Answer.Code; code != 500 {
+		t.Fatalf("the failed REGISTER was answered %d", code)
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for h.s.Stats().AORRestarts.Load() != 1 {
 		if time.Now().After(deadline) {
@@ -274,6 +277,36 @@ func TestNonceCountReplay(t *testing.T) {
 	} {
 		if got := use(c.nonce, c.nc); got != c.want {
 			t.Errorf("step %d: %s nc=%d fresh=%v, want %v", i, c.nonce, c.nc, got, c.want)
+		}
+	}
+}
+
+// The location service fails during a lookup: it is restarted, reads every record back from
+// the store, and answers as before.
+func TestPanickingLocationIsRebuiltFromTheStore(t *testing.T) {
+	h := newHarness(t, filepath.Join(t.TempDir(), "bindings.db"))
+	defer h.stop()
+	for i, u := range []string{"alice", "bob", "carol"} {
+		if code := h.register(u, "sip:"+u+"@10.0.0."+strconv.Itoa(i+1), 1, 300); code != 200 {
+			t.Fatalf("register %s: %d", u, code)
+		}
+	}
+	h.fault.Store("location sip:bob@example.com")
+	h.system.Root.Send(h.s.Location, &LookupRequested{AOR: "sip:bob@example.com", ReplyTo: h.probe})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		a := h.lookup("sip:bob@example.com")
+		if len(a.Bindings) == 1 && h.s.Stats().ServiceRestarts.Load() == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("location not rebuilt: %+v, restarts %d", a, h.s.Stats().ServiceRestarts.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, u := range []string{"alice", "carol"} {
+		if got := contacts(h.lookup("sip:" + u + "@example.com")); len(got) != 1 {
+			t.Fatalf("%s after the location restart: %v", u, got)
 		}
 	}
 }

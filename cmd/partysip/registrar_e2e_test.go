@@ -280,3 +280,25 @@ func TestCtlListsAndRemovesBindings(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 }
+
+// TestRedirectServer runs partysip as a redirect server: registered users are answered 302 with
+// their contact (checked by the scenario), a known user without a binding 480.
+func TestRedirectServer(t *testing.T) {
+	if _, err := sipp.Path(); err != nil {
+		t.Skip(err)
+	}
+	proxyPort, _ := sipp.FreePort()
+	cfg := registrarConfig(t, proxyPort, filepath.Join(t.TempDir(), "bindings.db"),
+		"plugins: [sanity, maxfwd, registrar, location, redirect, forward]\n")
+	d := startDaemon(t, "-c", cfg)
+	users := usersFile(t, userLines("r", 10, "10.1.2.3:5062", 300)...)
+	runScenario(t, d, proxyPort, scenario(t, "register.xml"), users, 10)
+	// The contacts (10.1.2.3) are not reachable: the calls succeed only as redirections.
+	runScenario(t, d, proxyPort, scenario(t, "call_redirected.xml"), users, 10)
+	gone := usersFile(t, userLines("r", 3, "10.1.2.3:5062", 0)...)
+	runScenario(t, d, proxyPort, scenario(t, "register.xml"), gone, 3)
+	runScenario(t, d, proxyPort, scenario(t, "call_unavailable.xml"), gone, 3)
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}

@@ -1,0 +1,86 @@
+package harness
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Proxy is a partysip daemon started for a run.
+type Proxy struct {
+	Cmd  *exec.Cmd
+	done chan error
+}
+
+// BuildPartysip builds the daemon from the module at root into dir and returns its path.
+func BuildPartysip(root, dir string) (string, error) {
+	bin := filepath.Join(dir, "partysip")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/partysip")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// StartPartysip runs bin with config and waits until it listens. Its log goes to logPath.
+func StartPartysip(bin, config, logPath string) (*Proxy, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "run", "-c", config, "--log-format", "json", "--admin", "off")
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	pw.Close()
+	p := &Proxy{Cmd: cmd, done: make(chan error, 1)}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		once := false
+		for sc.Scan() {
+			fmt.Fprintln(logf, sc.Text())
+			if !once && strings.Contains(sc.Text(), "partysip listening") {
+				once = true
+				close(ready)
+			}
+		}
+		logf.Close()
+	}()
+	go func() { p.done <- cmd.Wait() }()
+	select {
+	case <-ready:
+		return p, nil
+	case err := <-p.done:
+		return nil, fmt.Errorf("partysip exited at start: %v (log: %s)", err, logPath)
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("partysip did not start (log: %s)", logPath)
+	}
+}
+
+// PID is the daemon's process id.
+func (p *Proxy) PID() int { return p.Cmd.Process.Pid }
+
+// Stop sends SIGTERM and waits (SIGKILL after 30 s).
+func (p *Proxy) Stop() {
+	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		_ = p.Cmd.Process.Kill()
+		<-p.done
+	}
+}

@@ -1,0 +1,145 @@
+package harness
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/partysip/partysip/bench/sipp"
+)
+
+// Step is one rate of a ramp and what it measured.
+type Step struct {
+	Rate            int     `json:"rate"`     // asked, per second
+	Achieved        float64 `json:"achieved"` // successful per second of wall time
+	Calls           int     `json:"calls"`
+	Successful      int     `json:"successful"`
+	Failed          int     `json:"failed"`
+	Retransmissions int     `json:"retransmissions"`
+	P50ms           float64 `json:"p50_ms"`
+	P95ms           float64 `json:"p95_ms"`
+	P99ms           float64 `json:"p99_ms"`
+	// CPUms1000 is the proxy's CPU time (user+system) per 1,000 successful calls, in ms.
+	CPUms1000 float64 `json:"cpu_ms_per_1000"`
+	PeakRSSMB float64 `json:"peak_rss_mb"`
+	Clean     bool    `json:"clean"`
+}
+
+// Ramp runs a SIPp scenario against a proxy at increasing rates, each for Duration, and stops
+// after the first rate that is not clean (failures ≥ 0.1% or retransmissions ≥ 1% of calls).
+type Ramp struct {
+	Scenario string   // SIPp scenario file
+	Extra    []string // extra sipp arguments (e.g. -inf users.csv)
+	Target   string   // proxy host:port
+	Rates    []int
+	Duration time.Duration
+	ProxyPID int    // measured through /proc
+	Dir      string // where each step's SIPp files go
+	Log      func(format string, args ...any)
+}
+
+// Run runs the ramp.
+func (r Ramp) Run(ctx context.Context) ([]Step, error) {
+	var steps []Step
+	for _, rate := range r.Rates {
+		st, err := r.step(ctx, rate)
+		if err != nil {
+			return steps, err
+		}
+		steps = append(steps, st)
+		if r.Log != nil {
+			r.Log("rate %d/s: achieved %.0f/s, %d failed, %d retransmissions, p95 %.1f ms, %.0f CPU-ms per 1000",
+				rate, st.Achieved, st.Failed, st.Retransmissions, st.P95ms, st.CPUms1000)
+		}
+		if !st.Clean {
+			break
+		}
+	}
+	return steps, nil
+}
+
+func (r Ramp) step(ctx context.Context, rate int) (Step, error) {
+	dir := filepath.Join(r.Dir, fmt.Sprintf("rate-%d", rate))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Step{}, err
+	}
+	calls := int(float64(rate) * r.Duration.Seconds())
+	port, err := sipp.FreePort()
+	if err != nil {
+		return Step{}, err
+	}
+	cpu0, err := CPUTime(r.ProxyPID)
+	if err != nil {
+		return Step{}, err
+	}
+	start := time.Now()
+	res, err := sipp.UAC{
+		Dir: dir, Target: r.Target, Transport: "udp", Port: port, Calls: calls, Rate: rate,
+		Scenario: r.Scenario, Extra: append([]string{"-trace_rtt", "-rtt_freq", "1000"}, r.Extra...),
+		Timeout: r.Duration*4 + 30*time.Second,
+	}.Run(ctx)
+	if err != nil {
+		return Step{}, err
+	}
+	wall := time.Since(start)
+	cpu1, err := CPUTime(r.ProxyPID)
+	if err != nil {
+		return Step{}, err
+	}
+	rss, _ := PeakRSS(r.ProxyPID)
+	st := Step{Rate: rate, Calls: calls, Successful: res.Successful, Failed: res.Failed,
+		Retransmissions: res.Retransmissions, PeakRSSMB: float64(rss) / (1 << 20)}
+	st.Achieved = float64(res.Successful) / wall.Seconds()
+	if res.Successful > 0 {
+		st.CPUms1000 = float64((cpu1 - cpu0).Milliseconds()) * 1000 / float64(res.Successful)
+	}
+	rtts, _ := readRTT(dir)
+	st.P50ms, st.P95ms, st.P99ms = percentile(rtts, 50), percentile(rtts, 95), percentile(rtts, 99)
+	st.Clean = float64(res.Failed) < 0.001*float64(calls) && float64(res.Retransmissions) < 0.01*float64(calls) &&
+		res.Successful+res.Failed >= calls
+	return st, nil
+}
+
+// readRTT reads every response time (ms) SIPp's -trace_rtt wrote in dir.
+func readRTT(dir string) ([]float64, error) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*_rtt.csv"))
+	var out []float64
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			return nil, err
+		}
+		rd := csv.NewReader(fh)
+		rd.Comma = ';'
+		rd.FieldsPerRecord = -1
+		rows, err := rd.ReadAll()
+		fh.Close()
+		if err != nil {
+			return nil, err
+		}
+		for _, row := range rows {
+			if len(row) < 2 {
+				continue
+			}
+			if v, err := strconv.ParseFloat(row[1], 64); err == nil {
+				out = append(out, v)
+			}
+		}
+	}
+	return out, nil
+}
+
+func percentile(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	i := int(p / 100 * float64(len(s)-1))
+	return s[i]
+}

@@ -134,3 +134,35 @@ func TestPluginListChecked(t *testing.T) {
 		t.Errorf("auth without users: %v", err)
 	}
 }
+
+// TestReadmeDocumentsEveryKey fails when a key of the embedded defaults is missing from the
+// table in README.md, so the reference cannot fall behind the schema.
+func TestReadmeDocumentsEveryKey(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := parse("<defaults>", defaultYAML, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	isParent := func(key string) bool {
+		for k := range d.lines {
+			if strings.HasPrefix(k, key+".") {
+				return true
+			}
+		}
+		return false
+	}
+	for key := range d.lines {
+		if strings.Contains(key, "[") || isParent(key) {
+			continue
+		}
+		leaf := key[strings.LastIndex(key, ".")+1:]
+		parent := strings.SplitN(key, ".", 2)[0]
+		if !strings.Contains(string(readme), "`"+key+"`") &&
+			!(strings.Contains(string(readme), "`"+parent+".") && strings.Contains(string(readme), "`"+leaf+"`")) {
+			t.Errorf("config/README.md does not document %s", key)
+		}
+	}
+}

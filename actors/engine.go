@@ -111,7 +111,8 @@ func Start(opts Options) (*Engine, error) {
 		Store:      st,
 		Policy:     plugins.Policy(cfg),
 		Aliases:    aliases(cfg, local),
-		Users:      userNames(users),
+		Users:      userHA1(users, cfg.Realm()),
+		Realm:      cfg.Realm(),
 		NonceTTL:   cfg.Auth.NonceTTL,
 		Log:        log,
 		Dispatcher: c.dispatcher,
@@ -123,7 +124,7 @@ func Start(opts Options) (*Engine, error) {
 		c.dispatcher.stop()
 		return nil, err
 	}
-	c.chain, err = plugins.Build(cfg, plugins.Deps{Local: local, Router: c.router, Services: svc, Users: users})
+	c.chain, err = plugins.Build(cfg, plugins.Deps{Local: local, Router: c.router, Services: svc})
 	if err != nil {
 		_ = svc.Stop()
 		tp.close()

@@ -1,10 +1,13 @@
 package actors
 
 import (
+	"maps"
+
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/partysip/partysip/actors/store"
 	"github.com/partysip/partysip/config"
+	"github.com/partysip/partysip/sipcore/digest"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/registrar"
 )
@@ -36,10 +39,21 @@ func aliases(cfg *config.Config, local *proxy.Local) map[string][]string {
 	return out
 }
 
-func userNames(users []config.User) []string {
-	out := make([]string, len(users))
-	for i, u := range users {
-		out[i] = u.Name
+// userHA1 turns the users file into HA1 values by algorithm: given ones as they are, a password
+// into both algorithms' HA1 for realm.
+func userHA1(users []config.User, realm string) map[string]map[string]string {
+	out := make(map[string]map[string]string, len(users))
+	for _, u := range users {
+		h := maps.Clone(u.HA1)
+		if h == nil {
+			h = map[string]string{}
+		}
+		if u.Password != "" {
+			for _, alg := range []string{digest.MD5, digest.SHA256} {
+				h[alg] = digest.HA1(alg, u.Name, realm, u.Password)
+			}
+		}
+		out[u.Name] = h
 	}
 	return out
 }

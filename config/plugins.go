@@ -64,6 +64,21 @@ type Store struct {
 	Path string `yaml:"path"`
 }
 
+// Realm is the digest realm: auth.realm, else the first served domain, else the host of the
+// first listener.
+func (c *Config) Realm() string {
+	switch {
+	case c.Auth.Realm != "":
+		return c.Auth.Realm
+	case len(c.Domains) > 0:
+		return c.Domains[0]
+	}
+	if ls := c.Listeners(); len(ls) > 0 {
+		return ls[0].Host
+	}
+	return ""
+}
+
 // Has reports whether the named plugin is in the request route.
 func (c *Config) Has(plugin string) bool { return slices.Contains(c.Plugins, plugin) }
 

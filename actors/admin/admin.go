@@ -3,17 +3,22 @@
 //
 //	GET    /v1/bindings[?aor=alice@example.com]   live bindings, of one AOR or all
 //	DELETE /v1/bindings?aor=...&contact=...       remove one binding
+//	GET    /v1/users                              users (file and run-time), no secrets
+//	PUT    /v1/users/{name}  {"password": "..."}  add a user or change their password (stored)
+//	DELETE /v1/users/{name}                       remove a run-time user
 package admin
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/actors"
+	"github.com/partysip/partysip/actors/services"
 	"github.com/partysip/partysip/sipcore/registrar"
 )
 
@@ -97,7 +102,56 @@ func Handler(e *actors.Engine, log *zap.Logger) http.Handler {
 		}
 		reply(w, status, Removed{AOR: aor, Contact: q.Get("contact"), Removed: found})
 	})
+	mux.HandleFunc("GET /v1/users", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		users, err := e.Users(ctx)
+		if err != nil {
+			reply(w, http.StatusServiceUnavailable, Error{err.Error()})
+			return
+		}
+		reply(w, http.StatusOK, users)
+	})
+	mux.HandleFunc("PUT /v1/users/{name}", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Password string `json:"password"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil {
+			reply(w, http.StatusBadRequest, Error{"want a JSON body {\"password\": \"...\"}"})
+			return
+		}
+		userChange(w, r, log, "set", func(ctx context.Context, name string) error { return e.SetUser(ctx, name, body.Password) })
+	})
+	mux.HandleFunc("DELETE /v1/users/{name}", func(w http.ResponseWriter, r *http.Request) {
+		userChange(w, r, log, "removed", e.RemoveUser)
+	})
 	return mux
+}
+
+// UserResult answers a user change.
+type UserResult struct {
+	Name   string `json:"name"`
+	Action string `json:"action"`
+}
+
+func userChange(w http.ResponseWriter, r *http.Request, log *zap.Logger, action string, do func(context.Context, string) error) {
+	name := r.PathValue("name")
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	switch err := do(ctx, name); {
+	case errors.Is(err, services.ErrNoUser):
+		reply(w, http.StatusNotFound, Error{err.Error()})
+	case errors.Is(err, services.ErrFileUser):
+		reply(w, http.StatusConflict, Error{err.Error() + "; edit the file instead"})
+	case errors.Is(err, services.ErrInvalidUser):
+		reply(w, http.StatusBadRequest, Error{err.Error()})
+	case err != nil:
+		log.Warn("admin: user change failed", zap.String("user", name), zap.Error(err))
+		reply(w, http.StatusServiceUnavailable, Error{err.Error()})
+	default:
+		log.Info("admin: user "+action, zap.String("user", name))
+		reply(w, http.StatusOK, UserResult{Name: name, Action: action})
+	}
 }
 
 func bindings(bs []registrar.Binding, now time.Time) []Binding {

@@ -24,8 +24,6 @@ type Deps struct {
 	Local    *proxy.Local
 	Router   *proxy.Router
 	Services *services.Services
-	// Users of the auth users file (nil when there is none).
-	Users []config.User
 }
 
 // Build returns the chain cfg.Plugins names, in that order. cfg has been validated.
@@ -37,7 +35,7 @@ func Build(cfg *config.Config, d Deps) (plugin.Chain, error) {
 		case "sanity":
 			h = &sanity.Sanity{Local: d.Local}
 		case "auth":
-			h = auth.New(cfg.Auth, d.Users, d.Local, d.Services.Nonces)
+			h = auth.New(cfg.Auth, cfg.Realm(), d.Services.Credentials, d.Local, d.Services.Nonces)
 		case "maxfwd":
 			h = &maxfwd.MaxFwd{Limit: cfg.MaxFwd.Limit}
 		case "registrar":

@@ -18,15 +18,10 @@ type locationActor struct {
 	s       *Services
 	records map[string]registrar.Record
 	known   map[string]bool // AORs registered at least once since start
-	users   map[string]bool // user names of the users file
 }
 
 func newLocation(s *Services) actor.Actor {
-	l := &locationActor{s: s, records: map[string]registrar.Record{}, known: map[string]bool{}, users: map[string]bool{}}
-	for _, u := range s.opts.Users {
-		l.users[u] = true
-	}
-	return l
+	return &locationActor{s: s, records: map[string]registrar.Record{}, known: map[string]bool{}}
 }
 
 func (l *locationActor) Receive(ctx actor.Context) {
@@ -72,7 +67,7 @@ func (l *locationActor) lookup(aor string, now time.Time) ([]registrar.Binding, 
 			}
 			return
 		}
-		known = known || l.known[a] || l.users[userOf(a)]
+		known = known || l.known[a] || l.s.Credentials.Get().Has(userOf(a))
 		all.Bindings = append(all.Bindings, l.records[a].Bindings...)
 	}
 	visit(aor, 0)

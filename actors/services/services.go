@@ -21,9 +21,11 @@ type Options struct {
 	Policy registrar.Policy
 	// Aliases map an address-of-record to others (canonical AORs, see registrar.AOR).
 	Aliases map[string][]string
-	// Users are user names known without a registration (the auth users file): a request
-	// for one of them (in any of our domains) with no binding gets 480, not 404.
-	Users []string
+	// Users of the users file: name → HA1 by algorithm. With those stored at run time they are
+	// the auth plugin's users, and a request for one of them with no binding gets 480, not 404.
+	Users map[string]map[string]string
+	// Realm is the digest realm, for the HA1 of users added at run time.
+	Realm string
 	// NonceTTL is how long a digest nonce is accepted (the nonce service remembers its counts
 	// that long).
 	NonceTTL time.Duration
@@ -50,9 +52,12 @@ type Services struct {
 	Registrar *actor.PID
 	Location  *actor.PID
 	Nonces    *actor.PID
-	opts      Options
-	root      *actor.RootContext
-	stats     Stats
+	Users     *actor.PID
+	// Credentials is the current user set (file and store).
+	Credentials *Credentials
+	opts        Options
+	root        *actor.RootContext
+	stats       Stats
 	// locationStarted tells the location actor's first start from a restart, after which it
 	// reads every record back from the store.
 	locationStarted atomic.Bool
@@ -68,13 +73,26 @@ func Start(root *actor.RootContext, opts Options) (*Services, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registrar: list stored bindings: %w", err)
 	}
-	s := &Services{opts: opts, root: root}
+	stored, err := opts.Store.Users()
+	if err != nil {
+		return nil, fmt.Errorf("users: read the store: %w", err)
+	}
+	s := &Services{opts: opts, root: root, Credentials: &Credentials{}}
+	set := &CredentialSet{HA1: map[string]map[string]string{}, FromFile: map[string]bool{}}
+	for name, ha1 := range stored {
+		set.HA1[name] = ha1
+	}
+	for name, ha1 := range opts.Users {
+		set.HA1[name], set.FromFile[name] = ha1, true // the file wins over a stored namesake
+	}
+	s.Credentials.p.Store(set)
 	// Both live under a supervisor of the root's: they restart, rebuilding from the store.
 	s.Location = root.Spawn(s.props(func() actor.Actor { return newLocation(s) }, actor.WithGuardian(s.serviceSupervisor())))
 	if opts.NonceTTL <= 0 {
 		opts.NonceTTL = 5 * time.Minute
 	}
 	s.Nonces = root.Spawn(s.props(func() actor.Actor { return newNonces(opts.NonceTTL) }, actor.WithGuardian(s.serviceSupervisor())))
+	s.Users = root.Spawn(s.props(func() actor.Actor { return &usersActor{s: s, pending: map[string]bool{}} }, actor.WithGuardian(s.serviceSupervisor())))
 	first := true
 	s.Registrar = root.Spawn(s.props(func() actor.Actor {
 		if first {
@@ -83,7 +101,7 @@ func Start(root *actor.RootContext, opts Options) (*Services, error) {
 		}
 		return restartedRegistrar(s)
 	}, actor.WithSupervisor(s.aorSupervisor()), actor.WithGuardian(s.serviceSupervisor())))
-	opts.Log.Info("registrar started", zap.Int("stored_aors", len(aors)))
+	opts.Log.Info("registrar started", zap.Int("stored_aors", len(aors)), zap.Int("users", len(set.HA1)))
 	return s, nil
 }
 
@@ -95,6 +113,7 @@ func (s *Services) Stop() error {
 	_ = s.root.StopFuture(s.Registrar).Wait()
 	_ = s.root.StopFuture(s.Location).Wait()
 	_ = s.root.StopFuture(s.Nonces).Wait()
+	_ = s.root.StopFuture(s.Users).Wait()
 	return s.opts.Store.Close()
 }
 

@@ -46,7 +46,7 @@ func newHarness(t *testing.T, path string) *harness {
 	h.s, err = Start(h.system.Root, Options{
 		Store: st, Policy: registrar.DefaultPolicy,
 		Aliases: map[string][]string{"sip:team@example.com": {"sip:alice@example.com", "sip:bob@example.com"}},
-		Users:   []string{"carol"},
+		Users:   map[string]map[string]string{"carol": {"MD5": "00"}},
 		Fault: func(kind, id string) bool {
 			if h.fault.Load().(string) == kind+" "+id {
 				h.fault.Store("")

@@ -13,7 +13,10 @@ import (
 	"github.com/partysip/partysip/sipcore/registrar"
 )
 
-var bucket = []byte("bindings")
+var (
+	bucket      = []byte("bindings")
+	usersBucket = []byte("users")
+)
 
 // maxBatch bounds how many queued operations share one transaction (one fsync).
 const maxBatch = 512
@@ -28,12 +31,17 @@ type Bolt struct {
 	once sync.Once
 }
 
+// op is one queued operation: a load (load set), or a write of a record or of a user.
 type op struct {
 	aor   string
-	rec   *registrar.Record // nil for a load
+	rec   *registrar.Record
+	user  string
+	ha1   map[string]string // nil with user set: remove the user
 	load  func(registrar.Record, error)
 	saved func(error)
 }
+
+func (o *op) write() bool { return o.load == nil }
 
 // OpenBolt opens (creating if needed) the store at path. It fails at once, naming the file, when
 // another process holds it.
@@ -46,7 +54,10 @@ func OpenBolt(path string) (*Bolt, error) {
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucket)
+		if _, err := tx.CreateBucketIfNotExists(bucket); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucketIfNotExists(usersBucket)
 		return err
 	}); err != nil {
 		db.Close()
@@ -67,6 +78,27 @@ func (b *Bolt) AORs() ([]string, error) {
 		})
 	})
 	return out, err
+}
+
+// Users lists the stored users.
+func (b *Bolt) Users() (map[string]map[string]string, error) {
+	out := map[string]map[string]string{}
+	err := b.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(usersBucket).ForEach(func(k, v []byte) error {
+			var ha1 map[string]string
+			if err := json.Unmarshal(v, &ha1); err != nil {
+				return fmt.Errorf("user %s: %w", k, err)
+			}
+			out[string(k)] = ha1
+			return nil
+		})
+	})
+	return out, err
+}
+
+// SaveUser queues a durable write (or removal) of a user.
+func (b *Bolt) SaveUser(name string, ha1 map[string]string, reply func(error)) {
+	b.ops <- op{user: name, ha1: ha1, saved: reply}
 }
 
 // Load queues a read of aor's record.
@@ -113,20 +145,19 @@ func (b *Bolt) run() {
 // sees every write queued before it.
 func (b *Bolt) serve(batch []op) {
 	for start := 0; start < len(batch); {
-		if batch[start].rec == nil {
+		if !batch[start].write() {
 			rec, err := b.get(batch[start].aor)
 			batch[start].load(rec, err)
 			start++
 			continue
 		}
 		end := start
-		for end < len(batch) && batch[end].rec != nil {
+		for end < len(batch) && batch[end].write() {
 			end++
 		}
 		err := b.db.Update(func(tx *bolt.Tx) error {
-			bk := tx.Bucket(bucket)
 			for _, o := range batch[start:end] {
-				if err := put(bk, o.rec); err != nil {
+				if err := put(tx, &o); err != nil {
 					return err
 				}
 			}
@@ -134,7 +165,7 @@ func (b *Bolt) serve(batch []op) {
 		})
 		for _, o := range batch[start:end] {
 			if err != nil {
-				err = fmt.Errorf("store: save %s: %w", o.aor, err)
+				err = fmt.Errorf("store: save %s%s: %w", o.aor, o.user, err)
 			}
 			o.saved(err)
 		}
@@ -142,15 +173,27 @@ func (b *Bolt) serve(batch []op) {
 	}
 }
 
-func put(bk *bolt.Bucket, rec *registrar.Record) error {
-	if len(rec.Bindings) == 0 {
-		return bk.Delete([]byte(rec.AOR))
+func put(tx *bolt.Tx, o *op) error {
+	if o.user != "" {
+		bk := tx.Bucket(usersBucket)
+		if o.ha1 == nil {
+			return bk.Delete([]byte(o.user))
+		}
+		v, err := json.Marshal(o.ha1)
+		if err != nil {
+			return err
+		}
+		return bk.Put([]byte(o.user), v)
 	}
-	v, err := json.Marshal(rec)
+	bk := tx.Bucket(bucket)
+	if len(o.rec.Bindings) == 0 {
+		return bk.Delete([]byte(o.rec.AOR))
+	}
+	v, err := json.Marshal(o.rec)
 	if err != nil {
 		return err
 	}
-	return bk.Put([]byte(rec.AOR), v)
+	return bk.Put([]byte(o.rec.AOR), v)
 }
 
 func (b *Bolt) get(aor string) (registrar.Record, error) {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"maps"
 	"slices"
 	"sync"
 
@@ -10,12 +11,34 @@ import (
 // Memory keeps bindings in this process only (lost on exit), for operators who want no file and
 // for comparing against the durable store's cost. Replies are called before Load/Save return.
 type Memory struct {
-	mu   sync.Mutex
-	recs map[string]registrar.Record
+	mu    sync.Mutex
+	recs  map[string]registrar.Record
+	users map[string]map[string]string
 }
 
 // NewMemory returns an empty in-memory store.
-func NewMemory() *Memory { return &Memory{recs: map[string]registrar.Record{}} }
+func NewMemory() *Memory {
+	return &Memory{recs: map[string]registrar.Record{}, users: map[string]map[string]string{}}
+}
+
+// Users lists the stored users.
+func (m *Memory) Users() (map[string]map[string]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.users), nil
+}
+
+// SaveUser stores or removes a user at once.
+func (m *Memory) SaveUser(name string, ha1 map[string]string, reply func(error)) {
+	m.mu.Lock()
+	if ha1 == nil {
+		delete(m.users, name)
+	} else {
+		m.users[name] = maps.Clone(ha1)
+	}
+	m.mu.Unlock()
+	reply(nil)
+}
 
 // AORs lists the stored addresses-of-record.
 func (m *Memory) AORs() ([]string, error) {

@@ -19,6 +19,12 @@ type Store interface {
 	// Save writes rec (removing it when it has no bindings), durably, then calls reply on the
 	// store's goroutine. A 200 OK to a REGISTER is sent only from reply.
 	Save(rec registrar.Record, reply func(error))
+	// Users returns the users added at run time (partysip ctl): name → HA1 by algorithm.
+	// Called at start-up.
+	Users() (map[string]map[string]string, error)
+	// SaveUser stores a user's HA1 values (nil removes the user), durably, then calls reply
+	// on the store's goroutine.
+	SaveUser(name string, ha1 map[string]string, reply func(error))
 	// Close finishes the queued operations and closes the store.
 	Close() error
 }

@@ -161,3 +161,37 @@ func BenchmarkBoltSave(b *testing.B) {
 	})
 	wg.Wait()
 }
+
+func TestUsersSurviveReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b.db")
+	s, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	save := func(name string, ha1 map[string]string) {
+		done := make(chan error, 1)
+		s.SaveUser(name, ha1, func(err error) { done <- err })
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	save("alice", map[string]string{"MD5": "aa"})
+	save("bob", map[string]string{"MD5": "bb", "SHA-256": "cc"})
+	save("alice", nil)
+	saveWait(t, s, record("sip:bob@example.com", "sip:bob@10.0.0.3")) // bindings beside users
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	users, err := s.Users()
+	if err != nil || len(users) != 1 || users["bob"]["SHA-256"] != "cc" {
+		t.Fatalf("users %v %v", users, err)
+	}
+	if aors, _ := s.AORs(); len(aors) != 1 {
+		t.Fatalf("AORs %v", aors)
+	}
+}

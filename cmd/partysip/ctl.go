@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -13,13 +15,19 @@ import (
 	"time"
 
 	"github.com/partysip/partysip/actors/admin"
+	"github.com/partysip/partysip/actors/services"
 )
 
 const ctlUsage = `Usage:
   partysip ctl [--admin HOST:PORT] [--json] bindings list [AOR]
   partysip ctl [--admin HOST:PORT] bindings rm AOR CONTACT
+  partysip ctl [--admin HOST:PORT] [--json] users list
+  partysip ctl [--admin HOST:PORT] users add NAME [PASSWORD]
+  partysip ctl [--admin HOST:PORT] users rm NAME
 
-AOR is user@domain (or a sip: URI); CONTACT is the contact URI as listed.
+AOR is user@domain (or a sip: URI); CONTACT is the contact URI as listed. users add reads the
+password from standard input when it is not given (keep it out of the process list); users added
+here are stored with the bindings, users of the users file cannot be changed here.
 `
 
 // cmdCtl talks to a running daemon's admin API.
@@ -32,12 +40,15 @@ func cmdCtl(args []string) int {
 		return 2
 	}
 	rest := fs.Args()
+	client := &http.Client{Timeout: 10 * time.Second}
+	if len(rest) >= 2 && rest[0] == "users" {
+		return ctlUsers(client, "http://"+*addr+"/v1/users", rest[1:], *asJSON, fs.Usage)
+	}
 	if len(rest) < 2 || rest[0] != "bindings" {
 		fs.Usage()
 		return 2
 	}
 	base := "http://" + *addr + "/v1/bindings"
-	client := &http.Client{Timeout: 10 * time.Second}
 	switch {
 	case rest[1] == "list" && len(rest) <= 3:
 		u := base
@@ -83,9 +94,77 @@ func cmdCtl(args []string) int {
 	return 2
 }
 
+// ctlUsers runs the users subcommands.
+func ctlUsers(client *http.Client, base string, args []string, asJSON bool, usage func()) int {
+	switch {
+	case args[0] == "list" && len(args) == 1:
+		var users []services.UserInfo
+		body, code, err := call(client, http.MethodGet, base, &users)
+		if err != nil || code != http.StatusOK {
+			fmt.Fprintln(os.Stderr, "partysip ctl:", errOr(err, body))
+			return 1
+		}
+		if asJSON {
+			os.Stdout.Write(body)
+			return 0
+		}
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "USER\tSOURCE")
+		for _, u := range users {
+			fmt.Fprintf(tw, "%s\t%s\n", u.Name, u.Source)
+		}
+		tw.Flush()
+		return 0
+	case args[0] == "add" && (len(args) == 2 || len(args) == 3):
+		password := ""
+		if len(args) == 3 {
+			password = args[2]
+		} else {
+			line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+			if err != nil && line == "" {
+				fmt.Fprintln(os.Stderr, "partysip ctl: no password on standard input")
+				return 1
+			}
+			password = strings.TrimRight(line, "\r\n")
+		}
+		js, _ := json.Marshal(map[string]string{"password": password})
+		return userChange(client, http.MethodPut, base+"/"+url.PathEscape(args[1]), js)
+	case args[0] == "rm" && len(args) == 2:
+		return userChange(client, http.MethodDelete, base+"/"+url.PathEscape(args[1]), nil)
+	}
+	usage()
+	return 2
+}
+
+func userChange(client *http.Client, method, u string, body []byte) int {
+	var res admin.UserResult
+	raw, code, err := callBody(client, method, u, body, &res)
+	if err != nil || code != http.StatusOK {
+		fmt.Fprintln(os.Stderr, "partysip ctl:", errOr(err, raw))
+		return 1
+	}
+	fmt.Printf("user %s %s\n", res.Name, res.Action)
+	return 0
+}
+
+func errOr(err error, body []byte) string {
+	if err != nil {
+		return err.Error()
+	}
+	return apiError(body)
+}
+
 // call makes one API call and decodes a JSON body into v when the status is 2xx or 404.
 func call(c *http.Client, method, u string, v any) ([]byte, int, error) {
-	req, err := http.NewRequest(method, u, nil)
+	return callBody(c, method, u, nil, v)
+}
+
+func callBody(c *http.Client, method, u string, body []byte, v any) ([]byte, int, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, u, rd)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -94,16 +173,16 @@ func call(c *http.Client, method, u string, v any) ([]byte, int, error) {
 		return nil, 0, fmt.Errorf("cannot reach the daemon's admin API (is admin.listen set?): %w", err)
 	}
 	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
+	answer, err := io.ReadAll(res.Body)
 	if err != nil {
 		return nil, res.StatusCode, err
 	}
 	if res.StatusCode < 300 || res.StatusCode == http.StatusNotFound {
-		if err := json.Unmarshal(body, v); err != nil {
-			return body, res.StatusCode, fmt.Errorf("unreadable answer: %w", err)
+		if err := json.Unmarshal(answer, v); err != nil {
+			return answer, res.StatusCode, fmt.Errorf("unreadable answer: %w", err)
 		}
 	}
-	return body, res.StatusCode, nil
+	return answer, res.StatusCode, nil
 }
 
 func apiError(body []byte) string {

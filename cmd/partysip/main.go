@@ -38,7 +38,8 @@ Usage:
   partysip run [flags]       run the daemon (embedded defaults unless -c is given)
   partysip check -c FILE     validate a configuration file and exit
   partysip ctl bindings list [AOR] | rm AOR CONTACT
-                             list or remove registrations of a running daemon
+  partysip ctl users list | add NAME [PASSWORD] | rm NAME
+                             registrations and run-time users of a running daemon
   partysip fsm ict|nict|ist|nist [--reliable]
                              print a transaction state diagram (Mermaid), generated from the code
   partysip version           print the version

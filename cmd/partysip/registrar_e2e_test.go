@@ -243,13 +243,7 @@ func TestCtlListsAndRemovesBindings(t *testing.T) {
 	proxyPort, _ := sipp.FreePort()
 	uasPort, _ := sipp.FreePort()
 	d := startDaemon(t, "--listen", fmt.Sprintf("udp:127.0.0.1:%d", proxyPort))
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(d.logs.String(), "admin API listening") {
-		if time.Now().After(deadline) {
-			t.Fatalf("admin API not started:\n%s", d.logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitAdmin(t, d)
 	contact := fmt.Sprintf("127.0.0.1:%d", uasPort)
 	users := usersFile(t, userLines("c", 3, contact, 300)...)
 	runScenario(t, d, proxyPort, scenario(t, "register.xml"), users, 3)
@@ -300,5 +294,80 @@ func TestRedirectServer(t *testing.T) {
 	runScenario(t, d, proxyPort, scenario(t, "call_unavailable.xml"), gone, 3)
 	if code := d.stop(t); code != 0 {
 		t.Fatalf("exit %d", code)
+	}
+}
+
+// TestRuntimeUsers adds users with partysip ctl (the password once as an argument, once on
+// standard input), registers them with digest over SIPp, finds them again after a restart, and
+// removes one; a user of the users file cannot be changed at run time.
+func TestRuntimeUsers(t *testing.T) {
+	if _, err := sipp.Path(); err != nil {
+		t.Skip(err)
+	}
+	proxyPort, _ := sipp.FreePort()
+	usersPath := filepath.Join(t.TempDir(), "users.yaml")
+	if err := os.WriteFile(usersPath, []byte("users:\n  - name: fileuser\n    password: x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := registrarConfig(t, proxyPort, filepath.Join(t.TempDir(), "bindings.db"), fmt.Sprintf(
+		"plugins: [sanity, maxfwd, auth, registrar, location, forward]\nauth:\n  users_file: %s\n  algorithms: [MD5]\n", usersPath))
+	adminPort, _ := sipp.FreePort()
+	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	d := startDaemon(t, "-c", cfg, "--admin", admin)
+	waitAdmin(t, d)
+	if out, code := ctl(t, d, "users", "add", "dyn1", "pw1"); code != 0 || !strings.Contains(out, "user dyn1 set") {
+		t.Fatalf("add dyn1 (exit %d): %s", code, out)
+	}
+	cmd := exec.Command(binary, "ctl", "--admin", d.admin, "users", "add", "dyn2")
+	cmd.Stdin = strings.NewReader("pw2\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("add dyn2 from stdin: %v %s", err, out)
+	}
+	if out, code := ctl(t, d, "users", "add", "fileuser", "y"); code != 1 || !strings.Contains(out, "users file") {
+		t.Fatalf("changing a file user (exit %d): %s", code, out)
+	}
+	creds := usersFile(t, "dyn1;127.0.0.1:9;300;[authentication username=dyn1 password=pw1]",
+		"dyn2;127.0.0.1:9;300;[authentication username=dyn2 password=pw2]")
+	runScenario(t, d, proxyPort, scenario(t, "register_auth.xml"), creds, 2)
+
+	// Stored with the bindings: a restarted daemon knows them.
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	d = startDaemon(t, "-c", cfg, "--admin", admin)
+	waitAdmin(t, d)
+	if out, _ := ctl(t, d, "users", "list"); !strings.Contains(out, "dyn1") || !strings.Contains(out, "dyn2") || !strings.Contains(out, "fileuser  file") {
+		t.Fatalf("users after restart:\n%s", out)
+	}
+	runScenario(t, d, proxyPort, scenario(t, "register_auth.xml"), creds, 2)
+
+	if out, code := ctl(t, d, "users", "rm", "dyn1"); code != 0 {
+		t.Fatalf("rm (exit %d): %s", code, out)
+	}
+	if out, code := ctl(t, d, "users", "rm", "dyn1"); code != 1 || !strings.Contains(out, "no such user") {
+		t.Fatalf("second rm (exit %d): %s", code, out)
+	}
+	dir := t.TempDir()
+	port, _ := sipp.FreePort()
+	res, err := sipp.UAC{Dir: dir, Target: fmt.Sprintf("127.0.0.1:%d", proxyPort), Transport: "udp", Port: port,
+		Calls: 1, Rate: 10, Scenario: scenario(t, "register_auth.xml"),
+		Extra:   []string{"-inf", usersFile(t, "dyn1;127.0.0.1:9;300;[authentication username=dyn1 password=pw1]")},
+		Timeout: 20 * time.Second}.Run(context.Background())
+	if err != nil || res.Failed != 1 {
+		t.Fatalf("a removed user registered: %+v %v", res, err)
+	}
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+func waitAdmin(t *testing.T, d *daemon) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(d.logs.String(), "admin API listening") {
+		if time.Now().After(deadline) {
+			t.Fatalf("admin API not started:\n%s", d.logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

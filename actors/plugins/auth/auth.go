@@ -26,8 +26,8 @@ type Auth struct {
 	Realm string
 	// Algorithms offered, one challenge each, in order of preference (RFC 8760 §2.4).
 	Algorithms []string
-	// HA1 by user name, then by algorithm.
-	HA1 map[string]map[string]string
+	// Users are the current users (users file and those added with partysip ctl).
+	Users *services.Credentials
 	// MatchIdentity: the user authenticated must be the To user (REGISTER) or From user.
 	MatchIdentity bool
 	Methods       []sip.RequestMethod
@@ -37,34 +37,14 @@ type Auth struct {
 
 var _ plugin.Waiter = (*Auth)(nil)
 
-// New builds the plugin from its config section and users.
-func New(cfg config.Auth, users []config.User, local *proxy.Local, nonceService *actor.PID) *Auth {
-	a := &Auth{Local: local, Realm: cfg.Realm, MatchIdentity: cfg.MatchIdentity, Service: nonceService,
-		HA1: map[string]map[string]string{}}
-	if a.Realm == "" {
-		if len(local.Domains) > 0 {
-			a.Realm = local.Domains[0]
-		} else if len(local.Addrs) > 0 {
-			a.Realm = local.Addrs[0].Host
-		}
-	}
+// New builds the plugin from its config section (realm already resolved, see config.Realm).
+func New(cfg config.Auth, realm string, users *services.Credentials, local *proxy.Local, nonceService *actor.PID) *Auth {
+	a := &Auth{Local: local, Realm: realm, MatchIdentity: cfg.MatchIdentity, Service: nonceService, Users: users}
 	for _, alg := range cfg.Algorithms {
 		a.Algorithms = append(a.Algorithms, strings.ToUpper(alg))
 	}
 	for _, m := range cfg.Methods {
 		a.Methods = append(a.Methods, sip.RequestMethod(strings.ToUpper(m)))
-	}
-	for _, u := range users {
-		h := map[string]string{}
-		for alg, v := range u.HA1 {
-			h[alg] = v
-		}
-		if u.Password != "" {
-			for _, alg := range []string{digest.MD5, digest.SHA256} {
-				h[alg] = digest.HA1(alg, u.Name, a.Realm, u.Password)
-			}
-		}
-		a.HA1[u.Name] = h
 	}
 	var secret [32]byte
 	_, _ = rand.Read(secret[:])
@@ -122,7 +102,7 @@ func (a *Auth) Serve(r *plugin.Request) plugin.Result {
 	if alg == "" {
 		alg = digest.MD5
 	}
-	ha1, ok := a.HA1[cred.Username][alg]
+	ha1, ok := a.Users.Get().HA1[cred.Username][alg]
 	if !ok || !slices.Contains(a.Algorithms, alg) || !digest.Verify(cred, string(w.Method), w.Body(), ha1) {
 		// §22.3: failed credentials are challenged again; the log says why, the client does not.
 		r.Log.Info("authentication failed", zap.String("call_id", r.CallID), zap.String("user", cred.Username),

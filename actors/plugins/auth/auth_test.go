@@ -7,21 +7,30 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
-	"github.com/icholy/digest"
+	idigest "github.com/icholy/digest"
 	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/actors/plugin"
+	"github.com/partysip/partysip/actors/plugins/internal/plugintest"
 	"github.com/partysip/partysip/actors/services"
 	"github.com/partysip/partysip/config"
+	"github.com/partysip/partysip/sipcore/digest"
 	"github.com/partysip/partysip/sipcore/proxy"
 )
 
 var local = &proxy.Local{Domains: []string{"example.com"}, Addrs: []proxy.HostPort{{Host: "127.0.0.1", Port: 5060}}}
 
-func newAuth(algs ...string) *Auth {
+// newAuth builds the plugin over the real users service (memory store) with alice as the one
+// user of the users file.
+func newAuth(t *testing.T, algs ...string) *Auth {
+	t.Helper()
+	users := map[string]map[string]string{"alice": {
+		digest.MD5:    digest.HA1(digest.MD5, "alice", "example.com", "secret"),
+		digest.SHA256: digest.HA1(digest.SHA256, "alice", "example.com", "secret"),
+	}}
+	svc := plugintest.StartServices(t, services.Options{Users: users, Realm: "example.com"})
 	return New(config.Auth{Algorithms: algs, NonceTTL: time.Minute, MatchIdentity: true,
-		Methods: []string{"REGISTER", "INVITE"}},
-		[]config.User{{Name: "alice", Password: "secret"}}, local, nil)
+		Methods: []string{"REGISTER", "INVITE"}}, "example.com", svc.Credentials, local, nil)
 }
 
 // request parses raw (header lines after the request line) into a chain request.
@@ -48,11 +57,11 @@ func register(t *testing.T, to string, extra ...string) (*plugin.Request, *[]any
 // answer computes credentials for the challenge in res as a client with password would.
 func answer(t *testing.T, res *proxy.Rejection, user, password, method, uri string) string {
 	t.Helper()
-	chal, err := digest.ParseChallenge(res.Headers[0].Value())
+	chal, err := idigest.ParseChallenge(res.Headers[0].Value())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cred, err := digest.Digest(chal, digest.Options{Method: method, URI: uri, Username: user, Password: password, Count: 1})
+	cred, err := idigest.Digest(chal, idigest.Options{Method: method, URI: uri, Username: user, Password: password, Count: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +71,7 @@ func answer(t *testing.T, res *proxy.Rejection, user, password, method, uri stri
 func TestRegisterChallengeAndVerify(t *testing.T) {
 	for _, alg := range []string{"SHA-256", "MD5"} {
 		t.Run(alg, func(t *testing.T) {
-			a := newAuth(alg)
+			a := newAuth(t, alg)
 			r, _ := register(t, "alice")
 			if res := a.Serve(r); res != plugin.Answered || r.Answer.Code != 401 || r.Answer.Headers[0].Name() != "WWW-Authenticate" {
 				t.Fatalf("no credentials: %v %+v", res, r.Answer)
@@ -93,7 +102,7 @@ func TestRegisterChallengeAndVerify(t *testing.T) {
 }
 
 func TestRefusals(t *testing.T) {
-	a := newAuth("MD5")
+	a := newAuth(t, "MD5")
 	r, _ := register(t, "alice")
 	a.Serve(r)
 	challenge := r.Answer
@@ -127,7 +136,7 @@ func TestRefusals(t *testing.T) {
 }
 
 func TestProxyAuthentication(t *testing.T) {
-	a := newAuth("SHA-256", "MD5")
+	a := newAuth(t, "SHA-256", "MD5")
 	invite := func(from, to string, extra ...string) (*plugin.Request, *[]any) {
 		return request(t, "INVITE sip:"+to+" SIP/2.0", append([]string{
 			"From: <sip:" + from + ">;tag=1", "To: <sip:" + to + ">", "CSeq: 1 INVITE"}, extra...)...)

@@ -13,7 +13,7 @@ import (
 
 func TestLocationPlugin(t *testing.T) {
 	svc := plugintest.StartServices(t, services.Options{
-		Users:   []string{"carol"},
+		Users:   map[string]map[string]string{"carol": {"MD5": "00"}},
 		Aliases: map[string][]string{"sip:team@example.com": {"sip:bob@example.com", "sip:dave@example.com"}},
 	})
 	g := &registrar.Registrar{Local: plugintest.Local, Policy: sipreg.DefaultPolicy, Service: svc.Registrar}

@@ -56,14 +56,7 @@ func TestBoltSurvivesReopen(t *testing.T) {
 	saveWait(t, s, record("sip:bob@example.com", "sip:bob@10.0.0.3"))
 	saveWait(t, s, record("sip:carol@example.com", "sip:carol@10.0.0.4"))
 	saveWait(t, s, record("sip:carol@example.com")) // no bindings: removed
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	s, err = OpenBolt(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = reopen(t, s, path)
 	defer s.Close()
 	aors, err := s.AORs()
 	if err != nil || strings.Join(aors, ",") != "sip:alice@example.com,sip:bob@example.com" {
@@ -179,13 +172,7 @@ func TestUsersSurviveReopen(t *testing.T) {
 	save("bob", map[string]string{"MD5": "bb", "SHA-256": "cc"})
 	save("alice", nil)
 	saveWait(t, s, record("sip:bob@example.com", "sip:bob@10.0.0.3")) // bindings beside users
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = OpenBolt(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = reopen(t, s, path)
 	defer s.Close()
 	users, err := s.Users()
 	if err != nil || len(users) != 1 || users["bob"]["SHA-256"] != "cc" {
@@ -194,4 +181,17 @@ func TestUsersSurviveReopen(t *testing.T) {
 	if aors, _ := s.AORs(); len(aors) != 1 {
 		t.Fatalf("AORs %v", aors)
 	}
+}
+
+// reopen closes s and opens the same file again, as a restarted daemon would.
+func reopen(t *testing.T, s *Bolt, path string) *Bolt {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -47,7 +47,14 @@ func userLines(prefix string, n int, contact string, expires int, extra ...strin
 
 // runScenario runs a SIPp scenario file against the proxy for every line of users and fails the
 // test unless every call succeeded.
-func runScenario(t *testing.T, d *daemon, proxyPort int, file, users string, n int) sipp.Result {
+func runScenario(t *testing.T, d *daemon, proxyPort int, file, users string, n int) {
+	t.Helper()
+	expectScenario(t, d, proxyPort, file, users, n, n)
+}
+
+// expectScenario runs a SIPp scenario file for n lines of users and fails the test unless
+// exactly ok calls succeeded and the others failed.
+func expectScenario(t *testing.T, d *daemon, proxyPort int, file, users string, n, ok int) {
 	t.Helper()
 	dir := t.TempDir()
 	port, _ := sipp.FreePort()
@@ -58,11 +65,39 @@ func runScenario(t *testing.T, d *daemon, proxyPort int, file, users string, n i
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Successful != n || res.Failed != 0 {
-		t.Fatalf("%s: %d successful, %d failed (want %d, 0)\nsipp errors:\n%s\nproxy log tail:\n%s",
-			filepath.Base(file), res.Successful, res.Failed, n, sipp.ErrorLog(dir, "uac"), tailString(d.logs.String(), 3000))
+	if res.Successful != ok || res.Failed != n-ok {
+		t.Fatalf("%s: %d successful, %d failed (want %d, %d)\nsipp errors:\n%s\nproxy log tail:\n%s",
+			filepath.Base(file), res.Successful, res.Failed, ok, n-ok, sipp.ErrorLog(dir, "uac"), tailString(d.logs.String(), 3000))
 	}
-	return res
+}
+
+// rig is a registrar test's setup: a configuration with a store of its own, the proxy's port,
+// and a real `sipp -sn uas` whose address users register as their contact.
+type rig struct {
+	cfg       string
+	proxyPort int
+	contact   string
+}
+
+// newRig skips the test without sipp, writes the configuration (extra YAML appended) and starts
+// the UAS; the daemon is the test's to start.
+func newRig(t *testing.T, extra string) *rig {
+	t.Helper()
+	if _, err := sipp.Path(); err != nil {
+		t.Skip(err)
+	}
+	proxyPort, _ := sipp.FreePort()
+	uasPort, _ := sipp.FreePort()
+	uas, err := sipp.StartUAS(t.TempDir(), "udp", uasPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(uas.Stop)
+	return &rig{
+		cfg:       registrarConfig(t, proxyPort, filepath.Join(t.TempDir(), "bindings.db"), extra),
+		proxyPort: proxyPort,
+		contact:   fmt.Sprintf("127.0.0.1:%d", uasPort),
+	}
 }
 
 // registrarConfig writes a configuration for a registrar test: one UDP listener, bindings in
@@ -82,19 +117,10 @@ func registrarConfig(t *testing.T, port int, store string, extra string) string 
 // proxy reach that UAS; re-registration keeps them reachable; unregistration and expiry make
 // them unavailable (480).
 func TestRegistrationOverTheWire(t *testing.T) {
-	if _, err := sipp.Path(); err != nil {
-		t.Skip(err)
-	}
-	proxyPort, _ := sipp.FreePort()
-	uasPort, _ := sipp.FreePort()
-	cfg := registrarConfig(t, proxyPort, filepath.Join(t.TempDir(), "bindings.db"), "")
-	d := startDaemon(t, "-c", cfg)
-	uas, err := sipp.StartUAS(t.TempDir(), "udp", uasPort)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer uas.Stop()
-	contact := fmt.Sprintf("127.0.0.1:%d", uasPort)
+	r := newRig(t, "")
+	d := startDaemon(t, "-c", r.cfg)
+	proxyPort, contact := r.proxyPort, r.contact
+	time.Sleep(100 * time.Millisecond) // let the UAS bind
 	const n = 50
 
 	users := usersFile(t, userLines("user", n, contact, 300)...)
@@ -125,19 +151,10 @@ func TestRegistrationOverTheWire(t *testing.T) {
 // TestBindingsSurviveKill registers users, kills the daemon with SIGKILL (no chance to flush
 // anything), restarts it on the same store and calls every user.
 func TestBindingsSurviveKill(t *testing.T) {
-	if _, err := sipp.Path(); err != nil {
-		t.Skip(err)
-	}
-	proxyPort, _ := sipp.FreePort()
-	uasPort, _ := sipp.FreePort()
-	cfg := registrarConfig(t, proxyPort, filepath.Join(t.TempDir(), "bindings.db"), "")
-	uas, err := sipp.StartUAS(t.TempDir(), "udp", uasPort)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer uas.Stop()
+	r := newRig(t, "")
+	cfg, proxyPort := r.cfg, r.proxyPort
 	const n = 200
-	users := usersFile(t, userLines("k", n, fmt.Sprintf("127.0.0.1:%d", uasPort), 600)...)
+	users := usersFile(t, userLines("k", n, r.contact, 600)...)
 
 	d := startDaemon(t, "-c", cfg)
 	runScenario(t, d, proxyPort, scenario(t, "register.xml"), users, n)
@@ -158,11 +175,6 @@ func TestBindingsSurviveKill(t *testing.T) {
 // TestRegistrationWithDigest registers users through the auth plugin with real SIPp digest
 // credentials (401, then REGISTER with Authorization); a wrong password never gets its 200.
 func TestRegistrationWithDigest(t *testing.T) {
-	if _, err := sipp.Path(); err != nil {
-		t.Skip(err)
-	}
-	proxyPort, _ := sipp.FreePort()
-	uasPort, _ := sipp.FreePort()
 	const n = 20
 	var users strings.Builder
 	users.WriteString("users:\n")
@@ -173,16 +185,9 @@ func TestRegistrationWithDigest(t *testing.T) {
 	if err := os.WriteFile(usersPath, []byte(users.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// SIPp 3.6 computes MD5 only and reads the first challenge only.
-	cfg := registrarConfig(t, proxyPort, filepath.Join(t.TempDir(), "bindings.db"), fmt.Sprintf(
-		"plugins: [sanity, maxfwd, auth, registrar, location, forward]\nauth:\n  users_file: %s\n  algorithms: [MD5]\n  methods: [REGISTER]\n", usersPath))
-	d := startDaemon(t, "-c", cfg)
-	uas, err := sipp.StartUAS(t.TempDir(), "udp", uasPort)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer uas.Stop()
-	contact := fmt.Sprintf("127.0.0.1:%d", uasPort)
+	r := newRig(t, authConfig(usersPath)+"  methods: [REGISTER]\n")
+	d := startDaemon(t, "-c", r.cfg)
+	proxyPort, contact := r.proxyPort, r.contact
 
 	lines := make([]string, n)
 	for i := range lines {
@@ -195,17 +200,7 @@ func TestRegistrationWithDigest(t *testing.T) {
 	for i := range wrong {
 		wrong[i] = fmt.Sprintf("auth%03d;%s;300;[authentication username=auth%03d password=nope]", i, contact, i)
 	}
-	dir := t.TempDir()
-	port, _ := sipp.FreePort()
-	res, err := sipp.UAC{Dir: dir, Target: fmt.Sprintf("127.0.0.1:%d", proxyPort), Transport: "udp", Port: port,
-		Calls: 5, Rate: 50, Scenario: scenario(t, "register_auth.xml"), Extra: []string{"-inf", usersFile(t, wrong...)},
-		Timeout: 30 * time.Second}.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Successful != 0 || res.Failed != 5 {
-		t.Fatalf("wrong passwords: %d successful, %d failed (want 0, 5)", res.Successful, res.Failed)
-	}
+	expectScenario(t, d, proxyPort, scenario(t, "register_auth.xml"), usersFile(t, wrong...), 5, 0)
 	if !strings.Contains(d.logs.String(), "authentication failed") {
 		t.Fatal("no log line for the failed authentications")
 	}
@@ -237,14 +232,10 @@ func ctl(t *testing.T, d *daemon, args ...string) (string, int) {
 // TestCtlListsAndRemovesBindings registers users with SIPp, lists them with partysip ctl,
 // removes one, and finds calls to it answered 480.
 func TestCtlListsAndRemovesBindings(t *testing.T) {
-	if _, err := sipp.Path(); err != nil {
-		t.Skip(err)
-	}
-	proxyPort, _ := sipp.FreePort()
-	uasPort, _ := sipp.FreePort()
-	d := startDaemon(t, "--listen", fmt.Sprintf("udp:127.0.0.1:%d", proxyPort))
+	r := newRig(t, "")
+	d := startDaemon(t, "-c", r.cfg)
 	waitAdmin(t, d)
-	contact := fmt.Sprintf("127.0.0.1:%d", uasPort)
+	proxyPort, contact := r.proxyPort, r.contact
 	users := usersFile(t, userLines("c", 3, contact, 300)...)
 	runScenario(t, d, proxyPort, scenario(t, "register.xml"), users, 3)
 
@@ -278,13 +269,9 @@ func TestCtlListsAndRemovesBindings(t *testing.T) {
 // TestRedirectServer runs partysip as a redirect server: registered users are answered 302 with
 // their contact (checked by the scenario), a known user without a binding 480.
 func TestRedirectServer(t *testing.T) {
-	if _, err := sipp.Path(); err != nil {
-		t.Skip(err)
-	}
-	proxyPort, _ := sipp.FreePort()
-	cfg := registrarConfig(t, proxyPort, filepath.Join(t.TempDir(), "bindings.db"),
-		"plugins: [sanity, maxfwd, registrar, location, redirect, forward]\n")
-	d := startDaemon(t, "-c", cfg)
+	r := newRig(t, "plugins: [sanity, maxfwd, registrar, location, redirect, forward]\n")
+	d := startDaemon(t, "-c", r.cfg)
+	proxyPort := r.proxyPort
 	users := usersFile(t, userLines("r", 10, "10.1.2.3:5062", 300)...)
 	runScenario(t, d, proxyPort, scenario(t, "register.xml"), users, 10)
 	// The contacts (10.1.2.3) are not reachable: the calls succeed only as redirections.
@@ -301,16 +288,12 @@ func TestRedirectServer(t *testing.T) {
 // standard input), registers them with digest over SIPp, finds them again after a restart, and
 // removes one; a user of the users file cannot be changed at run time.
 func TestRuntimeUsers(t *testing.T) {
-	if _, err := sipp.Path(); err != nil {
-		t.Skip(err)
-	}
-	proxyPort, _ := sipp.FreePort()
 	usersPath := filepath.Join(t.TempDir(), "users.yaml")
 	if err := os.WriteFile(usersPath, []byte("users:\n  - name: fileuser\n    password: x\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := registrarConfig(t, proxyPort, filepath.Join(t.TempDir(), "bindings.db"), fmt.Sprintf(
-		"plugins: [sanity, maxfwd, auth, registrar, location, forward]\nauth:\n  users_file: %s\n  algorithms: [MD5]\n", usersPath))
+	r := newRig(t, authConfig(usersPath))
+	cfg, proxyPort := r.cfg, r.proxyPort
 	adminPort, _ := sipp.FreePort()
 	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
 	d := startDaemon(t, "-c", cfg, "--admin", admin)
@@ -359,6 +342,12 @@ func TestRuntimeUsers(t *testing.T) {
 	if code := d.stop(t); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
+}
+
+// authConfig is the configuration of the auth plugin with a users file. SIPp 3.6 computes MD5
+// only and reads the first challenge only.
+func authConfig(usersPath string) string {
+	return fmt.Sprintf("plugins: [sanity, maxfwd, auth, registrar, location, forward]\nauth:\n  users_file: %s\n  algorithms: [MD5]\n", usersPath)
 }
 
 func waitAdmin(t *testing.T, d *daemon) {

@@ -58,7 +58,6 @@ func (*Auth) Name() string { return "auth" }
 // pending is what Serve verified, waiting for the nonce service's word on the nonce-count.
 type pending struct {
 	user   string
-	stale  bool
 	header string
 }
 

@@ -23,17 +23,19 @@ type FaultFunc func(kind transaction.Kind, req *sip.Request) bool
 // core is what every actor of one engine shares. It is built once at start and read-only after,
 // except for the atomic counters and the draining flag.
 type core struct {
-	log         *zap.Logger
-	local       *proxy.Local
-	router      *proxy.Router
-	chain       plugin.Chain
-	timers      transaction.Timers
-	timerC      time.Duration
-	recordRoute bool
-	tp          *Transports
-	shards      []*actor.PID
-	root        *actor.RootContext
-	fault       FaultFunc
+	log    *zap.Logger
+	local  *proxy.Local
+	router *proxy.Router
+	chain  plugin.Chain
+	timers transaction.Timers
+	timerC time.Duration
+	// forkGroupTimeout moves a sequential fork to its next q group (0: wait for the finals).
+	forkGroupTimeout time.Duration
+	recordRoute      bool
+	tp               *Transports
+	shards           []*actor.PID
+	root             *actor.RootContext
+	fault            FaultFunc
 	// dispatcher runs the mailboxes of the transaction-path actors; txStrategy stops and counts
 	// a failed transaction actor (both shared, built once).
 	dispatcher *workerPool

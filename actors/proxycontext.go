@@ -9,7 +9,6 @@ import (
 
 	"github.com/partysip/partysip/actors/plugin"
 	"github.com/partysip/partysip/sipcore/proxy"
-	"github.com/partysip/partysip/sipcore/transaction"
 )
 
 // proxyContext is the response context of RFC 3261 §16 for one request: it validates and
@@ -17,15 +16,15 @@ import (
 // responses at once and the best final response when every branch has ended (§16.7), and
 // cancels pending branches on a 2xx/6xx or a CANCEL from upstream (§16.10).
 type proxyContext struct {
-	c        *core
-	req      *sip.Request // as received, never edited here; released once a final response went up
-	method   sip.RequestMethod
-	callID   string
-	from     Peer // where it came from
-	server   *actor.PID
-	branches []branch
+	c      *core
+	req    *sip.Request // as received, never edited here; released once a final response went up
+	method sip.RequestMethod
+	callID string
+	from   Peer // where it came from
+	server *actor.PID
+	fork
 	final    bool // a final response went upstream
-	canceled bool
+	canceled bool // no new branch may start: a CANCEL, a 2xx or a 6xx arrived
 	// r is the request going through the plugin chain; waiting is the index of the plugin
 	// awaiting a service actor's answer (-1 when none), waitGen tells its timeout apart.
 	r       *plugin.Request
@@ -42,13 +41,6 @@ const pluginWaitTimeout = 4 * time.Second
 // pluginTimedOut is the wait timer of the plugin chain.
 type pluginTimedOut struct{ Gen uint32 }
 
-type branch struct {
-	pid  *actor.PID
-	code int           // final status, or the one we act as if received; 0 while pending
-	res  *sip.Response // the final response received, nil if synthesized
-	done bool
-}
-
 func newProxyContext(c *core, req *sip.Request, from Peer, server *actor.PID) actor.Actor {
 	return &proxyContext{c: c, req: req, method: req.Method, callID: callIDOf(req), from: from, server: server, waiting: -1}
 }
@@ -60,7 +52,7 @@ func (p *proxyContext) Receive(ctx actor.Context) {
 	case *clientTxStarted:
 		b := &p.branches[m.Index]
 		b.pid = m.PID
-		if p.canceled && !b.done {
+		if (p.canceled || b.cancel) && !b.done {
 			ctx.Send(b.pid, &branchCancelRequested{})
 		}
 	case *branchResponded:
@@ -70,6 +62,8 @@ func (p *proxyContext) Receive(ctx actor.Context) {
 	case *cancelArrived:
 		p.canceled = true
 		p.cancelPending(ctx, -1)
+	case *groupTimedOut:
+		p.onGroupTimeout(ctx, m)
 	case *pluginTimedOut:
 		if p.waiting >= 0 && m.Gen == p.waitGen {
 			p.c.log.Warn("plugin got no answer in time", zap.String("plugin", p.c.chain[p.waiting].Name()),
@@ -80,6 +74,7 @@ func (p *proxyContext) Receive(ctx actor.Context) {
 	case actor.SystemMessage, actor.AutoReceiveMessage:
 		if _, stopping := m.(*actor.Stopping); stopping {
 			p.stopWait()
+			p.stopGroupTimer()
 		}
 	default:
 		// A service actor's answer to the waiting plugin.
@@ -127,7 +122,7 @@ func (p *proxyContext) decided(ctx actor.Context, res plugin.Result, at int) {
 		p.reject(ctx, p.r.Answer)
 		p.r = nil
 	case plugin.Forward:
-		p.fork(ctx, p.r.Work, p.r.Targets, p.r.LoopHash)
+		p.startFork(ctx, p.r.Work, p.r.Targets, p.r.Fork, p.r.LoopHash)
 		p.r = nil
 	case plugin.Wait:
 		p.waiting = at
@@ -143,99 +138,6 @@ func (p *proxyContext) stopWait() {
 		p.wait.Stop()
 		p.wait = nil
 	}
-}
-
-// fork starts a client transaction per target (§16.6); work is the proxy's copy of the request,
-// which the last branch may take over.
-func (p *proxyContext) fork(ctx actor.Context, work *sip.Request, targets []proxy.Target, loopHash string) {
-	p.branches = make([]branch, len(targets))
-	inbound := p.c.tp.inbound(p.from)
-	for i, target := range targets {
-		branchID := p.c.uniqueBranch(loopHash)
-		ob, udp, err := p.c.tp.outbound(proxy.NextHop(work, target))
-		if err != nil {
-			p.onBranchEnd(ctx, i, 503, nil)
-			continue
-		}
-		out, hop := proxy.Forward(work, target, proxy.ForwardOptions{
-			Branch:      branchID,
-			RecordRoute: p.c.recordRoute,
-			Via:         ob,
-			Inbound:     inbound,
-			InPlace:     i == len(targets)-1, // work is ours; the last branch may have it
-		})
-		key := transaction.ClientKeyFor(branchID, out.Method)
-		ctx.Send(p.c.shardFor(key), &clientTxRequested{Req: out, Hop: hop, UDP: udp, Key: key, Owner: ctx.Self(), Index: i})
-	}
-}
-
-func (p *proxyContext) onResponse(ctx actor.Context, i int, res *sip.Response) {
-	code := res.StatusCode
-	switch {
-	case code == 100:
-		return // §16.7 step 5: 100 is not forwarded
-	case code < 200:
-		if !p.final {
-			p.forward(ctx, res)
-		}
-	case code < 300:
-		// §16.7 step 5/9: every 2xx is forwarded at once (a forked INVITE may have several).
-		p.final = true
-		p.forward(ctx, res)
-		p.branches[i].done, p.branches[i].code = true, code
-		if p.method == sip.INVITE {
-			p.cancelPending(ctx, i) // §16.7 step 10
-		}
-	default:
-		if code >= 600 && p.method == sip.INVITE {
-			p.cancelPending(ctx, i) // §16.7 step 10
-		}
-		p.onBranchEnd(ctx, i, code, res)
-	}
-}
-
-// onBranchEnd records a branch's final outcome and, once every branch has one, sends the best
-// final response upstream (§16.7 step 6).
-func (p *proxyContext) onBranchEnd(ctx actor.Context, i, code int, res *sip.Response) {
-	b := &p.branches[i]
-	if b.done {
-		return
-	}
-	b.done, b.code, b.res = true, code, res
-	codes := make([]int, len(p.branches))
-	for j := range p.branches {
-		if !p.branches[j].done {
-			return
-		}
-		codes[j] = p.branches[j].code
-	}
-	if p.final {
-		return
-	}
-	best, upstream := proxy.Best(codes)
-	if best >= 0 && p.branches[best].res != nil {
-		out := p.branches[best].res
-		if upstream != out.StatusCode {
-			out = out.Clone()
-			out.StatusCode, out.Reason = upstream, "Server Internal Error"
-		}
-		p.final = true
-		p.forward(ctx, out)
-		return
-	}
-	p.final = true
-	p.respond(ctx, sip.NewResponseFromRequest(p.req, upstream, reasonPhrase(upstream), nil))
-}
-
-// cancelPending CANCELs every branch still without a final response, except skip.
-func (p *proxyContext) cancelPending(ctx actor.Context, skip int) {
-	for j := range p.branches {
-		b := &p.branches[j]
-		if j != skip && !b.done && b.pid != nil {
-			ctx.Send(b.pid, &branchCancelRequested{})
-		}
-	}
-	p.canceled = true
 }
 
 // forward sends a downstream response upstream without our Via (§16.7 step 3).

@@ -24,6 +24,7 @@ type Config struct {
 	Domains      []string      `yaml:"domains"`
 	Routes       []Route       `yaml:"routes"`
 	RecordRoute  bool          `yaml:"record_route"`
+	Forking      Forking       `yaml:"forking"`
 	Timers       Timers        `yaml:"timers"`
 	Transactions Transactions  `yaml:"transactions"`
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
@@ -71,6 +72,19 @@ type Route struct {
 	// Redirect answers matching requests with 302 to the route's hop instead of proxying them
 	// (when the redirect plugin is in the chain).
 	Redirect bool `yaml:"redirect"`
+	// Alternates are more next hops: tried after To in order (forking: sequential, the
+	// default for a route: failover) or with it (parallel).
+	Alternates []string `yaml:"alternates"`
+	Forking    string   `yaml:"forking"`
+}
+
+// Forking configures how the contacts of a located user are tried.
+type Forking struct {
+	// Mode is parallel (every contact at once) or sequential (by q, highest first).
+	Mode string `yaml:"mode"`
+	// GroupTimeout moves a sequential fork to the next q group when the running one has no
+	// final response after this long (its branches are CANCELled); 0 waits for them.
+	GroupTimeout time.Duration `yaml:"group_timeout"`
 }
 
 // Timers are the RFC 3261 base timers.

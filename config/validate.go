@@ -41,6 +41,14 @@ func (c *Config) Validate() error {
 		if _, err := proxy.ParseHopURI(r.To); err != nil {
 			add(c.at(key+".to", "%v", err))
 		}
+		for j, a := range r.Alternates {
+			if _, err := proxy.ParseHopURI(a); err != nil {
+				add(c.at(key+".alternates["+strconv.Itoa(j)+"]", "%v", err))
+			}
+		}
+		if _, ok := proxy.ParseForkMode(r.Forking); r.Forking != "" && !ok {
+			add(c.at(key+".forking", "%q: want parallel or sequential", r.Forking))
+		}
 	}
 	if c.Timers.T1 <= 0 {
 		add(c.at("timers.t1", "must be positive, got %s", c.Timers.T1))
@@ -50,6 +58,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Timers.C <= 0 {
 		add(c.at("timers.c", "must be positive, got %s", c.Timers.C))
+	}
+	if _, ok := proxy.ParseForkMode(c.Forking.Mode); !ok {
+		add(c.at("forking.mode", "%q: want parallel or sequential", c.Forking.Mode))
+	}
+	if c.Forking.GroupTimeout < 0 {
+		add(c.at("forking.group_timeout", "must not be negative, got %s", c.Forking.GroupTimeout))
 	}
 	if c.Timers.T4 <= 0 {
 		add(c.at("timers.t4", "must be positive, got %s", c.Timers.T4))
@@ -94,8 +108,23 @@ func (c *Config) StaticRoutes() []proxy.StaticRoute {
 	for _, r := range c.Routes {
 		if sr, err := proxy.NewStaticRoute(r.Match, r.To); err == nil {
 			sr.Redirect = r.Redirect
+			sr.Fork = proxy.Sequential // a route's alternates are failover unless said otherwise
+			if m, ok := proxy.ParseForkMode(r.Forking); ok {
+				sr.Fork = m
+			}
+			for _, a := range r.Alternates {
+				if u, err := proxy.ParseHopURI(a); err == nil {
+					sr.Alternates = append(sr.Alternates, u)
+				}
+			}
 			out = append(out, sr)
 		}
 	}
 	return out
+}
+
+// ForkMode is forking.mode, parsed; call after Validate.
+func (c *Config) ForkMode() proxy.ForkMode {
+	m, _ := proxy.ParseForkMode(c.Forking.Mode)
+	return m
 }

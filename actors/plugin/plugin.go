@@ -61,8 +61,9 @@ type Request struct {
 	Source string
 	// LoopHash identifies the request for loop detection (§16.3 step 4).
 	LoopHash string
-	// Targets are the branches to fork (set by location or forward).
+	// Targets are the branches to fork (set by location or forward), and Fork how.
 	Targets []proxy.Target
+	Fork    proxy.ForkMode
 	// Answer is the response the proxy sends when a handler returns Answered.
 	Answer *proxy.Rejection
 	// Identity is the authenticated user (set by auth), "" when none.

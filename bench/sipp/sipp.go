@@ -70,6 +70,39 @@ func StartUAS(dir, transport string, port int, extra ...string) (*Proc, error) {
 	return start(dir, "uas", args)
 }
 
+// StartServer starts a SIPp server scenario (one that begins by receiving) on 127.0.0.1:port,
+// over UDP, for calls calls; Wait returns its statistics once it has served them.
+func StartServer(dir, scenario string, port, calls int, extra ...string) (*Proc, error) {
+	args := append([]string{"-sf", scenario, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "u1",
+		"-m", strconv.Itoa(calls), "-nostdin", "-trace_stat", "-stf", filepath.Join(dir, "uas_stats.csv"),
+		"-trace_err", "-error_file", filepath.Join(dir, "uas_errors.log")}, extra...)
+	return start(dir, "uas", args)
+}
+
+// Wait waits up to timeout for a server started with StartServer to finish, and returns its
+// statistics. It stops the process at the deadline.
+func (p *Proc) Wait(timeout time.Duration) (Result, error) {
+	var waitErr error
+	select {
+	case waitErr = <-p.done:
+	case <-time.After(timeout):
+		p.Stop()
+		return Result{}, fmt.Errorf("sipp server did not finish within %s", timeout)
+	}
+	p.cmd.Process = nil // finished: Stop has nothing to do
+	res := Result{}
+	var ee *exec.ExitError
+	if errors.As(waitErr, &ee) {
+		res.ExitCode = ee.ExitCode()
+	}
+	stats, err := ReadStats(filepath.Join(p.dir, "uas_stats.csv"))
+	if err != nil {
+		return res, err
+	}
+	res.fill(stats)
+	return res, nil
+}
+
 func start(dir, name string, args []string) (*Proc, error) {
 	bin, err := Path()
 	if err != nil {
@@ -167,12 +200,16 @@ func (u UAC) Run(ctx context.Context) (Result, error) {
 		out, _ := os.ReadFile(filepath.Join(u.Dir, "uac.out"))
 		return res, fmt.Errorf("%w (sipp exit %d): %s", err, res.ExitCode, tail(out, 2000))
 	}
+	res.fill(stats)
+	return res, nil
+}
+
+func (res *Result) fill(stats map[string]string) {
 	res.Stats = stats
 	res.Successful, _ = strconv.Atoi(stats["SuccessfulCall(C)"])
 	res.Failed, _ = strconv.Atoi(stats["FailedCall(C)"])
 	res.Retransmissions, _ = strconv.Atoi(stats["Retransmissions(C)"])
 	res.Created, _ = strconv.Atoi(stats["TotalCallCreated"])
-	return res, nil
 }
 
 // ReadStats reads the last row of a sipp -trace_stat CSV file into a map by column name.

@@ -16,6 +16,10 @@ type StaticRoute struct {
 	To sip.Uri
 	// Redirect asks for a 302 to To instead of forwarding (the redirect plugin acts on it).
 	Redirect bool
+	// Alternates are further next hops for the same requests, tried after To (Sequential:
+	// failover in the order given) or together with it (Parallel).
+	Alternates []sip.Uri
+	Fork       ForkMode
 }
 
 // ParseStaticRoute reads a route written as "REGEX=URI", e.g. ".*=sip:127.0.0.1:5070".
@@ -86,25 +90,36 @@ type Target struct {
 // that route (§16.6 step 7) and an in-dialog request to its Request-URI, so the static routes
 // see new requests (and requests addressed to us).
 func (r *Router) Decide(req *sip.Request) ([]Target, *Rejection) {
+	targets, _, rej := r.Route(req)
+	return targets, rej
+}
+
+// Route is Decide that also says how a static route's hops are forked.
+func (r *Router) Route(req *sip.Request) ([]Target, ForkMode, *Rejection) {
 	if TopRoute(req) != nil {
-		return []Target{{URI: req.Recipient}}, nil
+		return []Target{{URI: req.Recipient}}, Parallel, nil
 	}
 	// An in-dialog request (To tag) goes to the remote target the dialog established (§12.2),
 	// its Request-URI, and not through the static routes meant for new requests; unless it is
 	// addressed to us, as SIPp's built-in UAC does with no route set.
 	if hasToTag(req) && !r.Local.IsUs(&req.Recipient) {
-		return []Target{{URI: req.Recipient}}, nil
+		return []Target{{URI: req.Recipient}}, Parallel, nil
 	}
 	if sr := r.Match(req); sr != nil {
-		hop := sr.To
-		return []Target{{URI: req.Recipient, Hop: &hop}}, nil
+		hops := append([]sip.Uri{sr.To}, sr.Alternates...)
+		targets := make([]Target, len(hops))
+		for i := range hops {
+			// Descending q keeps the written order when the hops are tried one after another.
+			targets[i] = Target{URI: req.Recipient, Hop: &hops[i], Q: 1000 - i}
+		}
+		return targets, sr.Fork, nil
 	}
 	// A domain we do not serve: forward to the Request-URI (§16.5). One we serve and know no
 	// route for: nobody is there.
 	if !r.Local.IsDomain(req.Recipient.Host) {
-		return []Target{{URI: req.Recipient}}, nil
+		return []Target{{URI: req.Recipient}}, Parallel, nil
 	}
-	return nil, reject(404, "Not Found")
+	return nil, Parallel, reject(404, "Not Found")
 }
 
 // Match returns the first static route whose pattern matches the Request-URI, or nil.

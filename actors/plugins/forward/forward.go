@@ -22,11 +22,11 @@ func (*Forward) Name() string { return "forward" }
 // Serve decides the targets if no plugin did, and forwards.
 func (f *Forward) Serve(r *plugin.Request) plugin.Result {
 	if len(r.Targets) == 0 {
-		targets, rej := f.Router.Decide(r.Work)
+		targets, mode, rej := f.Router.Route(r.Work)
 		if rej != nil {
 			return r.ReplyWith(rej)
 		}
-		r.Targets = targets
+		r.Targets, r.Fork = targets, mode
 	}
 	return plugin.Forward
 }

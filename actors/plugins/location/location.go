@@ -21,6 +21,8 @@ type Location struct {
 	Local   *proxy.Local
 	Router  *proxy.Router
 	Service *actor.PID
+	// Fork is how the contacts of one AOR are tried (forking.mode).
+	Fork proxy.ForkMode
 }
 
 var _ plugin.Waiter = (*Location)(nil)
@@ -54,7 +56,7 @@ func (l *Location) Resume(r *plugin.Request, answer any) plugin.Result {
 		r.Targets = append(r.Targets, t)
 	}
 	if len(r.Targets) > 0 {
-		r.Located = true
+		r.Located, r.Fork = true, l.Fork
 		return plugin.Continue
 	}
 	if l.Router.Match(r.Work) != nil {

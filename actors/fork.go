@@ -1,0 +1,193 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/partysip/partysip/sipcore/proxy"
+	"github.com/partysip/partysip/sipcore/transaction"
+)
+
+// fork is a proxy context's branches (RFC 3261 §16.6–§16.7): the target set, the groups it is
+// tried in (one for parallel forking, one per q value for sequential), and each branch's fate.
+type fork struct {
+	work     *sip.Request // the copy branches are made from, until the last one started
+	targets  []proxy.Target
+	groups   [][]int
+	group    int // the group running
+	branches []branch
+	loopHash string
+	// groupGen and groupTimer move a sequential fork on when a group takes too long.
+	groupGen   uint32
+	groupTimer *time.Timer
+}
+
+type branch struct {
+	started bool
+	pid     *actor.PID
+	code    int           // final status, or the one we act as if received; 0 while pending
+	res     *sip.Response // the final response received, nil if synthesized
+	done    bool
+	// cancel: a CANCEL was wanted before the client transaction said who it is.
+	cancel bool
+}
+
+// groupTimedOut is the sequential fork's timer for group Gen.
+type groupTimedOut struct{ Gen uint32 }
+
+// startFork plans the branches and starts the first group.
+func (p *proxyContext) startFork(ctx actor.Context, work *sip.Request, targets []proxy.Target, mode proxy.ForkMode, loopHash string) {
+	p.work, p.targets, p.loopHash = work, targets, loopHash
+	p.groups = proxy.ForkPlan(targets, mode)
+	p.branches = make([]branch, len(targets))
+	p.startGroup(ctx, 0)
+}
+
+// startGroup starts a client transaction for every target of group g.
+func (p *proxyContext) startGroup(ctx actor.Context, g int) {
+	p.group = g
+	last := g == len(p.groups)-1
+	if !last && p.c.forkGroupTimeout > 0 {
+		p.groupGen++
+		msg, self, root := &groupTimedOut{Gen: p.groupGen}, ctx.Self(), ctx.ActorSystem().Root
+		p.groupTimer = time.AfterFunc(p.c.forkGroupTimeout, func() { root.Send(self, msg) })
+	}
+	inbound := p.c.tp.inbound(p.from)
+	for n, i := range p.groups[g] {
+		p.branches[i].started = true
+		target := p.targets[i]
+		branchID := p.c.uniqueBranch(p.loopHash)
+		ob, udp, err := p.c.tp.outbound(proxy.NextHop(p.work, target))
+		if err != nil {
+			p.onBranchEnd(ctx, i, 503, nil)
+			continue
+		}
+		inPlace := last && n == len(p.groups[g])-1 // work is ours; the very last branch may have it
+		out, hop := proxy.Forward(p.work, target, proxy.ForwardOptions{
+			Branch:      branchID,
+			RecordRoute: p.c.recordRoute,
+			Via:         ob,
+			Inbound:     inbound,
+			InPlace:     inPlace,
+		})
+		if inPlace {
+			p.work = nil
+		}
+		key := transaction.ClientKeyFor(branchID, out.Method)
+		ctx.Send(p.c.shardFor(key), &clientTxRequested{Req: out, Hop: hop, UDP: udp, Key: key, Owner: ctx.Self(), Index: i})
+	}
+}
+
+func (p *proxyContext) onResponse(ctx actor.Context, i int, res *sip.Response) {
+	code := res.StatusCode
+	switch {
+	case code == 100:
+		return // §16.7 step 5: 100 is not forwarded
+	case code < 200:
+		if !p.final {
+			p.forward(ctx, res)
+		}
+	case code < 300:
+		// §16.7 step 5/9: every 2xx is forwarded at once (a forked INVITE may have several).
+		p.final = true
+		p.forward(ctx, res)
+		p.branches[i].done, p.branches[i].code = true, code
+		if p.method == sip.INVITE {
+			p.cancelPending(ctx, i) // §16.7 step 10
+		}
+	default:
+		if code >= 600 && p.method == sip.INVITE {
+			p.cancelPending(ctx, i) // §16.7 step 10
+		}
+		p.onBranchEnd(ctx, i, code, res)
+	}
+}
+
+// onBranchEnd records a branch's final outcome. Once every started branch has one, a sequential
+// fork starts its next group (unless a 2xx, a 6xx or a CANCEL ended the fork); otherwise the
+// best final response goes upstream (§16.7 step 6), with every challenge of the branches when
+// it is a 401/407 (step 7).
+func (p *proxyContext) onBranchEnd(ctx actor.Context, i, code int, res *sip.Response) {
+	b := &p.branches[i]
+	if b.done {
+		return
+	}
+	b.done, b.code, b.res = true, code, res
+	for j := range p.branches {
+		if p.branches[j].started && !p.branches[j].done {
+			return
+		}
+	}
+	p.stopGroupTimer()
+	if p.final {
+		return
+	}
+	if !p.canceled && p.group+1 < len(p.groups) {
+		p.startGroup(ctx, p.group+1)
+		return
+	}
+	var codes []int
+	var index []int
+	for j := range p.branches {
+		if p.branches[j].started {
+			codes = append(codes, p.branches[j].code)
+			index = append(index, j)
+		}
+	}
+	best, upstream := proxy.Best(codes)
+	p.final = true
+	if best >= 0 && p.branches[index[best]].res != nil {
+		out := p.branches[index[best]].res
+		if upstream != out.StatusCode {
+			out = out.Clone()
+			out.StatusCode, out.Reason = upstream, "Server Internal Error"
+		}
+		all := make([]*sip.Response, 0, len(p.branches))
+		for j := range p.branches {
+			all = append(all, p.branches[j].res)
+		}
+		p.forward(ctx, proxy.MergeChallenges(out, all))
+		return
+	}
+	p.respond(ctx, sip.NewResponseFromRequest(p.req, upstream, reasonPhrase(upstream), nil))
+}
+
+// cancelPending CANCELs every branch still without a final response, except skip, and starts
+// no further group.
+func (p *proxyContext) cancelPending(ctx actor.Context, skip int) {
+	p.cancelBranches(ctx, skip)
+	p.canceled = true
+}
+
+func (p *proxyContext) cancelBranches(ctx actor.Context, skip int) {
+	for j := range p.branches {
+		b := &p.branches[j]
+		switch {
+		case j == skip || !b.started || b.done:
+		case b.pid == nil:
+			b.cancel = true
+		default:
+			ctx.Send(b.pid, &branchCancelRequested{})
+		}
+	}
+}
+
+// onGroupTimeout moves a sequential fork on: the running group's branches are CANCELled, and
+// their final responses (487) start the next group.
+func (p *proxyContext) onGroupTimeout(ctx actor.Context, m *groupTimedOut) {
+	if m.Gen != p.groupGen || p.final || p.canceled {
+		return
+	}
+	p.groupTimer = nil
+	p.cancelBranches(ctx, -1)
+}
+
+func (p *proxyContext) stopGroupTimer() {
+	p.groupGen++
+	if p.groupTimer != nil {
+		p.groupTimer.Stop()
+		p.groupTimer = nil
+	}
+}

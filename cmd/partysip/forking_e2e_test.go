@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/partysip/partysip/bench/sipp"
+)
+
+// server starts a SIPp server scenario for calls calls on a free port and returns it with its
+// contact address.
+func server(t *testing.T, file string, calls int) (*sipp.Proc, string) {
+	t.Helper()
+	port, _ := sipp.FreePort()
+	p, err := sipp.StartServer(t.TempDir(), scenario(t, file), port, calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	return p, fmt.Sprintf("127.0.0.1:%d", port)
+}
+
+// served waits for a server to finish its calls and fails the test unless all succeeded.
+func served(t *testing.T, p *sipp.Proc, name string, calls int) {
+	t.Helper()
+	res, err := p.Wait(30 * time.Second)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if res.Successful != calls || res.Failed != 0 {
+		t.Fatalf("%s: %d successful, %d failed (want %d, 0)", name, res.Successful, res.Failed, calls)
+	}
+}
+
+// TestForking drives RFC 3261 §16 forking and CANCEL with real SIPp processes, through one daemon
+// (parallel forking, Timer C of 2 s):
+//   - a user registered from two phones: one answers, the other rings and gets the proxy's
+//     CANCEL (and its 487 is absorbed, not forwarded);
+//   - the caller CANCELs while the callee rings: 200 to the CANCEL, the callee's 487 forwarded;
+//   - a re-INVITE and an UPDATE inside an answered dialog, loose-routed through the proxy;
+//   - a callee that rings for ever: Timer C CANCELs the branch and the caller gets the 487.
+func TestForking(t *testing.T) {
+	r := newRig(t, "timers:\n  c: 2s\n")
+	d := startDaemon(t, "-c", r.cfg)
+	const n = 10
+
+	t.Run("forked call, one answers, the other is cancelled", func(t *testing.T) {
+		ringing, ringAddr := server(t, "uas_ring_cancel.xml", n)
+		runScenario(t, d, r.proxyPort, scenario(t, "register.xml"), usersFile(t, "fork;"+r.contact+";300"), 1)
+		runScenario(t, d, r.proxyPort, scenario(t, "register.xml"), usersFile(t, "fork;"+ringAddr+";300"), 1)
+		runScenario(t, d, r.proxyPort, scenario(t, "call.xml"), usersFile(t, repeat("fork;x;0", n)...), n)
+		served(t, ringing, "the cancelled phone", n)
+	})
+
+	t.Run("caller cancels while ringing", func(t *testing.T) {
+		ringing, ringAddr := server(t, "uas_ring_cancel.xml", n)
+		runScenario(t, d, r.proxyPort, scenario(t, "register.xml"), usersFile(t, "ring;"+ringAddr+";300"), 1)
+		runScenario(t, d, r.proxyPort, scenario(t, "call_cancel.xml"), usersFile(t, repeat("ring;x;0", n)...), n)
+		served(t, ringing, "the ringing callee", n)
+	})
+
+	t.Run("re-INVITE and UPDATE in a dialog", func(t *testing.T) {
+		callee, addr := server(t, "uas_reinvite.xml", n)
+		runScenario(t, d, r.proxyPort, scenario(t, "register.xml"), usersFile(t, "dlg;"+addr+";300"), 1)
+		runScenario(t, d, r.proxyPort, scenario(t, "call_reinvite.xml"), usersFile(t, repeat("dlg;x;0", n)...), n)
+		served(t, callee, "the callee", n)
+	})
+
+	t.Run("a branch that never answers meets Timer C", func(t *testing.T) {
+		ringing, ringAddr := server(t, "uas_ring_cancel.xml", 2)
+		runScenario(t, d, r.proxyPort, scenario(t, "register.xml"), usersFile(t, "forever;"+ringAddr+";300"), 1)
+		start := time.Now()
+		runScenario(t, d, r.proxyPort, scenario(t, "call_ringing_timeout.xml"), usersFile(t, repeat("forever;x;0", 2)...), 2)
+		if took := time.Since(start); took < 2*time.Second {
+			t.Fatalf("the 487 came after %s, before Timer C (2 s)", took)
+		}
+		served(t, ringing, "the callee that never answers", 2)
+	})
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+// TestSequentialForking: with forking.mode sequential, the phone with the highest q rings
+// first; it is busy (486), so the next q group is tried and answers.
+func TestSequentialForking(t *testing.T) {
+	r := newRig(t, "forking:\n  mode: sequential\n")
+	d := startDaemon(t, "-c", r.cfg)
+	const n = 10
+	busy, busyAddr := server(t, "uas_busy.xml", n)
+	runScenario(t, d, r.proxyPort, scenario(t, "register_q.xml"), usersFile(t, "seq;"+busyAddr+";300;1.0"), 1)
+	runScenario(t, d, r.proxyPort, scenario(t, "register_q.xml"), usersFile(t, "seq;"+r.contact+";300;0.5"), 1)
+	runScenario(t, d, r.proxyPort, scenario(t, "call.xml"), usersFile(t, repeat("seq;x;0", n)...), n)
+	served(t, busy, "the busy phone (tried first)", n)
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+func repeat(line string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = line
+	}
+	return out
+}

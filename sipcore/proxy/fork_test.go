@@ -1,0 +1,58 @@
+package proxy
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+func TestForkPlan(t *testing.T) {
+	ts := []Target{{Q: 500}, {Q: 0}, {Q: 1000}, {Q: 500}, {Q: 100}}
+	if got := ForkPlan(ts, Parallel); len(got) != 1 || len(got[0]) != 5 {
+		t.Fatalf("parallel: %v", got)
+	}
+	got := ForkPlan(ts, Sequential)
+	want := [][]int{{1, 2}, {0, 3}, {4}} // no q = 1.0, equal q together, in the given order
+	if len(got) != len(want) {
+		t.Fatalf("sequential: %v, want %v", got, want)
+	}
+	for i := range want {
+		if len(got[i]) != len(want[i]) || got[i][0] != want[i][0] || got[i][len(got[i])-1] != want[i][len(want[i])-1] {
+			t.Fatalf("sequential: %v, want %v", got, want)
+		}
+	}
+	if ForkPlan(nil, Sequential) != nil {
+		t.Fatal("empty target set")
+	}
+	if m, ok := ParseForkMode("sequential"); !ok || m != Sequential {
+		t.Fatal("ParseForkMode")
+	}
+	if _, ok := ParseForkMode("serial"); ok {
+		t.Fatal("unknown mode accepted")
+	}
+}
+
+func TestMergeChallenges(t *testing.T) {
+	resp := func(code int, hdr string) *sip.Response {
+		r := sip.NewResponse(code, "x")
+		if hdr != "" {
+			name, v, _ := strings.Cut(hdr, ": ")
+			r.AppendHeader(sip.NewHeader(name, v))
+		}
+		return r
+	}
+	a := resp(407, `Proxy-Authenticate: Digest realm="a.example", nonce="1"`)
+	b := resp(401, `WWW-Authenticate: Digest realm="b.example", nonce="2"`)
+	c := resp(486, "")
+	out := MergeChallenges(a, []*sip.Response{a, b, c, nil})
+	if len(out.GetHeaders("Proxy-Authenticate")) != 1 || len(out.GetHeaders("WWW-Authenticate")) != 1 {
+		t.Fatalf("merged:\n%s", out)
+	}
+	if len(a.GetHeaders("WWW-Authenticate")) != 0 {
+		t.Fatal("best was modified")
+	}
+	if MergeChallenges(c, []*sip.Response{a, b}) != c {
+		t.Fatal("a non-challenge best response changed")
+	}
+}

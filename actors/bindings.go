@@ -59,3 +59,18 @@ func timeout(ctx context.Context) time.Duration {
 	}
 	return 5 * time.Second
 }
+
+// Dialogs lists the dialogs in progress, oldest first.
+func (e *Engine) Dialogs(ctx context.Context) ([]DialogInfo, error) {
+	var out []DialogInfo
+	for _, s := range e.c.dialogShards {
+		res, err := e.system.Root.RequestFuture(s, &dialogsListRequested{}, timeout(ctx)).Result()
+		if err != nil {
+			return nil, fmt.Errorf("dialogs: %w", err)
+		}
+		ds, _ := res.([]DialogInfo)
+		out = append(out, ds...)
+	}
+	sortDialogs(out)
+	return out, nil
+}

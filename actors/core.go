@@ -34,8 +34,11 @@ type core struct {
 	recordRoute      bool
 	tp               *Transports
 	shards           []*actor.PID
-	root             *actor.RootContext
-	fault            FaultFunc
+	// dialogShards own the dialog actors; dialogLifetime ends a dialog with no request.
+	dialogShards   []*actor.PID
+	dialogLifetime time.Duration
+	root           *actor.RootContext
+	fault          FaultFunc
 	// dispatcher runs the mailboxes of the transaction-path actors; txStrategy stops and counts
 	// a failed transaction actor (both shared, built once).
 	dispatcher *workerPool
@@ -62,6 +65,9 @@ type Stats struct {
 	RejectedDrain    atomic.Int64
 	SendErrors       atomic.Int64
 	ResponsesSent5xx atomic.Int64
+	Dialogs          atomic.Int64 // dialogs live (created through us, not yet ended)
+	DialogsCreated   atomic.Int64
+	DialogPanics     atomic.Int64
 }
 
 func newBranchPrefix() string {

@@ -140,6 +140,12 @@ func Start(opts Options) (*Engine, error) {
 	for i := 0; i < n; i++ {
 		c.shards = append(c.shards, system.Root.Spawn(c.txProps(newShard(c))))
 	}
+	c.dialogLifetime = cfg.Dialogs.Lifetime
+	for i := 0; i < n; i++ {
+		c.dialogShards = append(c.dialogShards, system.Root.Spawn(actor.PropsFromProducer(
+			func() actor.Actor { return newDialogShard(c) },
+			actor.WithDispatcher(c.dispatcher), actor.WithSupervisor(dialogSupervisor(c)))))
+	}
 	tp.setHandlers(c.route, func() { c.stats.Malformed.Add(1) })
 	transports := system.Root.Spawn(actor.PropsFromProducer(
 		func() actor.Actor { return &transportsActor{c: c, listeners: tp.listeners} },
@@ -191,6 +197,9 @@ func (e *Engine) Stop() {
 	_ = e.system.Root.StopFuture(e.transports).Wait()
 	e.c.tp.close()
 	for _, s := range e.c.shards {
+		_ = e.system.Root.StopFuture(s).Wait()
+	}
+	for _, s := range e.c.dialogShards {
 		_ = e.system.Root.StopFuture(s).Wait()
 	}
 	if err := e.services.Stop(); err != nil {

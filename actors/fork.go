@@ -6,6 +6,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/partysip/partysip/sipcore/dialog"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
 )
@@ -90,9 +91,13 @@ func (p *proxyContext) onResponse(ctx actor.Context, i int, res *sip.Response) {
 			p.forward(ctx, res)
 		}
 	case code < 300:
-		// §16.7 step 5/9: every 2xx is forwarded at once (a forked INVITE may have several).
+		// §16.7 step 5/9: every 2xx is forwarded at once (a forked INVITE may have several),
+		// and each creates its dialog.
 		p.final = true
 		p.forward(ctx, res)
+		if p.createsDialog {
+			p.c.observeDialog(res, dialog.Created, "")
+		}
 		p.branches[i].done, p.branches[i].code = true, code
 		if p.method == sip.INVITE {
 			p.cancelPending(ctx, i) // §16.7 step 10

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/actors/plugin"
+	"github.com/partysip/partysip/sipcore/dialog"
 	"github.com/partysip/partysip/sipcore/proxy"
 )
 
@@ -23,8 +24,10 @@ type proxyContext struct {
 	from   Peer // where it came from
 	server *actor.PID
 	fork
-	final    bool // a final response went upstream
-	canceled bool // no new branch may start: a CANCEL, a 2xx or a 6xx arrived
+	// createsDialog: an INVITE without To tag that we Record-Route: its 2xx creates a dialog.
+	createsDialog bool
+	final         bool // a final response went upstream
+	canceled      bool // no new branch may start: a CANCEL, a 2xx or a 6xx arrived
 	// r is the request going through the plugin chain; waiting is the index of the plugin
 	// awaiting a service actor's answer (-1 when none), waitGen tells its timeout apart.
 	r       *plugin.Request
@@ -98,6 +101,14 @@ func (p *proxyContext) start(ctx actor.Context) {
 		// §16.2: a stateful proxy sends 100 Trying for an INVITE without waiting.
 		p.respond(ctx, sip.NewResponseFromRequest(req, 100, "Trying", nil))
 	}
+	switch {
+	case req.Method == sip.BYE:
+		p.c.observeDialog(req, dialog.ByeSeen, "BYE")
+	case req.Method != sip.CANCEL:
+		// Any other request with a To tag is a sign of life of its dialog (no tag: nothing).
+		p.c.observeDialog(req, dialog.RequestSeen, string(req.Method))
+	}
+	p.createsDialog = p.c.recordRoute && req.Method == sip.INVITE && !hasToTag(req)
 	work := req.Clone()
 	proxy.PreprocessRoute(work, p.c.local)
 	p.r = &plugin.Request{
@@ -180,4 +191,9 @@ func reasonPhrase(code int) string {
 		return "Service Unavailable"
 	}
 	return "Error"
+}
+
+func hasToTag(req *sip.Request) bool {
+	to := req.To()
+	return to != nil && to.Params.Has("tag")
 }

@@ -4,6 +4,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/sipcore/dialog"
 	"github.com/partysip/partysip/sipcore/proxy"
 )
 
@@ -12,6 +13,9 @@ import (
 // goes out with the same branch. Nothing is answered: an ACK never is, and such a CANCEL's
 // response comes back from downstream.
 func (c *core) forwardStateless(req *sip.Request) {
+	if req.Method == sip.ACK {
+		c.observeDialog(req, dialog.AckSeen, "ACK")
+	}
 	loopHash := proxy.LoopHash(req)
 	if rej := proxy.Validate(req, c.local, loopHash); rej != nil {
 		c.log.Debug("stateless request dropped", zap.String("method", string(req.Method)), zap.Int("code", rej.Code))

@@ -25,6 +25,7 @@ type Config struct {
 	Routes       []Route       `yaml:"routes"`
 	RecordRoute  bool          `yaml:"record_route"`
 	Forking      Forking       `yaml:"forking"`
+	Dialogs      Dialogs       `yaml:"dialogs"`
 	Timers       Timers        `yaml:"timers"`
 	Transactions Transactions  `yaml:"transactions"`
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
@@ -76,6 +77,13 @@ type Route struct {
 	// default for a route: failover) or with it (parallel).
 	Alternates []string `yaml:"alternates"`
 	Forking    string   `yaml:"forking"`
+}
+
+// Dialogs configures the dialogs the proxy keeps track of.
+type Dialogs struct {
+	// Lifetime ends a dialog no request went through for this long (its BYE was lost, or took
+	// another path).
+	Lifetime time.Duration `yaml:"lifetime"`
 }
 
 // Forking configures how the contacts of a located user are tried.

@@ -62,6 +62,9 @@ func (c *Config) Validate() error {
 	if _, ok := proxy.ParseForkMode(c.Forking.Mode); !ok {
 		add(c.at("forking.mode", "%q: want parallel or sequential", c.Forking.Mode))
 	}
+	if c.Dialogs.Lifetime <= 0 {
+		add(c.at("dialogs.lifetime", "must be positive, got %s", c.Dialogs.Lifetime))
+	}
 	if c.Forking.GroupTimeout < 0 {
 		add(c.at("forking.group_timeout", "must not be negative, got %s", c.Forking.GroupTimeout))
 	}

@@ -6,6 +6,7 @@
 //	GET    /v1/users                              users (file and run-time), no secrets
 //	PUT    /v1/users/{name}  {"password": "..."}  add a user or change their password (stored)
 //	DELETE /v1/users/{name}                       remove a run-time user
+//	GET    /v1/dialogs                            dialogs in progress, oldest first
 package admin
 
 import (
@@ -101,6 +102,16 @@ func Handler(e *actors.Engine, log *zap.Logger) http.Handler {
 			status = http.StatusNotFound
 		}
 		reply(w, status, Removed{AOR: aor, Contact: q.Get("contact"), Removed: found})
+	})
+	mux.HandleFunc("GET /v1/dialogs", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		ds, err := e.Dialogs(ctx)
+		if err != nil {
+			reply(w, http.StatusServiceUnavailable, Error{err.Error()})
+			return
+		}
+		reply(w, http.StatusOK, ds)
 	})
 	mux.HandleFunc("GET /v1/users", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/partysip/partysip/actors"
 	"github.com/partysip/partysip/actors/admin"
 	"github.com/partysip/partysip/actors/services"
 )
@@ -24,6 +25,7 @@ const ctlUsage = `Usage:
   partysip ctl [--admin HOST:PORT] [--json] users list
   partysip ctl [--admin HOST:PORT] users add NAME [PASSWORD]
   partysip ctl [--admin HOST:PORT] users rm NAME
+  partysip ctl [--admin HOST:PORT] [--json] dialogs list
 
 AOR is user@domain (or a sip: URI); CONTACT is the contact URI as listed. users add reads the
 password from standard input when it is not given (keep it out of the process list); users added
@@ -41,6 +43,9 @@ func cmdCtl(args []string) int {
 	}
 	rest := fs.Args()
 	client := &http.Client{Timeout: 10 * time.Second}
+	if len(rest) == 2 && rest[0] == "dialogs" && rest[1] == "list" {
+		return ctlDialogs(client, "http://"+*addr+"/v1/dialogs", *asJSON)
+	}
 	if len(rest) >= 2 && rest[0] == "users" {
 		return ctlUsers(client, "http://"+*addr+"/v1/users", rest[1:], *asJSON, fs.Usage)
 	}
@@ -134,6 +139,29 @@ func ctlUsers(client *http.Client, base string, args []string, asJSON bool, usag
 	}
 	usage()
 	return 2
+}
+
+func ctlDialogs(client *http.Client, u string, asJSON bool) int {
+	var ds []actors.DialogInfo
+	body, code, err := call(client, http.MethodGet, u, &ds)
+	if err != nil || code != http.StatusOK {
+		fmt.Fprintln(os.Stderr, "partysip ctl:", errOr(err, body))
+		return 1
+	}
+	if asJSON {
+		os.Stdout.Write(body)
+		return 0
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CALL-ID\tSTATE\tCALLER\tCALLEE\tAGE\tIDLE")
+	now := time.Now()
+	for _, d := range ds {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.CallID, d.State, d.Caller, d.Callee,
+			now.Sub(d.Created).Round(time.Second), now.Sub(d.LastActivity).Round(time.Second))
+	}
+	tw.Flush()
+	fmt.Printf("%d dialog(s)\n", len(ds))
+	return 0
 }
 
 func userChange(client *http.Client, method, u string, body []byte) int {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,6 +66,13 @@ func TestForking(t *testing.T) {
 		runScenario(t, d, r.proxyPort, scenario(t, "register.xml"), usersFile(t, "dlg;"+addr+";300"), 1)
 		runScenario(t, d, r.proxyPort, scenario(t, "call_reinvite.xml"), usersFile(t, repeat("dlg;x;0", n)...), n)
 		served(t, callee, "the callee", n)
+	})
+
+	t.Run("no dialog is left once every call sent its BYE", func(t *testing.T) {
+		waitAdmin(t, d)
+		if out, code := ctl(t, d, "dialogs", "list"); code != 0 || !strings.Contains(out, "0 dialog(s)") {
+			t.Fatalf("every call above ended with BYE (exit %d):\n%s", code, out)
+		}
 	})
 
 	t.Run("a branch that never answers meets Timer C", func(t *testing.T) {

@@ -32,8 +32,10 @@ type core struct {
 	// forkGroupTimeout moves a sequential fork to its next q group (0: wait for the finals).
 	forkGroupTimeout time.Duration
 	recordRoute      bool
-	tp               *Transports
-	shards           []*actor.PID
+	// statelessAll relays every request statelessly; statelessRoutes says some route does.
+	statelessAll, statelessRoutes bool
+	tp                            *Transports
+	shards                        []*actor.PID
 	// dialogShards own the dialog actors; dialogLifetime ends a dialog with no request.
 	dialogShards   []*actor.PID
 	dialogLifetime time.Duration
@@ -95,9 +97,19 @@ func (c *core) route(msg sip.Message, from Peer) {
 	switch m := msg.(type) {
 	case *sip.Request:
 		c.stats.RequestsIn.Add(1)
+		if c.isStateless(m) {
+			c.relayStateless(m, from)
+			return
+		}
 		key, err = transaction.ServerKey(m)
 	case *sip.Response:
 		c.stats.ResponsesIn.Add(1)
+		if via := m.Via(); via != nil {
+			if b, _ := via.Params.Get("branch"); proxy.IsStatelessBranch(b) {
+				c.forwardResponseStateless(m) // §16.11: by Via alone, no transaction
+				return
+			}
+		}
 		key, err = transaction.ClientKey(m)
 	}
 	if err != nil {

@@ -86,6 +86,7 @@ func Start(opts Options) (*Engine, error) {
 		timerC:           cfg.Timers.C,
 		forkGroupTimeout: cfg.Forking.GroupTimeout,
 		recordRoute:      cfg.RecordRoute,
+		statelessAll:     cfg.Stateless,
 		tp:               tp,
 		root:             system.Root,
 		fault:            opts.Fault,
@@ -94,6 +95,9 @@ func Start(opts Options) (*Engine, error) {
 		dispatcher: newWorkerPool(max(16, 4*runtime.GOMAXPROCS(0)), 1<<16, 300),
 	}
 	c.txStrategy = txSupervisor(c)
+	for _, r := range c.router.Routes {
+		c.statelessRoutes = c.statelessRoutes || r.Stateless
+	}
 	var users []config.User
 	if cfg.Auth.UsersFile != "" {
 		if users, err = config.LoadUsers(cfg.Auth.UsersFile); err != nil {

@@ -11,21 +11,62 @@ import (
 // forwardStateless forwards a request outside any transaction (§16.11): an ACK for a 2xx, or a
 // CANCEL with no response context. The branch is a hash of the request, so a retransmission
 // goes out with the same branch. Nothing is answered: an ACK never is, and such a CANCEL's
-// response comes back from downstream.
+// response comes back from downstream. Stateless relaying takes the first target only: forking
+// needs a response context.
 func (c *core) forwardStateless(req *sip.Request) {
+	c.relay(req, nil)
+}
+
+// isStateless says whether req is relayed in stateless mode: all requests, or those a
+// stateless route matches.
+func (c *core) isStateless(req *sip.Request) bool {
+	if c.statelessAll {
+		return true
+	}
+	if !c.statelessRoutes {
+		return false
+	}
+	sr := c.router.Match(req)
+	return sr != nil && sr.Stateless
+}
+
+// relayStateless is stateless mode (§16.11) for a request read from a transport: checked,
+// answered when it cannot be forwarded (unless an ACK), else forwarded with a hashed branch.
+// It runs on the read goroutine: no actor is involved.
+func (c *core) relayStateless(req *sip.Request, from Peer) {
+	c.relay(req, &from)
+}
+
+// relay forwards req statelessly; from is set in stateless mode, where failures are answered.
+func (c *core) relay(req *sip.Request, from *Peer) {
 	if req.Method == sip.ACK {
 		c.observeDialog(req, dialog.AckSeen, "ACK")
 	}
+	answer := func(rej *proxy.Rejection) {
+		if from != nil && req.Method != sip.ACK {
+			c.respondStateless(req, *from, rej.Code, rej.Reason, rej.Headers...)
+		}
+	}
 	loopHash := proxy.LoopHash(req)
 	if rej := proxy.Validate(req, c.local, loopHash); rej != nil {
-		c.log.Debug("stateless request dropped", zap.String("method", string(req.Method)), zap.Int("code", rej.Code))
+		c.log.Debug("stateless request refused", zap.String("method", string(req.Method)), zap.Int("code", rej.Code))
+		answer(rej)
 		return
 	}
 	work := req.Clone()
 	proxy.PreprocessRoute(work, c.local)
-	targets, rej := c.router.Decide(work)
-	if rej != nil || len(targets) == 0 {
+	if own := proxy.AnswerOwn(work, c.local); own != nil {
+		answer(own)
 		return
+	}
+	targets, rej := c.router.Decide(work)
+	if rej != nil {
+		answer(rej)
+		return
+	}
+	var inbound *proxy.Outbound
+	if from != nil {
+		inbound = c.tp.inbound(*from)
 	}
 	ob, udp, err := c.tp.outbound(proxy.NextHop(work, targets[0]))
 	if err != nil {
@@ -33,9 +74,11 @@ func (c *core) forwardStateless(req *sip.Request) {
 		return
 	}
 	out, hop := proxy.Forward(work, targets[0], proxy.ForwardOptions{
-		Branch:  proxy.StatelessBranch(req),
-		Via:     ob,
-		InPlace: true, // work is our own copy
+		Branch:      proxy.StatelessBranch(req),
+		RecordRoute: from != nil && c.recordRoute,
+		Via:         ob,
+		Inbound:     inbound,
+		InPlace:     true, // work is our own copy
 	})
 	c.stats.StatelessFwd.Add(1)
 	failed := func(err error) {

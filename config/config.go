@@ -24,6 +24,7 @@ type Config struct {
 	Domains      []string      `yaml:"domains"`
 	Routes       []Route       `yaml:"routes"`
 	RecordRoute  bool          `yaml:"record_route"`
+	Stateless    bool          `yaml:"stateless"`
 	Forking      Forking       `yaml:"forking"`
 	Dialogs      Dialogs       `yaml:"dialogs"`
 	Timers       Timers        `yaml:"timers"`
@@ -77,6 +78,8 @@ type Route struct {
 	// default for a route: failover) or with it (parallel).
 	Alternates []string `yaml:"alternates"`
 	Forking    string   `yaml:"forking"`
+	// Stateless relays matching requests without transactions (RFC 3261 §16.11).
+	Stateless bool `yaml:"stateless"`
 }
 
 // Dialogs configures the dialogs the proxy keeps track of.

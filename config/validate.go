@@ -110,7 +110,7 @@ func (c *Config) StaticRoutes() []proxy.StaticRoute {
 	out := make([]proxy.StaticRoute, 0, len(c.Routes))
 	for _, r := range c.Routes {
 		if sr, err := proxy.NewStaticRoute(r.Match, r.To); err == nil {
-			sr.Redirect = r.Redirect
+			sr.Redirect, sr.Stateless = r.Redirect, r.Stateless
 			sr.Fork = proxy.Sequential // a route's alternates are failover unless said otherwise
 			if m, ok := proxy.ParseForkMode(r.Forking); ok {
 				sr.Fork = m

@@ -145,20 +145,24 @@ func TestCallsThroughProxy(t *testing.T) {
 	if _, err := sipp.Path(); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct{ name, uac, uas string }{
-		{"udp", "udp", "udp"},
-		{"tcp", "tcp", "tcp"},
-		{"udp-to-tcp", "udp", "tcp"}, // a transport change: double Record-Route
+	for _, c := range []struct {
+		name, uac, uas string
+		extra          []string
+	}{
+		{"udp", "udp", "udp", nil},
+		{"tcp", "tcp", "tcp", nil},
+		{"udp-to-tcp", "udp", "tcp", nil},                        // a transport change: double Record-Route
+		{"udp-stateless", "udp", "udp", []string{"--stateless"}}, // §16.11: no transactions at all
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			proxyPort, _ := sipp.FreePort()
 			uasPort, _ := sipp.FreePort()
 			uacPort, _ := sipp.FreePort()
-			d := startDaemon(t,
+			d := startDaemon(t, append([]string{
 				"--listen", fmt.Sprintf("udp:127.0.0.1:%d", proxyPort),
 				"--listen", fmt.Sprintf("tcp:127.0.0.1:%d", proxyPort),
-				"--route", fmt.Sprintf(".*=sip:127.0.0.1:%d;transport=%s", uasPort, c.uas))
+				"--route", fmt.Sprintf(".*=sip:127.0.0.1:%d;transport=%s", uasPort, c.uas)}, c.extra...)...)
 			uas, err := sipp.StartUAS(dir, c.uas, uasPort)
 			if err != nil {
 				t.Fatal(err)

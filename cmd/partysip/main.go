@@ -89,6 +89,7 @@ type runFlags struct {
 	drain                 time.Duration
 	store                 string
 	admin                 string
+	stateless             bool
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -101,6 +102,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.drain, "drain-timeout", -1, "how long live transactions may finish after SIGTERM")
 	fs.StringVar(&f.store, "store", "", `bindings store: a bolt file path, or "memory"`)
 	fs.StringVar(&f.admin, "admin", "", `admin API host:port, or "off"`)
+	fs.BoolVar(&f.stateless, "stateless", false, "relay every request statelessly (RFC 3261 §16.11)")
 }
 
 // load builds the configuration: defaults, then the file, then flags.
@@ -150,6 +152,10 @@ func (f *runFlags) load() (*config.Config, error) {
 			cfg.Store = config.Store{Driver: "memory"}
 		}
 		cfg.SetOrigin("store", "flag --store")
+	}
+	if f.stateless {
+		cfg.Stateless = true
+		cfg.SetOrigin("stateless", "flag --stateless")
 	}
 	if f.admin != "" {
 		cfg.Admin.Listen = f.admin

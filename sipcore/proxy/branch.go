@@ -100,3 +100,9 @@ func (f *fnv) add(s string) {
 	f.sum ^= 0xff
 	f.sum *= 1099511628211
 }
+
+// IsStatelessBranch reports whether branch is one a stateless forwarding of ours put on a
+// request: its responses are routed by their Via alone (§16.11), with no transaction to find.
+func IsStatelessBranch(branch string) bool {
+	return strings.HasPrefix(branch, statelessBranchPrefix)
+}

@@ -20,6 +20,8 @@ type StaticRoute struct {
 	// failover in the order given) or together with it (Parallel).
 	Alternates []sip.Uri
 	Fork       ForkMode
+	// Stateless relays matching requests without transactions (§16.11).
+	Stateless bool
 }
 
 // ParseStaticRoute reads a route written as "REGEX=URI", e.g. ".*=sip:127.0.0.1:5070".

@@ -1,0 +1,45 @@
+package actors
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/partysip/partysip/config"
+)
+
+// In stateless mode (§16.11) no transaction actor is ever started: a request and its
+// retransmission go out with the same hashed branch, the responses come back by Via alone,
+// and an unroutable request is answered statelessly.
+func TestStatelessRelay(t *testing.T) {
+	uas, uac := newPeer(t, "127.0.0.1"), newPeer(t, "127.0.0.1")
+	e, port := startEngineWith(t, fmt.Sprintf("sip:127.0.0.1:%d", uas.port()), func(c *config.Config) {
+		c.Routes[0].Match = "^bob@"
+		c.Domains = []string{"example.com"}
+		c.Stateless = true
+	})
+	inv := invite(fmt.Sprintf("sip:bob@127.0.0.1:%d", port), "127.0.0.1", uac.port(), "z9hG4bKsl1", "stateless-1")
+	uac.send(loopback(port), inv)
+	first, from := uas.expectRequest(sip.INVITE)
+	uac.send(loopback(port), inv) // retransmission: forwarded again, same branch
+	again, _ := uas.expectRequest(sip.INVITE)
+	if branchOf(first) != branchOf(again) {
+		t.Fatalf("retransmission got branch %s, first %s", branchOf(again), branchOf(first))
+	}
+	uas.sendMsg(from, sip.NewResponseFromRequest(first, 180, "Ringing", nil))
+	uac.expectResponse(180)
+	uas.sendMsg(from, sip.NewResponseFromRequest(first, 486, "Busy Here", nil))
+	uac.expectResponse(486)
+
+	// Nothing routes sip:carol@example.com (ours, no route): 404 without a transaction.
+	uac.send(loopback(port), invite("sip:carol@example.com", "127.0.0.1", uac.port(), "z9hG4bKsl2", "stateless-2"))
+	uac.expectResponse(404)
+
+	if n := e.Stats().TxStarted.Load(); n != 0 {
+		t.Fatalf("%d transaction actors started in stateless mode", n)
+	}
+	if n := e.Stats().StatelessFwd.Load(); n < 4 {
+		t.Fatalf("stateless forwards %d, want at least 4 (2 INVITEs, 2 responses)", n)
+	}
+}

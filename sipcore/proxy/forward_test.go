@@ -30,11 +30,19 @@ func mustParse(t testing.TB, raw []byte) *sip.Request {
 }
 
 // TestForwardGolden runs each testdata/*.sip request through the §16.4–§16.6 pipeline
-// (pre-process routes, decide, forward) and compares the result with testdata/*.golden.
+// (pre-process routes, decide, forward) and compares the result with testdata/*.golden: one
+// file per forwarding transformation. Lines starting with "#" at the top of an input set the
+// case up instead of the defaults:
+//
+//	# target: URI           the target found by location (the Request-URI becomes it)
+//	# path: URI             a Path value of that target (repeatable), sent as a Route
+//	# inbound: TRANSPORT    the request arrived over this transport (double Record-Route)
+//	# stateless             the branch is the §16.11 hash of the request
+//	# no-record-route       record_route: false
 func TestForwardGolden(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*.sip")
-	if len(files) == 0 {
-		t.Fatal("no golden inputs")
+	if len(files) < 9 {
+		t.Fatalf("%d golden inputs, want one per transformation (9)", len(files))
 	}
 	local := testLocal()
 	route, err := ParseStaticRoute(`^bob@example\.com$=sip:127.0.0.1:5070`)
@@ -48,7 +56,8 @@ func TestForwardGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			in := mustParse(t, raw)
+			setup, msg := splitSetup(string(raw))
+			in := mustParse(t, []byte(msg))
 			orig := in.String()
 			req := in.Clone()
 			strict, own := PreprocessRoute(req, local)
@@ -56,11 +65,37 @@ func TestForwardGolden(t *testing.T) {
 			if rej != nil {
 				t.Fatalf("rejected: %d %s", rej.Code, rej.Reason)
 			}
-			out, hop := Forward(req, targets[0], ForwardOptions{
+			opt := ForwardOptions{
 				Branch:      NewBranch(LoopHash(in), "1"),
 				RecordRoute: true,
 				Via:         Outbound{Host: "127.0.0.1", Port: 5060, Transport: "UDP"},
-			})
+			}
+			target := targets[0]
+			for _, line := range setup {
+				key, val, _ := strings.Cut(line, ": ")
+				switch key {
+				case "target":
+					target = Target{}
+					if err := sip.ParseUri(val, &target.URI); err != nil {
+						t.Fatal(err)
+					}
+				case "path":
+					var u sip.Uri
+					if err := sip.ParseUri(val, &u); err != nil {
+						t.Fatal(err)
+					}
+					target.Routes = append(target.Routes, u)
+				case "inbound":
+					opt.Inbound = &Outbound{Host: "127.0.0.1", Port: 5060, Transport: val}
+				case "stateless":
+					opt.Branch = StatelessBranch(in)
+				case "no-record-route":
+					opt.RecordRoute = false
+				default:
+					t.Fatalf("unknown setup line %q", line)
+				}
+			}
+			out, hop := Forward(req, target, opt)
 			if in.String() != orig {
 				t.Fatal("Forward modified its input")
 			}
@@ -86,6 +121,18 @@ func TestForwardGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// splitSetup separates the "# ..." setup lines at the top of a golden input from the message,
+// whose line ends become CRLF.
+func splitSetup(raw string) ([]string, string) {
+	var setup []string
+	for strings.HasPrefix(raw, "#") {
+		line, rest, _ := strings.Cut(raw, "\n")
+		setup = append(setup, strings.TrimSpace(strings.TrimPrefix(line, "#")))
+		raw = rest
+	}
+	return setup, raw
 }
 
 func TestMaxForwardsNotShared(t *testing.T) {

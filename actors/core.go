@@ -27,8 +27,10 @@ type core struct {
 	local  *proxy.Local
 	router *proxy.Router
 	chain  plugin.Chain
-	timers transaction.Timers
-	timerC time.Duration
+	// locator finds next hops by RFC 3263; nil when DNS could not be set up.
+	locator *locator
+	timers  transaction.Timers
+	timerC  time.Duration
 	// forkGroupTimeout moves a sequential fork to its next q group (0: wait for the finals).
 	forkGroupTimeout time.Duration
 	recordRoute      bool

@@ -95,6 +95,13 @@ func Start(opts Options) (*Engine, error) {
 		dispatcher: newWorkerPool(max(16, 4*runtime.GOMAXPROCS(0)), 1<<16, 300),
 	}
 	c.txStrategy = txSupervisor(c)
+	// In loopback-only mode names are looked up only on name servers that are on loopback
+	// themselves (a test's); the addresses they give are confined like any other.
+	if !opts.LoopbackOnly || loopbackServers(cfg.DNS.Servers) {
+		if c.locator, err = newLocator(cfg.DNS.Servers, cfg.DNS.Timeout); err != nil {
+			log.Warn("next hops named by a domain will fail", zap.Error(err))
+		}
+	}
 	for _, r := range c.router.Routes {
 		c.statelessRoutes = c.statelessRoutes || r.Stateless
 	}

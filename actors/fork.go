@@ -1,10 +1,12 @@
 package actors
 
 import (
+	"context"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/sipcore/dialog"
 	"github.com/partysip/partysip/sipcore/proxy"
@@ -15,6 +17,7 @@ import (
 // tried in (one for parallel forking, one per q value for sequential), and each branch's fate.
 type fork struct {
 	work     *sip.Request // the copy branches are made from, until the last one started
+	named    bool         // some branch needed DNS: work is kept until the end
 	targets  []proxy.Target
 	groups   [][]int
 	group    int // the group running
@@ -27,16 +30,27 @@ type fork struct {
 
 type branch struct {
 	started bool
-	pid     *actor.PID
-	code    int           // final status, or the one we act as if received; 0 while pending
-	res     *sip.Response // the final response received, nil if synthesized
-	done    bool
+	// hops are where this branch may go, in RFC 3263 order; hop is the one in use. A timeout or
+	// a 503 moves the branch to the next one, with a new client transaction (§4.3).
+	hops []proxy.Hop
+	hop  int
+	pid  *actor.PID
+	code int           // final status, or the one we act as if received; 0 while pending
+	res  *sip.Response // the final response received, nil if synthesized
+	done bool
 	// cancel: a CANCEL was wanted before the client transaction said who it is.
 	cancel bool
 }
 
 // groupTimedOut is the sequential fork's timer for group Gen.
 type groupTimedOut struct{ Gen uint32 }
+
+// hopsLocated is the RFC 3263 answer for branch Index.
+type hopsLocated struct {
+	Index int
+	Hops  []proxy.Hop
+	Err   error
+}
 
 // startFork plans the branches and starts the first group.
 func (p *proxyContext) startFork(ctx actor.Context, work *sip.Request, targets []proxy.Target, mode proxy.ForkMode, loopHash string) {
@@ -46,39 +60,88 @@ func (p *proxyContext) startFork(ctx actor.Context, work *sip.Request, targets [
 	p.startGroup(ctx, 0)
 }
 
-// startGroup starts a client transaction for every target of group g.
+// startGroup starts a branch for every target of group g.
 func (p *proxyContext) startGroup(ctx actor.Context, g int) {
 	p.group = g
-	last := g == len(p.groups)-1
-	if !last && p.c.forkGroupTimeout > 0 {
+	if g < len(p.groups)-1 && p.c.forkGroupTimeout > 0 {
 		p.groupGen++
 		msg, self, root := &groupTimedOut{Gen: p.groupGen}, ctx.Self(), ctx.ActorSystem().Root
 		p.groupTimer = time.AfterFunc(p.c.forkGroupTimeout, func() { root.Send(self, msg) })
 	}
-	inbound := p.c.tp.inbound(p.from)
-	for n, i := range p.groups[g] {
+	for _, i := range p.groups[g] {
 		p.branches[i].started = true
-		target := p.targets[i]
-		branchID := p.c.uniqueBranch(p.loopHash)
-		ob, udp, err := p.c.tp.outbound(proxy.NextHop(p.work, target))
-		if err != nil {
-			p.onBranchEnd(ctx, i, 503, nil)
+		dest := proxy.NextHopURI(p.work, p.targets[i])
+		if plan := proxy.PlanFor(dest); plan.Direct != nil {
+			p.branches[i].hops = []proxy.Hop{*plan.Direct}
+			p.sendBranch(ctx, i)
 			continue
 		}
-		inPlace := last && n == len(p.groups[g])-1 // work is ours; the very last branch may have it
-		out, hop := proxy.Forward(p.work, target, proxy.ForwardOptions{
-			Branch:      branchID,
-			RecordRoute: p.c.recordRoute,
-			Via:         ob,
-			Inbound:     inbound,
-			InPlace:     inPlace,
-		})
-		if inPlace {
-			p.work = nil
-		}
-		key := transaction.ClientKeyFor(branchID, out.Method)
-		ctx.Send(p.c.shardFor(key), &clientTxRequested{Req: out, Hop: hop, UDP: udp, Key: key, Owner: ctx.Self(), Index: i})
+		p.locate(ctx, i, dest)
 	}
+}
+
+// locate resolves a name per RFC 3263 on a goroutine of its own; the answer comes back as
+// hopsLocated.
+func (p *proxyContext) locate(ctx actor.Context, i int, dest *sip.Uri) {
+	p.named = true // work must stay ours: this branch is sent later
+	if p.c.locator == nil {
+		p.onBranchEnd(ctx, i, 503, nil)
+		return
+	}
+	self, root, uri := ctx.Self(), ctx.ActorSystem().Root, *dest.Clone()
+	go func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+		defer cancel()
+		hops, err := p.c.locator.Locate(dctx, &uri)
+		root.Send(self, &hopsLocated{Index: i, Hops: hops, Err: err})
+	}()
+}
+
+func (p *proxyContext) onLocated(ctx actor.Context, m *hopsLocated) {
+	b := &p.branches[m.Index]
+	if b.done {
+		return
+	}
+	if m.Err != nil || len(m.Hops) == 0 {
+		p.c.log.Info("next hop not found", zap.String("call_id", p.callID), zap.Error(m.Err))
+		p.onBranchEnd(ctx, m.Index, 503, nil)
+		return
+	}
+	if p.canceled || p.final {
+		p.onBranchEnd(ctx, m.Index, 487, nil)
+		return
+	}
+	b.hops = m.Hops
+	p.sendBranch(ctx, m.Index)
+}
+
+// sendBranch starts a client transaction for branch i to its current hop.
+func (p *proxyContext) sendBranch(ctx actor.Context, i int) {
+	b := &p.branches[i]
+	hop := b.hops[b.hop]
+	target := p.targets[i]
+	ob, udp, err := p.c.tp.outbound(hop)
+	if err != nil {
+		p.onBranchEnd(ctx, i, 503, nil)
+		return
+	}
+	// The very last branch may take the proxy's copy instead of cloning it, when nothing may
+	// need it again: no other group, no branch waiting for DNS, no other hop to fail over to.
+	inPlace := !p.named && p.group == len(p.groups)-1 && len(b.hops) == 1 && i == p.groups[p.group][len(p.groups[p.group])-1]
+	branchID := p.c.uniqueBranch(p.loopHash)
+	out, _ := proxy.Forward(p.work, target, proxy.ForwardOptions{
+		Branch:      branchID,
+		RecordRoute: p.c.recordRoute,
+		Via:         ob,
+		Inbound:     p.c.tp.inbound(p.from),
+		InPlace:     inPlace,
+		Hop:         &hop,
+	})
+	if inPlace {
+		p.work = nil
+	}
+	key := transaction.ClientKeyFor(branchID, out.Method)
+	ctx.Send(p.c.shardFor(key), &clientTxRequested{Req: out, Hop: hop, UDP: udp, Key: key, Owner: ctx.Self(), Index: i})
 }
 
 func (p *proxyContext) onResponse(ctx actor.Context, i int, res *sip.Response) {
@@ -117,6 +180,14 @@ func (p *proxyContext) onResponse(ctx actor.Context, i int, res *sip.Response) {
 func (p *proxyContext) onBranchEnd(ctx actor.Context, i, code int, res *sip.Response) {
 	b := &p.branches[i]
 	if b.done {
+		return
+	}
+	// RFC 3263 §4.3: a timeout or a 503 sends the branch to the next hop DNS gave, with a new
+	// transaction; a 503 that was answered is not forwarded when another hop remains.
+	if (code == 503 || (code == 408 && res == nil)) && b.hop+1 < len(b.hops) && !p.canceled && !p.final {
+		b.hop++
+		b.pid, b.cancel = nil, false
+		p.sendBranch(ctx, i)
 		return
 	}
 	b.done, b.code, b.res = true, code, res

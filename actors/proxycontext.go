@@ -65,6 +65,8 @@ func (p *proxyContext) Receive(ctx actor.Context) {
 	case *cancelArrived:
 		p.canceled = true
 		p.cancelPending(ctx, -1)
+	case *hopsLocated:
+		p.onLocated(ctx, m)
 	case *groupTimedOut:
 		p.onGroupTimeout(ctx, m)
 	case *pluginTimedOut:

@@ -1,6 +1,9 @@
 package actors
 
 import (
+	"context"
+	"time"
+
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
@@ -68,26 +71,51 @@ func (c *core) relay(req *sip.Request, from *Peer) {
 	if from != nil {
 		inbound = c.tp.inbound(*from)
 	}
-	ob, udp, err := c.tp.outbound(proxy.NextHop(work, targets[0]))
-	if err != nil {
-		c.stats.SendErrors.Add(1)
-		return
-	}
-	out, hop := proxy.Forward(work, targets[0], proxy.ForwardOptions{
-		Branch:      proxy.StatelessBranch(req),
-		RecordRoute: from != nil && c.recordRoute,
-		Via:         ob,
-		Inbound:     inbound,
-		InPlace:     true, // work is our own copy
-	})
-	c.stats.StatelessFwd.Add(1)
 	failed := func(err error) {
 		c.stats.SendErrors.Add(1)
 		c.log.Info("stateless forward failed", callIDField(req), zap.Error(err))
 	}
-	if err := c.tp.sendRequest(out, hop, udp, failed); err != nil {
-		failed(err)
+	send := func(hop proxy.Hop) {
+		ob, udp, err := c.tp.outbound(hop)
+		if err != nil {
+			failed(err)
+			return
+		}
+		out, _ := proxy.Forward(work, targets[0], proxy.ForwardOptions{
+			Branch:      proxy.StatelessBranch(req),
+			RecordRoute: from != nil && c.recordRoute,
+			Via:         ob,
+			Inbound:     inbound,
+			InPlace:     true, // work is our own copy
+			Hop:         &hop,
+		})
+		c.stats.StatelessFwd.Add(1)
+		if err := c.tp.sendRequest(out, hop, udp, failed); err != nil {
+			failed(err)
+		}
 	}
+	dest := proxy.NextHopURI(work, targets[0])
+	if plan := proxy.PlanFor(dest); plan.Direct != nil {
+		send(*plan.Direct)
+		return
+	}
+	if c.locator == nil {
+		failed(ErrConfined)
+		return
+	}
+	// A name: RFC 3263 on a goroutine of its own (this may be a read loop); the first hop only,
+	// as a stateless proxy keeps nothing to fail over with.
+	uri := *dest.Clone()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+		defer cancel()
+		hops, err := c.locator.Locate(ctx, &uri)
+		if err != nil {
+			failed(err)
+			return
+		}
+		send(hops[0])
+	}()
 }
 
 // forwardResponseStateless sends a response that matches no client transaction on to the next

@@ -27,6 +27,7 @@ type Config struct {
 	Stateless    bool          `yaml:"stateless"`
 	Forking      Forking       `yaml:"forking"`
 	Dialogs      Dialogs       `yaml:"dialogs"`
+	DNS          DNS           `yaml:"dns"`
 	Timers       Timers        `yaml:"timers"`
 	Transactions Transactions  `yaml:"transactions"`
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
@@ -80,6 +81,14 @@ type Route struct {
 	Forking    string   `yaml:"forking"`
 	// Stateless relays matching requests without transactions (RFC 3261 §16.11).
 	Stateless bool `yaml:"stateless"`
+}
+
+// DNS configures how next hops named by a domain are found (RFC 3263: NAPTR, SRV, A/AAAA).
+type DNS struct {
+	// Servers are host:port of the name servers to ask; empty: those of /etc/resolv.conf.
+	Servers []string `yaml:"servers"`
+	// Timeout of one query to one server.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Dialogs configures the dialogs the proxy keeps track of.

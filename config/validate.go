@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"strconv"
 	"strings"
 
@@ -61,6 +62,14 @@ func (c *Config) Validate() error {
 	}
 	if _, ok := proxy.ParseForkMode(c.Forking.Mode); !ok {
 		add(c.at("forking.mode", "%q: want parallel or sequential", c.Forking.Mode))
+	}
+	for i, srv := range c.DNS.Servers {
+		if _, _, err := net.SplitHostPort(srv); err != nil {
+			add(c.at("dns.servers["+strconv.Itoa(i)+"]", "%q: want host:port (e.g. 127.0.0.1:53)", srv))
+		}
+	}
+	if c.DNS.Timeout <= 0 {
+		add(c.at("dns.timeout", "must be positive, got %s", c.DNS.Timeout))
 	}
 	if c.Dialogs.Lifetime <= 0 {
 		add(c.at("dialogs.lifetime", "must be positive, got %s", c.Dialogs.Lifetime))

@@ -65,6 +65,9 @@ type ForwardOptions struct {
 	// InPlace says req is the caller's own copy, no longer needed: it is edited and returned
 	// instead of cloned (the last, often only, branch of a request saves a copy).
 	InPlace bool
+	// Hop, when set, is where the request goes, as RFC 3263 resolution found it for the next-hop
+	// URI (NextHopURI); otherwise NextHop's reading of that URI.
+	Hop *Hop
 }
 
 // Forward builds the copy of req sent to target, per RFC 3261 §16.6 steps 1–8, and returns it
@@ -103,6 +106,9 @@ func Forward(req *sip.Request, target Target, opt ForwardOptions) (*sip.Request,
 	// Request-URI. Step 6: a strict-routing next hop gets the Request-URI as its last Route
 	// value and its own URI as the Request-URI.
 	hop := NextHop(out, target)
+	if opt.Hop != nil {
+		hop = *opt.Hop
+	}
 	if top := TopRoute(out); top != nil && !top.Address.UriParams.Has("lr") {
 		out.AppendHeader(&sip.RouteHeader{Address: out.Recipient})
 		out.Recipient = *top.Address.Clone()
@@ -126,19 +132,26 @@ func Forward(req *sip.Request, target Target, opt ForwardOptions) (*sip.Request,
 	return out, hop
 }
 
-// NextHop is where a request for target is sent (§16.6 steps 6–7): the top Route, else the
-// target's outbound hop, else the Request-URI. Call it on the request after PreprocessRoute.
+// NextHop is where a request for target is sent (§16.6 steps 6–7), read from NextHopURI
+// without DNS. Call it on the request after PreprocessRoute.
 func NextHop(req *sip.Request, target Target) Hop {
+	return HopFromURI(NextHopURI(req, target))
+}
+
+// NextHopURI is the URI that decides where a request for target goes: the target's first Path
+// route, else the top Route, else the target's outbound hop, else the Request-URI. RFC 3263
+// resolves it.
+func NextHopURI(req *sip.Request, target Target) *sip.Uri {
 	if len(target.Routes) > 0 {
-		return HopFromURI(&target.Routes[0])
+		return &target.Routes[0]
 	}
 	if top := TopRoute(req); top != nil {
-		return HopFromURI(&top.Address)
+		return &top.Address
 	}
 	if target.Hop != nil {
-		return HopFromURI(target.Hop)
+		return target.Hop
 	}
-	return HopFromURI(&target.URI)
+	return &target.URI
 }
 
 // ourURI is the URI we Record-Route with: our address, loose routing (lr).

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"time"
@@ -61,7 +62,11 @@ func Start(opts Options) (*Engine, error) {
 	})
 	sip.SetDefaultLogger(slogger)
 
-	tp, err := openTransports(cfg.Listeners(), opts.LoopbackOnly, log, slogger)
+	tlsConf, err := cfg.TLSConfig()
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	tp, err := openTransports(cfg.Listeners(), tlsConf, opts.LoopbackOnly, log, slogger)
 	if err != nil {
 		return nil, err
 	}

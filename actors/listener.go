@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -84,16 +85,19 @@ func transportsSupervisor() actor.SupervisorStrategy {
 	return actor.NewExponentialBackoffStrategy(time.Minute, 100*time.Millisecond)
 }
 
-// tcpListener is one TCP listening socket served by sipgo's transport layer, which frames the
+// tcpListener is one stream listening socket (TCP, TLS, WS or WSS) served by sipgo's transport
+// layer, which frames the
 // stream, keeps the connection pool and calls back for every message.
 type tcpListener struct {
-	addr  string
-	layer *sip.TransportLayer
-	mu    sync.Mutex // ln is bound and closed by the actor, read by the serve goroutine
-	ln    net.Listener
+	addr    string
+	network string      // "tcp", "tls", "ws", "wss"
+	tlsConf *tls.Config // for tls and wss
+	layer   *sip.TransportLayer
+	mu      sync.Mutex // ln is bound and closed by the actor, read by the serve goroutine
+	ln      net.Listener
 }
 
-func (l *tcpListener) String() string { return "tcp:" + l.addr }
+func (l *tcpListener) String() string { return l.network + ":" + l.addr }
 
 func (l *tcpListener) open() error {
 	l.mu.Lock()
@@ -104,6 +108,9 @@ func (l *tcpListener) open() error {
 	ln, err := net.Listen("tcp", l.addr)
 	if err != nil {
 		return err
+	}
+	if l.tlsConf != nil {
+		ln = tls.NewListener(ln, l.tlsConf)
 	}
 	l.ln = ln
 	return nil
@@ -116,8 +123,19 @@ func (l *tcpListener) serve() error {
 	if ln == nil {
 		return nil
 	}
-	// ServeTCP returns only when Accept fails; a closed listener is our own stop.
-	if err := l.layer.ServeTCP(ln); !errors.Is(err, net.ErrClosed) {
+	// Serve returns only when Accept fails; a closed listener is our own stop.
+	var err error
+	switch l.network {
+	case "tls":
+		err = l.layer.ServeTLS(ln)
+	case "ws":
+		err = l.layer.ServeWS(ln)
+	case "wss":
+		err = l.layer.ServeWSS(ln)
+	default:
+		err = l.layer.ServeTCP(ln)
+	}
+	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return err
 	}
 	return nil

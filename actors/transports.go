@@ -2,6 +2,7 @@ package actors
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,8 +23,10 @@ import (
 // actors themselves: UDP writes never block, and a TCP dial blocks only the one client
 // transaction that needs it.
 type Transports struct {
-	udp       []*udpListener
-	tcpAddr   []netip.AddrPort
+	udp []*udpListener
+	// stream are the bound addresses of the stream listeners, by transport ("TCP", "TLS",
+	// "WS", "WSS").
+	stream    map[string][]netip.AddrPort
 	listeners []listener // every socket, each owned by a transport actor once serving
 	layer     *sip.TransportLayer
 	log       *zap.Logger
@@ -60,9 +63,9 @@ func (t *Transports) resolve(h proxy.Hop, udp *udpListener) (netip.AddrPort, err
 
 // openTransports binds every listener now, so that a bad address fails the start with a clear
 // error; the transport actors take them over once the engine runs.
-func openTransports(ls []config.Listener, loopbackOnly bool, log *zap.Logger, slogger *slog.Logger) (*Transports, error) {
-	t := &Transports{log: log, loopbackOnly: loopbackOnly}
-	t.layer = sip.NewTransportLayer(net.DefaultResolver, sip.NewParser(), nil,
+func openTransports(ls []config.Listener, tlsConf *tls.Config, loopbackOnly bool, log *zap.Logger, slogger *slog.Logger) (*Transports, error) {
+	t := &Transports{log: log, loopbackOnly: loopbackOnly, stream: map[string][]netip.AddrPort{}}
+	t.layer = sip.NewTransportLayer(net.DefaultResolver, sip.NewParser(), tlsConf,
 		sip.WithTransportLayerLogger(slogger))
 	for _, l := range ls {
 		switch l.Transport {
@@ -74,15 +77,23 @@ func openTransports(ls []config.Listener, loopbackOnly bool, log *zap.Logger, sl
 			}
 			t.udp = append(t.udp, u)
 			t.listeners = append(t.listeners, u)
-		case "tcp":
-			tl := &tcpListener{addr: l.Addr(), layer: t.layer}
+		case "tcp", "tls", "ws", "wss":
+			tl := &tcpListener{addr: l.Addr(), network: l.Transport, layer: t.layer}
+			if l.Transport == "tls" || l.Transport == "wss" {
+				if tlsConf == nil {
+					t.close()
+					return nil, fmt.Errorf("listen %s: no certificate (tls.cert_file, tls.key_file)", l)
+				}
+				tl.tlsConf = tlsConf
+			}
 			if err := tl.open(); err != nil {
 				t.close()
 				return nil, fmt.Errorf("listen %s: %w", l, err)
 			}
-			ap := tl.ln.Addr().(*net.TCPAddr).AddrPort()
+			ap := netip.MustParseAddrPort(tl.ln.Addr().String())
 			tl.addr = ap.String() // the real port when 0 was asked for
-			t.tcpAddr = append(t.tcpAddr, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+			tp := strings.ToUpper(l.Transport)
+			t.stream[tp] = append(t.stream[tp], netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
 			t.listeners = append(t.listeners, tl)
 		}
 	}
@@ -106,8 +117,9 @@ func (t *Transports) setHandlers(route func(sip.Message, Peer), onBad func()) {
 			return
 		}
 		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-		stampSource(msg, "TCP", src)
-		route(msg, Peer{Transport: "TCP", Addr: msg.Source()})
+		tp := strings.ToUpper(msg.Transport()) // TCP, TLS, WS or WSS, as sipgo's transport says
+		stampSource(msg, tp, src)
+		route(msg, Peer{Transport: tp, Addr: msg.Source()})
 	})
 }
 
@@ -128,8 +140,10 @@ func (t *Transports) LocalAddrs() []config.Listener {
 	for _, u := range t.udp {
 		out = append(out, config.Listener{Transport: "udp", Host: u.addr.Addr().String(), Port: int(u.addr.Port())})
 	}
-	for _, a := range t.tcpAddr {
-		out = append(out, config.Listener{Transport: "tcp", Host: a.Addr().String(), Port: int(a.Port())})
+	for _, tp := range []string{"TCP", "TLS", "WS", "WSS"} {
+		for _, a := range t.stream[tp] {
+			out = append(out, config.Listener{Transport: strings.ToLower(tp), Host: a.Addr().String(), Port: int(a.Port())})
+		}
 	}
 	return out
 }
@@ -152,9 +166,10 @@ func (t *Transports) outbound(hop proxy.Hop) (proxy.Outbound, *udpListener, erro
 			return proxy.Outbound{}, nil, ErrNoTransport
 		}
 		return proxy.Outbound{Host: best.addr.Addr().String(), Port: int(best.addr.Port()), Transport: "UDP"}, best, nil
-	case "TCP":
+	case "TCP", "TLS", "WS", "WSS":
+		tp := strings.ToUpper(hop.Transport)
 		var best netip.AddrPort
-		for _, a := range t.tcpAddr {
+		for _, a := range t.stream[tp] {
 			if a.Addr().Is4() == want.Is4() || !want.IsValid() {
 				if !best.IsValid() || want.IsLoopback() == a.Addr().IsLoopback() {
 					best = a
@@ -164,7 +179,7 @@ func (t *Transports) outbound(hop proxy.Hop) (proxy.Outbound, *udpListener, erro
 		if !best.IsValid() {
 			return proxy.Outbound{}, nil, ErrNoTransport
 		}
-		return proxy.Outbound{Host: best.Addr().String(), Port: int(best.Port()), Transport: "TCP"}, nil, nil
+		return proxy.Outbound{Host: best.Addr().String(), Port: int(best.Port()), Transport: tp}, nil, nil
 	}
 	return proxy.Outbound{}, nil, ErrNoTransport
 }
@@ -209,13 +224,14 @@ func (t *Transports) sendRequest(req *sip.Request, hop proxy.Hop, udp *udpListen
 			return err
 		}
 		return writeUDP(udp, req, to)
-	case "TCP":
+	case "TCP", "TLS", "WS", "WSS":
+		tp := strings.ToUpper(hop.Transport)
 		if err := t.confine(hop); err != nil {
 			return err
 		}
-		req.SetTransport("TCP")
+		req.SetTransport(tp)
 		req.SetDestination(hop.Addr())
-		if conn, err := t.layer.GetConnection("TCP", hop.Addr()); err == nil {
+		if conn, err := t.layer.GetConnection(tp, hop.Addr()); err == nil {
 			defer func() { _, _ = conn.TryClose() }()
 			return conn.WriteMsg(req)
 		}
@@ -233,8 +249,9 @@ func (t *Transports) sendRequest(req *sip.Request, hop proxy.Hop, udp *udpListen
 // the connection the request arrived on (§18.2.2); over UDP it goes to the top Via's
 // received/rport address, from the listener the request arrived on.
 func (t *Transports) sendResponse(res *sip.Response, to Peer) error {
-	if to.Transport == "TCP" {
-		return t.layer.WriteMsgTo(res, to.Addr, "TCP")
+	if to.Transport != "UDP" {
+		// Back on the connection the request came on (§18.2.2).
+		return t.layer.WriteMsgTo(res, to.Addr, to.Transport)
 	}
 	via := res.Via()
 	if via == nil {
@@ -263,11 +280,11 @@ func (t *Transports) forwardResponse(res *sip.Response) error {
 		return errors.New("response without Via")
 	}
 	hop := proxy.ResponseHop(via)
-	if strings.EqualFold(via.Transport, "TCP") {
+	if tp := strings.ToUpper(via.Transport); tp != "UDP" {
 		if err := t.confine(hop); err != nil {
 			return err
 		}
-		return t.layer.WriteMsgTo(res, hop.Addr(), "TCP")
+		return t.layer.WriteMsgTo(res, hop.Addr(), tp)
 	}
 	return t.sendResponse(res, Peer{Transport: "UDP"})
 }

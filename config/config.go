@@ -3,6 +3,7 @@
 package config
 
 import (
+	"crypto/tls"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ type Config struct {
 	Forking      Forking       `yaml:"forking"`
 	Dialogs      Dialogs       `yaml:"dialogs"`
 	DNS          DNS           `yaml:"dns"`
+	TLS          TLS           `yaml:"tls"`
 	Timers       Timers        `yaml:"timers"`
 	Transactions Transactions  `yaml:"transactions"`
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
@@ -83,6 +85,12 @@ type Route struct {
 	Stateless bool `yaml:"stateless"`
 }
 
+// TLS holds the certificate of the tls and wss listeners (and the one shown when dialling out).
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
 // DNS configures how next hops named by a domain are found (RFC 3263: NAPTR, SRV, A/AAAA).
 type DNS struct {
 	// Servers are host:port of the name servers to ask; empty: those of /etc/resolv.conf.
@@ -129,7 +137,7 @@ type Log struct {
 
 // Listener is a parsed listen entry.
 type Listener struct {
-	Transport string // "udp" or "tcp"
+	Transport string // "udp", "tcp", "tls", "ws" or "wss"
 	Host      string // IP, no brackets
 	Port      int
 }
@@ -139,15 +147,17 @@ func (l Listener) Addr() string { return net.JoinHostPort(l.Host, strconv.Itoa(l
 
 func (l Listener) String() string { return l.Transport + ":" + l.Addr() }
 
-// ParseListener reads "udp:127.0.0.1:5060" or "tcp:[::1]:5060".
+// ParseListener reads "udp:127.0.0.1:5060", "tcp:[::1]:5060", "tls:...", "ws:...", "wss:...".
 func ParseListener(s string) (Listener, error) {
 	tp, addr, ok := strings.Cut(s, ":")
 	if !ok {
 		return Listener{}, fmt.Errorf("%q: want transport:host:port", s)
 	}
 	tp = strings.ToLower(tp)
-	if tp != "udp" && tp != "tcp" {
-		return Listener{}, fmt.Errorf("%q: transport %q not supported (udp, tcp)", s, tp)
+	switch tp {
+	case "udp", "tcp", "tls", "ws", "wss":
+	default:
+		return Listener{}, fmt.Errorf("%q: transport %q not supported (udp, tcp, tls, ws, wss)", s, tp)
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -285,4 +295,16 @@ func (c *Config) at(key, format string, args ...any) error {
 		where = fmt.Sprintf("%s:%d", where, line)
 	}
 	return fmt.Errorf("%s: %s: %s", where, key, fmt.Sprintf(format, args...))
+}
+
+// TLSConfig loads the certificate for tls/wss listeners; nil when none is configured.
+func (c *Config) TLSConfig() (*tls.Config, error) {
+	if c.TLS.CertFile == "" && c.TLS.KeyFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }

@@ -63,6 +63,18 @@ func (c *Config) Validate() error {
 	if _, ok := proxy.ParseForkMode(c.Forking.Mode); !ok {
 		add(c.at("forking.mode", "%q: want parallel or sequential", c.Forking.Mode))
 	}
+	secure := false
+	for _, l := range c.Listeners() {
+		secure = secure || l.Transport == "tls" || l.Transport == "wss"
+	}
+	if secure && (c.TLS.CertFile == "" || c.TLS.KeyFile == "") {
+		add(c.at("tls", "a tls or wss listener needs tls.cert_file and tls.key_file"))
+	}
+	if c.TLS.CertFile != "" || c.TLS.KeyFile != "" {
+		if _, err := c.TLSConfig(); err != nil {
+			add(c.at("tls.cert_file", "%v", err))
+		}
+	}
 	for i, srv := range c.DNS.Servers {
 		if _, _, err := net.SplitHostPort(srv); err != nil {
 			add(c.at("dns.servers["+strconv.Itoa(i)+"]", "%q: want host:port (e.g. 127.0.0.1:53)", srv))

@@ -13,7 +13,7 @@ import (
 // what came back.
 
 // Transports we can use, in our order of preference when a URI does not say (§4.1).
-var supportedTransports = []string{"UDP", "TCP"}
+var supportedTransports = []string{"UDP", "TCP", "TLS"}
 
 // Plan is what to do to find where a URI's requests go.
 type Plan struct {

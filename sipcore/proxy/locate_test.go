@@ -40,12 +40,17 @@ func TestSRVQueries(t *testing.T) {
 		{Order: 5, Preference: 10, Flags: "u", Service: "E2U+sip", Replacement: "!^.*$!sip:x@y!"},
 	}
 	got := SRVQueries(p, naptrs)
-	// TLS is not a transport we send on yet; the "u" record is ENUM's, not ours.
-	if len(got) != 2 || got[0].Transport != "TCP" || got[0].Name != "_sip._tcp.example.test" || got[1].Transport != "UDP" {
+	// By order then preference; the "u" record is ENUM's, not ours.
+	if len(got) != 3 || got[0].Transport != "TLS" || got[0].Name != "_sips._tcp.example.test" ||
+		got[1].Transport != "TCP" || got[2].Transport != "UDP" {
 		t.Fatalf("from NAPTR: %+v", got)
 	}
-	if got := SRVQueries(p, nil); len(got) != 2 || got[0].Name != "_sip._udp.example.test" || got[1].Name != "_sip._tcp.example.test" {
+	if got := SRVQueries(p, nil); len(got) != 3 || got[0].Name != "_sip._udp.example.test" || got[1].Name != "_sip._tcp.example.test" || got[2].Name != "_sips._tcp.example.test" {
 		t.Fatalf("without NAPTR: %+v", got)
+	}
+	// sips: TLS only (§4.1).
+	if got := SRVQueries(PlanFor(uri(t, "sips:example.test")), naptrs); len(got) != 1 || got[0].Transport != "TLS" {
+		t.Fatalf("sips: %+v", got)
 	}
 	if got := SRVQueries(PlanFor(uri(t, "sip:example.test;transport=tcp")), naptrs); len(got) != 1 || got[0].Transport != "TCP" {
 		t.Fatalf("transport parameter: %+v", got)

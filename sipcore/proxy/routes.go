@@ -61,9 +61,9 @@ func ParseHopURI(s string) (sip.Uri, error) {
 	}
 	if tp, ok := uri.UriParams.Get("transport"); ok {
 		switch strings.ToLower(tp) {
-		case "udp", "tcp":
+		case "udp", "tcp", "tls", "ws", "wss":
 		default:
-			return uri, fmt.Errorf("next hop %q: transport %q not supported (udp, tcp)", s, tp)
+			return uri, fmt.Errorf("next hop %q: transport %q not supported (udp, tcp, tls, ws, wss)", s, tp)
 		}
 	}
 	return uri, nil

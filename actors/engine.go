@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
 	"go.uber.org/zap/zapcore"
@@ -55,12 +54,13 @@ func Start(opts Options) (*Engine, error) {
 	// Libraries log through slog: route them into zap, at warn and above only, except the peer
 	// faults libHandler recognises.
 	var stats *Stats
-	slogger := slog.New(libHandler{
+	lib := libHandler{
 		Handler: zapslog.NewHandler(log.WithOptions(zap.IncreaseLevel(zapcore.WarnLevel)).Core(), zapslog.WithName("lib")),
 		log:     log,
 		onBad:   func() { stats.Malformed.Add(1) },
-	})
-	sip.SetDefaultLogger(slogger)
+	}
+	slogger := slog.New(lib)
+	useLibHandler(lib)
 
 	tlsConf, err := cfg.TLSConfig()
 	if err != nil {
@@ -184,19 +184,20 @@ func (e *Engine) Services() *services.Services { return e.services }
 // System returns the actor system (admin requests to the service actors go through it).
 func (e *Engine) System() *actor.ActorSystem { return e.system }
 
-// ErrDrainTimeout is returned by Drain when transactions were still live at the deadline.
-var ErrDrainTimeout = errors.New("drain: transactions still pending at the deadline")
+// ErrDrainTimeout is returned by Drain when transactions or calls were still live at the
+// deadline.
+var ErrDrainTimeout = errors.New("drain: transactions or calls still in progress at the deadline")
 
 // Drain stops taking new calls (initial requests get 503 with Retry-After) and waits until no
-// server transaction owes a final response, or ctx ends. In-dialog requests keep flowing so
-// live calls can end. Transactions that only absorb retransmissions (Completed, Accepted,
-// Confirmed) do not hold the drain up.
+// server transaction owes a final response and no dialog is live (every answered call sent its
+// BYE), or ctx ends. In-dialog requests keep flowing so live calls can end. Transactions that
+// only absorb retransmissions (Completed, Accepted, Confirmed) do not hold the drain up.
 func (e *Engine) Drain(ctx context.Context) error {
 	e.c.draining.Store(true)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if e.c.stats.Pending.Load() == 0 {
+		if e.c.stats.Pending.Load() == 0 && e.c.stats.Dialogs.Load() == 0 {
 			return nil
 		}
 		select {

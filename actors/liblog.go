@@ -3,7 +3,11 @@ package actors
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
 
+	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 )
 
@@ -44,4 +48,49 @@ func (h libHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h libHandler) WithGroup(name string) slog.Handler {
 	return libHandler{Handler: h.Handler.WithGroup(name), log: h.log, onBad: h.onBad}
+}
+
+// sipgo keeps one process-wide default logger, read by its connection goroutines, some of which
+// outlive an engine's Stop by a moment. It is set once, to a handler that forwards to the
+// libHandler of the engine started last: swapping an atomic pointer instead of the global keeps
+// a second engine in the same process (tests) from racing with the first one's goroutines.
+var (
+	defaultLibLogger sync.Once
+	currentLib       atomic.Pointer[libHandler]
+)
+
+// useLibHandler makes h the handler behind sipgo's default logger.
+func useLibHandler(h libHandler) {
+	currentLib.Store(&h)
+	defaultLibLogger.Do(func() { sip.SetDefaultLogger(slog.New(forwardingHandler{})) })
+}
+
+// forwardingHandler applies its attributes and groups to whichever libHandler is current when
+// a record is handled.
+type forwardingHandler struct {
+	ops []func(slog.Handler) slog.Handler
+}
+
+func (f forwardingHandler) current() slog.Handler {
+	var h slog.Handler = *currentLib.Load()
+	for _, op := range f.ops {
+		h = op(h)
+	}
+	return h
+}
+
+func (f forwardingHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return f.current().Enabled(ctx, l)
+}
+
+func (f forwardingHandler) Handle(ctx context.Context, r slog.Record) error {
+	return f.current().Handle(ctx, r)
+}
+
+func (f forwardingHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return forwardingHandler{ops: append(slices.Clip(f.ops), func(h slog.Handler) slog.Handler { return h.WithAttrs(as) })}
+}
+
+func (f forwardingHandler) WithGroup(name string) slog.Handler {
+	return forwardingHandler{ops: append(slices.Clip(f.ops), func(h slog.Handler) slog.Handler { return h.WithGroup(name) })}
 }

@@ -339,7 +339,7 @@ func TestListenerRebindsAfterFailure(t *testing.T) {
 
 // TestDrainFinishesLiveRefusesNew: while draining, a call in progress completes and its
 // in-dialog requests still pass, a new call gets 503 with Retry-After, and Drain returns once
-// nothing owes a final response.
+// nothing owes a final response and the answered call has sent its BYE.
 func TestDrainFinishesLiveRefusesNew(t *testing.T) {
 	c := placeCall(t, "z9hG4bKdr1", "drain-1")
 	drained := make(chan error, 1)
@@ -359,10 +359,15 @@ func TestDrainFinishesLiveRefusesNew(t *testing.T) {
 		t.Fatalf("drain returned while a call was still pending: %v", err)
 	default:
 	}
-	c.answer(c.fwd, 200, "OK")
+	ok := sip.NewResponseFromRequest(c.fwd, 200, "OK", nil)
+	ok.To().Params.Add("tag", "b1")
+	c.uas.sendMsg(c.proxyFrom, ok)
 	c.uac.expectResponse(200)
-	if err := <-drained; err != nil {
-		t.Fatalf("drain: %v", err)
+	// Answered: the call is in progress (a dialog) and holds the drain until its BYE.
+	select {
+	case err := <-drained:
+		t.Fatalf("drain returned while a call was in progress: %v", err)
+	case <-time.After(100 * time.Millisecond):
 	}
 	// The live call can still end: an in-dialog BYE (To tag) passes during the drain.
 	bye := fmt.Sprintf("BYE %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKdr3\r\n"+
@@ -372,6 +377,9 @@ func TestDrainFinishesLiveRefusesNew(t *testing.T) {
 	fwdBye, _ := c.uas.expectRequest(sip.BYE)
 	c.answer(fwdBye, 200, "OK")
 	c.uac.expectResponse(200)
+	if err := <-drained; err != nil {
+		t.Fatalf("drain: %v", err)
+	}
 }
 
 // TestTimerC: a branch that rings and never answers is CANCELled when Timer C expires (§16.8);

@@ -197,3 +197,59 @@ func tailString(s string, n int) string {
 	}
 	return s
 }
+
+// TestSIGTERMDuringLoad sends SIGTERM in the middle of a SIPp run of 2-second calls: every call
+// answered before it completes (its BYE still goes through), every call tried after it gets 503
+// (and nothing else fails), and the daemon exits 0 once the last call hung up.
+func TestSIGTERMDuringLoad(t *testing.T) {
+	if _, err := sipp.Path(); err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	proxyPort, _ := sipp.FreePort()
+	uasPort, _ := sipp.FreePort()
+	uacPort, _ := sipp.FreePort()
+	d := startDaemon(t, "--listen", fmt.Sprintf("udp:127.0.0.1:%d", proxyPort),
+		"--route", fmt.Sprintf(".*=sip:127.0.0.1:%d", uasPort), "--drain-timeout", "30s")
+	uas, err := sipp.StartUAS(dir, "udp", uasPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uas.Stop()
+	time.Sleep(200 * time.Millisecond)
+	const calls = 150
+	done := make(chan sipp.Result, 1)
+	go func() {
+		res, err := sipp.UAC{Dir: dir, Target: fmt.Sprintf("127.0.0.1:%d", proxyPort), Transport: "udp", Port: uacPort,
+			Calls: calls, Rate: 50, Extra: []string{"-d", "2000"}, Timeout: 60 * time.Second}.Run(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	start := time.Now()
+	code := d.stop(t)
+	took := time.Since(start)
+	res := <-done
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var rejected int
+	for _, line := range strings.Split(d.logs.String(), "\n") {
+		if strings.Contains(line, `"msg":"stopped"`) {
+			_, _ = fmt.Sscanf(line[strings.Index(line, `"rejected_while_draining":`):], `"rejected_while_draining":%d`, &rejected)
+		}
+	}
+	t.Logf("SIGTERM after 1.5 s: exit after %s; %d calls completed, %d refused with 503, daemon counted %d", took.Round(time.Millisecond), res.Successful, res.Failed, rejected)
+	if res.Successful == 0 || rejected == 0 {
+		t.Fatalf("want calls both completed and refused: %+v, rejected %d", res, rejected)
+	}
+	if res.Failed != rejected || res.Successful+res.Failed != calls {
+		t.Fatalf("every failed call must be one refused by the drain: %d failed, %d refused, %d ok of %d",
+			res.Failed, rejected, res.Successful, calls)
+	}
+	if took < 1500*time.Millisecond {
+		t.Fatalf("exited after %s: the answered 2 s calls cannot all have ended", took)
+	}
+}

@@ -236,13 +236,16 @@ func cmdRun(args []string) int {
 		cancel()
 	}()
 	if err := engine.Drain(ctx); err != nil && errors.Is(err, actors.ErrDrainTimeout) {
-		log.Warn("drain timeout: stopping with transactions still pending", zap.Int64("live", engine.Stats().Pending.Load()))
+		log.Warn("drain timeout: stopping with transactions or calls in progress",
+			zap.Int64("transactions", engine.Stats().Pending.Load()), zap.Int64("calls", engine.Stats().Dialogs.Load()))
 	}
 	if adminSrv != nil {
 		_ = adminSrv.Close()
 	}
+	st := engine.Stats()
+	rejected, calls := st.RejectedDrain.Load(), st.Dialogs.Load()
 	engine.Stop()
-	log.Info("stopped")
+	log.Info("stopped", zap.Int64("rejected_while_draining", rejected), zap.Int64("calls_cut", calls))
 	return 0
 }
 

@@ -50,6 +50,7 @@ type core struct {
 
 	draining atomic.Bool
 	stats    Stats
+	metrics  *metrics
 
 	branchPrefix string
 	branchSeq    atomic.Uint64
@@ -99,6 +100,7 @@ func (c *core) route(msg sip.Message, from Peer) {
 	switch m := msg.(type) {
 	case *sip.Request:
 		c.stats.RequestsIn.Add(1)
+		c.metrics.request(m.Method)
 		if c.isStateless(m) {
 			c.relayStateless(m, from)
 			return

@@ -96,6 +96,7 @@ func Start(opts Options) (*Engine, error) {
 		root:             system.Root,
 		fault:            opts.Fault,
 		branchPrefix:     newBranchPrefix(),
+		metrics:          newMetrics(),
 		// Workers: enough that a rare slow call (a DNS lookup) does not stall the others.
 		dispatcher: newWorkerPool(max(16, 4*runtime.GOMAXPROCS(0)), 1<<16, 300),
 	}
@@ -177,6 +178,9 @@ func (e *Engine) Addrs() []config.Listener { return e.addrs }
 
 // Stats returns the live counters.
 func (e *Engine) Stats() *Stats { return &e.c.stats }
+
+// Draining reports whether Drain was called: new calls are refused.
+func (e *Engine) Draining() bool { return e.c.draining.Load() }
 
 // Services returns the registrar and location service.
 func (e *Engine) Services() *services.Services { return e.services }

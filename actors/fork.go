@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -16,13 +17,15 @@ import (
 // fork is a proxy context's branches (RFC 3261 §16.6–§16.7): the target set, the groups it is
 // tried in (one for parallel forking, one per q value for sequential), and each branch's fate.
 type fork struct {
-	work     *sip.Request // the copy branches are made from, until the last one started
-	named    bool         // some branch needed DNS: work is kept until the end
-	targets  []proxy.Target
-	groups   [][]int
-	group    int // the group running
-	branches []branch
-	loopHash string
+	work  *sip.Request // the copy branches are made from, until the last one started
+	named bool         // some branch needed DNS: work is kept until the end
+	// dialogTags are the To tags of the 2xx that created dialogs (one per answering branch).
+	dialogTags []string
+	targets    []proxy.Target
+	groups     [][]int
+	group      int // the group running
+	branches   []branch
+	loopHash   string
 	// groupGen and groupTimer move a sequential fork on when a group takes too long.
 	groupGen   uint32
 	groupTimer *time.Timer
@@ -158,7 +161,7 @@ func (p *proxyContext) onResponse(ctx actor.Context, i int, res *sip.Response) {
 		// and each creates its dialog.
 		p.final = true
 		p.forward(ctx, res)
-		if p.createsDialog {
+		if p.createsDialog && p.newDialog(res) {
 			p.c.observeDialog(res, dialog.Created, "")
 		}
 		p.branches[i].done, p.branches[i].code = true, code
@@ -266,4 +269,19 @@ func (p *proxyContext) stopGroupTimer() {
 		p.groupTimer.Stop()
 		p.groupTimer = nil
 	}
+}
+
+// newDialog reports whether a 2xx is the first of its dialog (its To tag) seen by this context:
+// a retransmitted 2xx relayed after the BYE ended the dialog must not create it again.
+func (p *proxyContext) newDialog(res *sip.Response) bool {
+	to := res.To()
+	if to == nil {
+		return false
+	}
+	tag, _ := to.Params.Get("tag")
+	if slices.Contains(p.dialogTags, tag) {
+		return false
+	}
+	p.dialogTags = append(p.dialogTags, tag)
+	return true
 }

@@ -181,7 +181,7 @@ func TestInviteTransactionThroughProxy(t *testing.T) {
 
 	c.uac.send(c.proxy, strings.Replace(asMethod(c.inv, sip.ACK), "z9hG4bKinv1", "z9hG4bKack1", 1))
 	fwdAck, _ := c.uas.expectRequest(sip.ACK)
-	if b, _ := fwdAck.Via().Params.Get("branch"); !strings.HasPrefix(b, "z9hG4bK-pss") {
+	if b, _ := fwdAck.Via().Params.Get("branch"); !strings.HasPrefix(b, "z9hG4bK-pl") {
 		t.Fatalf("ACK for 2xx should be forwarded statelessly, branch %q", b)
 	}
 }

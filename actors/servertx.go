@@ -32,7 +32,11 @@ type serverTx struct {
 	cancels *actor.PID
 	ended   bool
 	pending bool // counted in Stats.Pending until the final response is sent
-	log     *zap.Logger
+	// started is when the request arrived; answered that its final response went (for the
+	// latency histogram, measured once).
+	started  time.Time
+	answered bool
+	log      *zap.Logger
 }
 
 func newServerTx(c *core, first *MessageReceived, cancels *actor.PID) actor.Actor {
@@ -60,6 +64,7 @@ func (t *serverTx) Receive(ctx actor.Context) {
 			panic("fault injected into " + t.m.Kind().String() + " " + t.callID)
 		}
 		t.pending = true
+		t.started = time.Now()
 		t.c.stats.Pending.Add(1)
 		t.step(ctx, transaction.Event{Kind: transaction.Start})
 	case *MessageReceived:
@@ -189,6 +194,9 @@ func (t *serverTx) sendDirect(res *sip.Response) bool {
 	if res.StatusCode >= 500 {
 		t.c.stats.ResponsesSent5xx.Add(1)
 	}
+	final := res.StatusCode >= 200 && !t.answered
+	t.answered = t.answered || final
+	t.c.metrics.response(res.StatusCode, t.started, final)
 	if err := t.c.tp.sendResponse(res, t.from); err != nil {
 		t.c.stats.SendErrors.Add(1)
 		t.log.Info("response not sent", zap.String("call_id", t.callID), zap.Int("code", res.StatusCode), zap.Error(err))

@@ -7,6 +7,9 @@
 //	PUT    /v1/users/{name}  {"password": "..."}  add a user or change their password (stored)
 //	DELETE /v1/users/{name}                       remove a run-time user
 //	GET    /v1/dialogs                            dialogs in progress, oldest first
+//	GET    /metrics                               Prometheus metrics (partysip_*, go_*, process_*)
+//	GET    /healthz                               200 while the daemon runs
+//	GET    /readyz                                200 while it takes new calls, 503 once draining
 package admin
 
 import (
@@ -16,6 +19,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/actors"
@@ -57,6 +63,19 @@ type Error struct {
 // Handler serves the admin API of e.
 func Handler(e *actors.Engine, log *zap.Logger) http.Handler {
 	mux := http.NewServeMux()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e.Metrics(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if e.Draining() {
+			reply(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+			return
+		}
+		reply(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
 	mux.HandleFunc("GET /v1/bindings", func(w http.ResponseWriter, r *http.Request) {
 		aor := ""
 		if q := r.URL.Query().Get("aor"); q != "" {

@@ -32,6 +32,7 @@ func (l *locationActor) Receive(ctx actor.Context) {
 		}
 	case *bindingsChanged:
 		l.known[m.Rec.AOR] = true
+		l.s.stats.Bindings.Add(int64(len(m.Rec.Bindings) - len(l.records[m.Rec.AOR].Bindings)))
 		if len(m.Rec.Bindings) == 0 {
 			delete(l.records, m.Rec.AOR)
 		} else {

@@ -45,6 +45,7 @@ type Stats struct {
 	ServiceRestarts atomic.Int64 // location service (or registrar) restarts after a failure
 	StoreFailures   atomic.Int64 // saves that failed (the REGISTER got 500)
 	Registers       atomic.Int64 // REGISTERs applied and stored
+	Bindings        atomic.Int64 // bindings held, as the location service knows them
 }
 
 // Services is the running registrar and location service.

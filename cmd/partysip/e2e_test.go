@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -121,6 +123,12 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 func (d *daemon) stop(t *testing.T) int {
 	t.Helper()
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	return d.wait(t)
+}
+
+// wait waits (up to 30 s) for the daemon to exit and returns its exit code.
+func (d *daemon) wait(t *testing.T) int {
+	t.Helper()
 	select {
 	case err := <-d.done:
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -216,22 +224,38 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer uas.Stop()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("uac errors:\n%s\ndaemon log tail:\n%s", sipp.ErrorLog(dir, "uac"), tailString(d.logs.String(), 3000))
+		}
+	})
 	time.Sleep(200 * time.Millisecond)
 	const calls = 150
-	done := make(chan sipp.Result, 1)
+	type result struct {
+		res sipp.Result
+		err error
+	}
+	done := make(chan result, 1)
 	go func() {
 		res, err := sipp.UAC{Dir: dir, Target: fmt.Sprintf("127.0.0.1:%d", proxyPort), Transport: "udp", Port: uacPort,
 			Calls: calls, Rate: 50, Extra: []string{"-d", "2000"}, Timeout: 60 * time.Second}.Run(context.Background())
-		if err != nil {
-			t.Error(err)
-		}
-		done <- res
+		done <- result{res, err}
 	}()
 	time.Sleep(1500 * time.Millisecond)
 	start := time.Now()
-	code := d.stop(t)
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	// While it drains: not ready for new calls, and the calls in progress are visible.
+	waitHTTP(t, "http://"+d.admin+"/readyz", http.StatusServiceUnavailable)
+	if live := metric(t, d, "partysip_dialogs_live"); live <= 0 {
+		t.Errorf("no call in progress visible during the drain (partysip_dialogs_live %v)", live)
+	}
+	code := d.wait(t)
 	took := time.Since(start)
-	res := <-done
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	res := r.res
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -249,7 +273,51 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 		t.Fatalf("every failed call must be one refused by the drain: %d failed, %d refused, %d ok of %d",
 			res.Failed, rejected, res.Successful, calls)
 	}
+	if took > 20*time.Second {
+		t.Fatalf("the drain took %s: a transaction or call was left behind", took)
+	}
 	if took < 1500*time.Millisecond {
 		t.Fatalf("exited after %s: the answered 2 s calls cannot all have ended", took)
 	}
+}
+
+// waitHTTP polls url until it answers status (5 s at most).
+func waitHTTP(t *testing.T, url string, status int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		res, err := http.Get(url)
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == status {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never answered %d (last: %v %v)", url, status, res, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// metric reads one sample of the daemon's /metrics ("name" or "name{labels}").
+func metric(t *testing.T, d *daemon, sample string) float64 {
+	t.Helper()
+	res, err := http.Get("http://" + d.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if rest, ok := strings.CutPrefix(line, sample+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("no sample %s in /metrics", sample)
+	return 0
 }

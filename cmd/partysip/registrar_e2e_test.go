@@ -261,6 +261,23 @@ func TestCtlListsAndRemovesBindings(t *testing.T) {
 	if out, _ = ctl(t, d, "bindings", "list"); !strings.Contains(out, "2 binding(s)") {
 		t.Fatalf("after rm:\n%s", out)
 	}
+	// The same facts through /metrics and the health endpoints.
+	waitHTTP(t, "http://"+d.admin+"/healthz", 200)
+	waitHTTP(t, "http://"+d.admin+"/readyz", 200)
+	for sample, want := range map[string]float64{
+		"partysip_registrations":                              2,
+		"partysip_registers_total":                            3, // the removal is not a REGISTER
+		`partysip_requests_received_total{method="REGISTER"}`: 3,
+		`partysip_requests_received_total{method="INVITE"}`:   1,
+		`partysip_responses_sent_total{class="4xx"}`:          1, // the 480
+	} {
+		if got := metric(t, d, sample); got != want {
+			t.Errorf("%s = %v, want %v", sample, got, want)
+		}
+	}
+	if n := metric(t, d, "partysip_response_seconds_count"); n < 4 {
+		t.Errorf("response latency observed %v times, want at least 4", n)
+	}
 	if code := d.stop(t); code != 0 {
 		t.Fatalf("exit %d", code)
 	}

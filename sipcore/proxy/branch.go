@@ -10,10 +10,13 @@ import (
 )
 
 // Branches we create look like z9hG4bK-ps<loop>.<unique> for stateful forwarding and
-// z9hG4bK-pss<hash> for stateless forwarding (§16.11).
+// z9hG4bK-pl<hash> for stateless forwarding (§16.11). The tenth character tells them apart
+// ('s' or 'l'): a stateless prefix that extended the stateful one ("-pss") was also the prefix of
+// every stateful branch whose loop hash began with 's', whose responses were then taken for
+// stateless ones.
 const (
 	branchPrefix          = transaction.MagicCookie + "-ps"
-	statelessBranchPrefix = transaction.MagicCookie + "-pss"
+	statelessBranchPrefix = transaction.MagicCookie + "-pl"
 )
 
 // LoopHash is the loop-detection part of our branch (§16.6 step 8): a hash over the fields that
@@ -52,7 +55,7 @@ func NewBranch(loopHash, unique string) string {
 
 // BranchLoopHash extracts the loop hash from a branch we built, or "" for any other branch.
 func BranchLoopHash(branch string) string {
-	if !strings.HasPrefix(branch, branchPrefix) || strings.HasPrefix(branch, statelessBranchPrefix) {
+	if !strings.HasPrefix(branch, branchPrefix) {
 		return ""
 	}
 	rest := branch[len(branchPrefix):]

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -54,5 +55,21 @@ func TestMergeChallenges(t *testing.T) {
 	}
 	if MergeChallenges(c, []*sip.Response{a, b}) != c {
 		t.Fatal("a non-challenge best response changed")
+	}
+}
+
+// Stateful and stateless branches never look alike, whatever the loop hash begins with (a
+// stateful branch taken for a stateless one had its responses routed around its transaction).
+func TestBranchKindsDistinct(t *testing.T) {
+	for _, loop := range []string{"s5fqfui8tfaf", "l0", "abc"} {
+		b := NewBranch(loop, "x1")
+		if IsStatelessBranch(b) || BranchLoopHash(b) != loop {
+			t.Errorf("stateful %s: stateless=%v loop=%q", b, IsStatelessBranch(b), BranchLoopHash(b))
+		}
+	}
+	raw, _ := os.ReadFile("testdata/invite_rr.sip")
+	sb := StatelessBranch(mustParse(t, raw))
+	if !IsStatelessBranch(sb) || BranchLoopHash(sb) != "" {
+		t.Errorf("stateless %s", sb)
 	}
 }

@@ -1,0 +1,130 @@
+package actors
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are what the request path feeds Prometheus with: requests by method, responses sent
+// by class, and the time from a request's arrival to its final response. Everything else comes
+// from Stats, read at scrape time, so the hot path pays a few atomic adds at most.
+type metrics struct {
+	requests  [len(methodNames)]atomic.Int64
+	responses [7]atomic.Int64 // by class, 1..6
+	latency   prometheus.Histogram
+}
+
+var methodNames = [...]string{"INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "UPDATE", "PRACK",
+	"INFO", "REFER", "NOTIFY", "SUBSCRIBE", "MESSAGE", "PUBLISH", "other"}
+
+func newMetrics() *metrics {
+	return &metrics{latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "partysip_response_seconds",
+		Help:    "Time from a request's arrival to the final response sent for it (server transactions).",
+		Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+	})}
+}
+
+func (m *metrics) request(method sip.RequestMethod) {
+	for i := range len(methodNames) - 1 {
+		if string(method) == methodNames[i] {
+			m.requests[i].Add(1)
+			return
+		}
+	}
+	m.requests[len(methodNames)-1].Add(1)
+}
+
+func (m *metrics) response(code int, since time.Time, final bool) {
+	if c := code / 100; c >= 1 && c <= 6 {
+		m.responses[c].Add(1)
+	}
+	if final && !since.IsZero() {
+		m.latency.Observe(time.Since(since).Seconds())
+	}
+}
+
+// collector exposes an engine to Prometheus.
+type collector struct {
+	e *Engine
+}
+
+// Metrics returns the engine's Prometheus collector.
+func (e *Engine) Metrics() prometheus.Collector { return collector{e: e} }
+
+var (
+	descRequests  = prometheus.NewDesc("partysip_requests_received_total", "SIP requests received, by method.", []string{"method"}, nil)
+	descResponses = prometheus.NewDesc("partysip_responses_sent_total", "SIP responses sent by server transactions, by class.", []string{"class"}, nil)
+)
+
+type statDesc struct {
+	desc  *prometheus.Desc
+	kind  prometheus.ValueType
+	value func(e *Engine) float64
+}
+
+func counter(name, help string, v func(e *Engine) int64) statDesc {
+	return statDesc{prometheus.NewDesc(name, help, nil, nil), prometheus.CounterValue, func(e *Engine) float64 { return float64(v(e)) }}
+}
+
+func gauge(name, help string, v func(e *Engine) int64) statDesc {
+	return statDesc{prometheus.NewDesc(name, help, nil, nil), prometheus.GaugeValue, func(e *Engine) float64 { return float64(v(e)) }}
+}
+
+var statDescs = []statDesc{
+	counter("partysip_responses_received_total", "SIP responses received.", func(e *Engine) int64 { return e.c.stats.ResponsesIn.Load() }),
+	counter("partysip_malformed_total", "Messages dropped or answered 400 because they could not be parsed or had no transaction identity.", func(e *Engine) int64 { return e.c.stats.Malformed.Load() }),
+	gauge("partysip_transactions_live", "Transaction actors alive, including those only absorbing retransmissions.", func(e *Engine) int64 { return e.c.stats.LiveTx.Load() }),
+	gauge("partysip_transactions_pending", "Server transactions still owing a final response.", func(e *Engine) int64 { return e.c.stats.Pending.Load() }),
+	counter("partysip_transactions_started_total", "Transaction actors started.", func(e *Engine) int64 { return e.c.stats.TxStarted.Load() }),
+	counter("partysip_listener_restarts_total", "Transport actors restarted after their socket failed.", func(e *Engine) int64 { return e.c.stats.ListenerRestarts.Load() }),
+	counter("partysip_stateless_forwarded_total", "Messages forwarded without a transaction (§16.11).", func(e *Engine) int64 { return e.c.stats.StatelessFwd.Load() }),
+	counter("partysip_rejected_total", "New requests refused with 503 (draining or over a limit).", func(e *Engine) int64 { return e.c.stats.RejectedDrain.Load() }),
+	counter("partysip_send_errors_total", "Messages that could not be sent.", func(e *Engine) int64 { return e.c.stats.SendErrors.Load() }),
+	gauge("partysip_dialogs_live", "Dialogs in progress (created by a 2xx to an INVITE we Record-Routed).", func(e *Engine) int64 { return e.c.stats.Dialogs.Load() }),
+	counter("partysip_dialogs_created_total", "Dialogs created.", func(e *Engine) int64 { return e.c.stats.DialogsCreated.Load() }),
+	gauge("partysip_registrations", "Bindings held by the registrar.", func(e *Engine) int64 { return e.services.Stats().Bindings.Load() }),
+	counter("partysip_registers_total", "REGISTERs that changed bindings (stored).", func(e *Engine) int64 { return e.services.Stats().Registers.Load() }),
+	counter("partysip_store_failures_total", "Binding changes the store could not write (answered 500).", func(e *Engine) int64 { return e.services.Stats().StoreFailures.Load() }),
+}
+
+var descFailures = prometheus.NewDesc("partysip_actor_failures_total", "Actors that panicked, by kind (transactions and dialogs are stopped, services restarted).", []string{"kind"}, nil)
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descRequests
+	ch <- descResponses
+	ch <- descFailures
+	for _, s := range statDescs {
+		ch <- s.desc
+	}
+	c.e.c.metrics.latency.Describe(ch)
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	e := c.e
+	for i, name := range methodNames {
+		ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(e.c.metrics.requests[i].Load()), name)
+	}
+	for class := 1; class <= 6; class++ {
+		ch <- prometheus.MustNewConstMetric(descResponses, prometheus.CounterValue, float64(e.c.metrics.responses[class].Load()), string(rune('0'+class))+"xx")
+	}
+	for _, s := range statDescs {
+		if s.value == nil {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(s.desc, s.kind, s.value(e))
+	}
+	svc := e.services.Stats()
+	for kind, v := range map[string]int64{
+		"transaction":  e.c.stats.TxPanics.Load(),
+		"dialog":       e.c.stats.DialogPanics.Load(),
+		"registration": svc.AORRestarts.Load(),
+		"service":      svc.ServiceRestarts.Load(),
+	} {
+		ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(v), kind)
+	}
+	e.c.metrics.latency.Collect(ch)
+}

@@ -166,3 +166,21 @@ func TestReadmeDocumentsEveryKey(t *testing.T) {
 		}
 	}
 }
+
+// The production example sets every key the defaults have, so it stays a complete reference.
+func TestProductionExampleIsComplete(t *testing.T) {
+	data, err := os.ReadFile("../docs/examples/production.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := parse("production.yaml", data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defaults, _ := parse("<defaults>", defaultYAML, nil)
+	for key := range defaults.lines {
+		if _, ok := prod.lines[key]; !ok && !strings.Contains(key, "[") {
+			t.Errorf("docs/examples/production.yaml lacks %s", key)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -320,4 +321,33 @@ func metric(t *testing.T, d *daemon, sample string) float64 {
 	}
 	t.Fatalf("no sample %s in /metrics", sample)
 	return 0
+}
+
+// TestSystemdReadiness runs the daemon as systemd's Type=notify would: it says READY=1 once it
+// listens, and STOPPING=1 when SIGTERM starts the drain.
+func TestSystemdReadiness(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	port, _ := sipp.FreePort()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	d := startDaemon(t, "--listen", fmt.Sprintf("udp:127.0.0.1:%d", port))
+	read := func(want string) {
+		t.Helper()
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 256)
+		n, err := conn.Read(buf)
+		if err != nil || !strings.Contains(string(buf[:n]), want) {
+			t.Fatalf("want %s from the daemon, got %q %v", want, buf[:n], err)
+		}
+	}
+	read("READY=1")
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	read("STOPPING=1")
+	if code := d.wait(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	sdnotify "github.com/coreos/go-systemd/v22/daemon"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -224,9 +225,15 @@ func cmdRun(args []string) int {
 		go func() { _ = adminSrv.Serve(ln) }()
 		log.Info("admin API listening", zap.String("listen", ln.Addr().String()))
 	}
+	// Under systemd (Type=notify) say we are ready: listeners bound, services loaded. Without
+	// NOTIFY_SOCKET this does nothing.
+	if _, err := sdnotify.SdNotify(false, sdnotify.SdNotifyReady); err != nil {
+		log.Warn("systemd notification failed", zap.Error(err))
+	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	sig := <-sigs
+	_, _ = sdnotify.SdNotify(false, sdnotify.SdNotifyStopping)
 	log.Info("stopping: draining live transactions", zap.Stringer("signal", sig), zap.Duration("drain_timeout", cfg.DrainTimeout))
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
 	defer cancel()

@@ -49,7 +49,7 @@ func newClientTx(c *core, r *clientTxRequested) actor.Actor {
 func (t *clientTx) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		if t.c.fault != nil && t.c.fault(t.m.Kind(), t.req) {
+		if (t.c.fault != nil && t.c.fault(t.m.Kind(), t.req)) || roll(&t.c.faults.transaction) {
 			panic("fault injected into " + t.m.Kind().String() + " " + t.callID)
 		}
 		if t.owner != nil {

@@ -43,6 +43,8 @@ type core struct {
 	dialogLifetime time.Duration
 	root           *actor.RootContext
 	fault          FaultFunc
+	// faults is the configured (and run-time) fault injection.
+	faults *Faults
 	// dispatcher runs the mailboxes of the transaction-path actors; txStrategy stops and counts
 	// a failed transaction actor (both shared, built once).
 	dispatcher *workerPool

@@ -152,6 +152,9 @@ func newDialogActor(c *core, first *dialogObserved) actor.Actor {
 func (d *dialogActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		if roll(&d.c.faults.dialog) {
+			panic("fault injected into dialog " + d.id.CallID)
+		}
 		first := d.first
 		d.first = nil
 		d.step(ctx, first.Event, first.Method)

@@ -97,10 +97,12 @@ func Start(opts Options) (*Engine, error) {
 		fault:            opts.Fault,
 		branchPrefix:     newBranchPrefix(),
 		metrics:          newMetrics(),
+		faults:           &Faults{},
 		// Workers: enough that a rare slow call (a DNS lookup) does not stall the others.
 		dispatcher: newWorkerPool(max(16, 4*runtime.GOMAXPROCS(0)), 1<<16, 300),
 	}
 	c.txStrategy = txSupervisor(c)
+	c.faults.Set(FaultRates{Transaction: cfg.Faults.Transaction, Dialog: cfg.Faults.Dialog, Registration: cfg.Faults.Registration})
 	// In loopback-only mode names are looked up only on name servers that are on loopback
 	// themselves (a test's); the addresses they give are confined like any other.
 	if !opts.LoopbackOnly || loopbackServers(cfg.DNS.Servers) {
@@ -134,7 +136,12 @@ func Start(opts Options) (*Engine, error) {
 		NonceTTL:   cfg.Auth.NonceTTL,
 		Log:        log,
 		Dispatcher: c.dispatcher,
-		Fault:      opts.ServiceFault,
+		Fault: func(kind, id string) bool {
+			if kind == "aor" && roll(&c.faults.registration) {
+				return true
+			}
+			return opts.ServiceFault != nil && opts.ServiceFault(kind, id)
+		},
 	})
 	if err != nil {
 		_ = st.Close()

@@ -60,7 +60,7 @@ func newServerTx(c *core, first *MessageReceived, cancels *actor.PID) actor.Acto
 func (t *serverTx) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		if t.c.fault != nil && t.c.fault(t.m.Kind(), t.req) {
+		if (t.c.fault != nil && t.c.fault(t.m.Kind(), t.req)) || roll(&t.c.faults.transaction) {
 			panic("fault injected into " + t.m.Kind().String() + " " + t.callID)
 		}
 		t.pending = true

@@ -30,6 +30,7 @@ type Config struct {
 	Dialogs      Dialogs       `yaml:"dialogs"`
 	DNS          DNS           `yaml:"dns"`
 	TLS          TLS           `yaml:"tls"`
+	Faults       Faults        `yaml:"faults"`
 	Timers       Timers        `yaml:"timers"`
 	Transactions Transactions  `yaml:"transactions"`
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
@@ -83,6 +84,15 @@ type Route struct {
 	Forking    string   `yaml:"forking"`
 	// Stateless relays matching requests without transactions (RFC 3261 §16.11).
 	Stateless bool `yaml:"stateless"`
+}
+
+// Faults is the fault-injection switch: fractions (0 to 1) of new actors of each kind that
+// panic as they start. Off (all 0) in production; tests and drills use it to show that a failure
+// stays in its actor. The admin API can change it at run time.
+type Faults struct {
+	Transaction  float64 `yaml:"transaction"`
+	Dialog       float64 `yaml:"dialog"`
+	Registration float64 `yaml:"registration"`
 }
 
 // TLS holds the certificate of the tls and wss listeners (and the one shown when dialling out).

@@ -63,6 +63,11 @@ func (c *Config) Validate() error {
 	if _, ok := proxy.ParseForkMode(c.Forking.Mode); !ok {
 		add(c.at("forking.mode", "%q: want parallel or sequential", c.Forking.Mode))
 	}
+	for key, v := range map[string]float64{"faults.transaction": c.Faults.Transaction, "faults.dialog": c.Faults.Dialog, "faults.registration": c.Faults.Registration} {
+		if v < 0 || v > 1 {
+			add(c.at(key, "must be a fraction from 0 to 1, got %v", v))
+		}
+	}
 	secure := false
 	for _, l := range c.Listeners() {
 		secure = secure || l.Transport == "tls" || l.Transport == "wss"

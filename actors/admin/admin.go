@@ -7,6 +7,8 @@
 //	PUT    /v1/users/{name}  {"password": "..."}  add a user or change their password (stored)
 //	DELETE /v1/users/{name}                       remove a run-time user
 //	GET    /v1/dialogs                            dialogs in progress, oldest first
+//	GET    /v1/faults                             the fault-injection fractions
+//	PUT    /v1/faults  {"transaction": 0.01, ...} change them (every field; 0 turns one off)
 //	GET    /metrics                               Prometheus metrics (partysip_*, go_*, process_*)
 //	GET    /healthz                               200 while the daemon runs
 //	GET    /readyz                                200 while it takes new calls, 503 once draining
@@ -131,6 +133,28 @@ func Handler(e *actors.Engine, log *zap.Logger) http.Handler {
 			return
 		}
 		reply(w, http.StatusOK, ds)
+	})
+	mux.HandleFunc("GET /v1/faults", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, e.Faults().Rates())
+	})
+	mux.HandleFunc("PUT /v1/faults", func(w http.ResponseWriter, r *http.Request) {
+		var rates actors.FaultRates
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&rates); err != nil {
+			reply(w, http.StatusBadRequest, Error{"want {\"transaction\": F, \"dialog\": F, \"registration\": F}: " + err.Error()})
+			return
+		}
+		for _, v := range []float64{rates.Transaction, rates.Dialog, rates.Registration} {
+			if v < 0 || v > 1 {
+				reply(w, http.StatusBadRequest, Error{"fractions go from 0 to 1"})
+				return
+			}
+		}
+		e.Faults().Set(rates)
+		log.Warn("admin: fault injection changed", zap.Float64("transaction", rates.Transaction),
+			zap.Float64("dialog", rates.Dialog), zap.Float64("registration", rates.Registration))
+		reply(w, http.StatusOK, rates)
 	})
 	mux.HandleFunc("GET /v1/users", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)

@@ -351,3 +351,56 @@ func TestSystemdReadiness(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 }
+
+// TestFaultInjectionUnderLoad turns on panics in 1% of new transaction actors (through the
+// admin API) during a SIPp run: the calls that fail are the ones a fault hit, no more; the
+// daemon stays up, counts the failures, and serves a clean run once faults are off again.
+func TestFaultInjectionUnderLoad(t *testing.T) {
+	if _, err := sipp.Path(); err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	proxyPort, _ := sipp.FreePort()
+	uasPort, _ := sipp.FreePort()
+	d := startDaemon(t, "--listen", fmt.Sprintf("udp:127.0.0.1:%d", proxyPort),
+		"--route", fmt.Sprintf(".*=sip:127.0.0.1:%d", uasPort))
+	uas, err := sipp.StartUAS(dir, "udp", uasPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uas.Stop()
+	waitHTTP(t, "http://"+d.admin+"/readyz", 200)
+	setFaults := func(body string) {
+		req, _ := http.NewRequest(http.MethodPut, "http://"+d.admin+"/v1/faults", strings.NewReader(body))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("PUT /v1/faults: %v %v", res, err)
+		}
+		res.Body.Close()
+	}
+	run := func(calls int) sipp.Result {
+		port, _ := sipp.FreePort()
+		res, err := sipp.UAC{Dir: t.TempDir(), Target: fmt.Sprintf("127.0.0.1:%d", proxyPort), Transport: "udp", Port: port,
+			Calls: calls, Rate: 250, Timeout: 90 * time.Second}.Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	setFaults(`{"transaction": 0.01, "dialog": 0, "registration": 0}`)
+	res := run(1000)
+	panics := int(metric(t, d, `partysip_actor_failures_total{kind="transaction"}`))
+	t.Logf("1%% of transaction actors panic: %d calls ok, %d failed, %d actors failed", res.Successful, res.Failed, panics)
+	// Each fault fails the one call it hit (about 4 transactions a call: INVITE and BYE, each
+	// on both sides); two faults in one call (rare) make one failure.
+	if panics == 0 || res.Failed == 0 || res.Failed > panics || res.Failed < panics-3 || res.Successful+res.Failed != 1000 {
+		t.Fatalf("%d failed calls for %d injected faults", res.Failed, panics)
+	}
+	setFaults(`{"transaction": 0, "dialog": 0, "registration": 0}`)
+	if res := run(200); res.Successful != 200 || res.Failed != 0 {
+		t.Fatalf("after faults off: %+v", res)
+	}
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}

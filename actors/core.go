@@ -45,6 +45,8 @@ type core struct {
 	fault          FaultFunc
 	// faults is the configured (and run-time) fault injection.
 	faults *Faults
+	// maxTransactions caps live transaction actors (0: no cap).
+	maxTransactions int64
 	// dispatcher runs the mailboxes of the transaction-path actors; txStrategy stops and counts
 	// a failed transaction actor (both shared, built once).
 	dispatcher *workerPool
@@ -70,6 +72,7 @@ type Stats struct {
 	ListenerRestarts atomic.Int64
 	StatelessFwd     atomic.Int64
 	RejectedDrain    atomic.Int64
+	RejectedLimit    atomic.Int64 // new requests refused over limits.transactions
 	SendErrors       atomic.Int64
 	ResponsesSent5xx atomic.Int64
 	Dialogs          atomic.Int64 // dialogs live (created through us, not yet ended)

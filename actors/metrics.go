@@ -82,7 +82,9 @@ var statDescs = []statDesc{
 	counter("partysip_transactions_started_total", "Transaction actors started.", func(e *Engine) int64 { return e.c.stats.TxStarted.Load() }),
 	counter("partysip_listener_restarts_total", "Transport actors restarted after their socket failed.", func(e *Engine) int64 { return e.c.stats.ListenerRestarts.Load() }),
 	counter("partysip_stateless_forwarded_total", "Messages forwarded without a transaction (§16.11).", func(e *Engine) int64 { return e.c.stats.StatelessFwd.Load() }),
-	counter("partysip_rejected_total", "New requests refused with 503 (draining or over a limit).", func(e *Engine) int64 { return e.c.stats.RejectedDrain.Load() }),
+	counter("partysip_rejected_total", "New requests refused with 503 (draining, or over limits.transactions).", func(e *Engine) int64 {
+		return e.c.stats.RejectedDrain.Load() + e.c.stats.RejectedLimit.Load()
+	}),
 	counter("partysip_send_errors_total", "Messages that could not be sent.", func(e *Engine) int64 { return e.c.stats.SendErrors.Load() }),
 	gauge("partysip_dialogs_live", "Dialogs in progress (created by a 2xx to an INVITE we Record-Routed).", func(e *Engine) int64 { return e.c.stats.Dialogs.Load() }),
 	counter("partysip_dialogs_created_total", "Dialogs created.", func(e *Engine) int64 { return e.c.stats.DialogsCreated.Load() }),

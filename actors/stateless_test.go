@@ -43,3 +43,17 @@ func TestStatelessRelay(t *testing.T) {
 		t.Fatalf("stateless forwards %d, want at least 4 (2 INVITEs, 2 responses)", n)
 	}
 }
+
+// Over limits.transactions a new call gets 503 with Retry-After instead of a transaction.
+func TestTransactionCap(t *testing.T) {
+	c := placeCall(t, "z9hG4bKcap1", "cap-1", func(cfg *config.Config) { cfg.Limits.Transactions = 2 })
+	// The first call holds two transactions (its IST and ICT): the cap is reached.
+	c.uac.send(c.proxy, invite(c.ruri, "127.0.0.1", c.uac.port(), "z9hG4bKcap2", "cap-2"))
+	busy := c.uac.expectResponse(503)
+	if busy.CallID().Value() != "cap-2" || busy.GetHeader("Retry-After") == nil {
+		t.Fatalf("want 503 + Retry-After for the call over the cap:\n%s", busy)
+	}
+	if n := c.e.Stats().RejectedLimit.Load(); n != 1 {
+		t.Fatalf("rejected %d", n)
+	}
+}

@@ -31,6 +31,7 @@ type Config struct {
 	DNS          DNS           `yaml:"dns"`
 	TLS          TLS           `yaml:"tls"`
 	Faults       Faults        `yaml:"faults"`
+	Limits       Limits        `yaml:"limits"`
 	Timers       Timers        `yaml:"timers"`
 	Transactions Transactions  `yaml:"transactions"`
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
@@ -84,6 +85,13 @@ type Route struct {
 	Forking    string   `yaml:"forking"`
 	// Stateless relays matching requests without transactions (RFC 3261 §16.11).
 	Stateless bool `yaml:"stateless"`
+}
+
+// Limits bound what the daemon holds, so that overload is answered (503 + Retry-After) rather
+// than absorbed until memory runs out.
+type Limits struct {
+	// Transactions caps live transaction actors; new requests over it get 503. 0: no cap.
+	Transactions int `yaml:"transactions"`
 }
 
 // Faults is the fault-injection switch: fractions (0 to 1) of new actors of each kind that

@@ -68,6 +68,9 @@ func (c *Config) Validate() error {
 			add(c.at(key, "must be a fraction from 0 to 1, got %v", v))
 		}
 	}
+	if c.Limits.Transactions < 0 {
+		add(c.at("limits.transactions", "must be 0 (no cap) or positive, got %d", c.Limits.Transactions))
+	}
 	secure := false
 	for _, l := range c.Listeners() {
 		secure = secure || l.Transport == "tls" || l.Transport == "wss"

@@ -23,21 +23,14 @@ type FaultFunc func(kind transaction.Kind, req *sip.Request) bool
 // core is what every actor of one engine shares. It is built once at start and read-only after,
 // except for the atomic counters and the draining flag.
 type core struct {
-	log    *zap.Logger
-	local  *proxy.Local
-	router *proxy.Router
-	chain  plugin.Chain
+	log   *zap.Logger
+	local *proxy.Local
 	// locator finds next hops by RFC 3263; nil when DNS could not be set up.
 	locator *locator
 	timers  transaction.Timers
 	timerC  time.Duration
-	// forkGroupTimeout moves a sequential fork to its next q group (0: wait for the finals).
-	forkGroupTimeout time.Duration
-	recordRoute      bool
-	// statelessAll relays every request statelessly; statelessRoutes says some route does.
-	statelessAll, statelessRoutes bool
-	tp                            *Transports
-	shards                        []*actor.PID
+	tp      *Transports
+	shards  []*actor.PID
 	// dialogShards own the dialog actors; dialogLifetime ends a dialog with no request.
 	dialogShards   []*actor.PID
 	dialogLifetime time.Duration
@@ -45,16 +38,17 @@ type core struct {
 	fault          FaultFunc
 	// faults is the configured (and run-time) fault injection.
 	faults *Faults
-	// maxTransactions caps live transaction actors (0: no cap).
-	maxTransactions int64
 	// dispatcher runs the mailboxes of the transaction-path actors; txStrategy stops and counts
 	// a failed transaction actor (both shared, built once).
 	dispatcher *workerPool
 	txStrategy actor.SupervisorStrategy
 
 	draining atomic.Bool
-	stats    Stats
-	metrics  *metrics
+	// rt is what a reload replaces (routes, plugin chain and their settings): read once per
+	// request with an atomic load; a request keeps the snapshot it started with.
+	rt      atomic.Pointer[routing]
+	stats   Stats
+	metrics *metrics
 
 	branchPrefix string
 	branchSeq    atomic.Uint64
@@ -178,3 +172,19 @@ func (c *core) txProps(a actor.Actor) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return a },
 		actor.WithDispatcher(c.dispatcher), actor.WithSupervisor(c.txStrategy))
 }
+
+// routing is one configuration's way of routing requests. Built whole and never changed: a
+// reload builds a new one and swaps the pointer.
+type routing struct {
+	router      *proxy.Router
+	chain       plugin.Chain
+	recordRoute bool
+	// statelessAll relays every request statelessly; statelessRoutes says some route does.
+	statelessAll, statelessRoutes bool
+	// forkGroupTimeout moves a sequential fork to its next q group (0: wait for the finals).
+	forkGroupTimeout time.Duration
+	// maxTransactions caps live transaction actors (0: no cap).
+	maxTransactions int64
+}
+
+func (c *core) routing() *routing { return c.rt.Load() }

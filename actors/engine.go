@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -42,6 +43,11 @@ type Engine struct {
 	addrs      []config.Listener
 	transports *actor.PID
 	services   *services.Services
+	// nonceSecret signs digest nonces; kept across reloads so clients keep theirs.
+	nonceSecret []byte
+	// cfg is the configuration in force (replaced by Reload).
+	cfgMu sync.Mutex
+	cfg   *config.Config
 }
 
 // Start opens the listeners and starts the actor tree. It returns once every listener is bound.
@@ -81,28 +87,23 @@ func Start(opts Options) (*Engine, error) {
 		actor.WithDeadLetterThrottleInterval(10*time.Second),
 	)
 	c := &core{
-		log:    log,
-		local:  local,
-		router: &proxy.Router{Routes: cfg.StaticRoutes(), Local: local},
+		log:   log,
+		local: local,
 		timers: transaction.Timers{
 			T1: cfg.Timers.T1, T2: cfg.Timers.T2, T4: cfg.Timers.T4,
 			D: max(32*time.Second, 64*cfg.Timers.T1),
 		},
-		timerC:           cfg.Timers.C,
-		forkGroupTimeout: cfg.Forking.GroupTimeout,
-		recordRoute:      cfg.RecordRoute,
-		statelessAll:     cfg.Stateless,
-		tp:               tp,
-		root:             system.Root,
-		fault:            opts.Fault,
-		branchPrefix:     newBranchPrefix(),
-		metrics:          newMetrics(),
-		faults:           &Faults{},
+		timerC:       cfg.Timers.C,
+		tp:           tp,
+		root:         system.Root,
+		fault:        opts.Fault,
+		branchPrefix: newBranchPrefix(),
+		metrics:      newMetrics(),
+		faults:       &Faults{},
 		// Workers: enough that a rare slow call (a DNS lookup) does not stall the others.
 		dispatcher: newWorkerPool(max(16, 4*runtime.GOMAXPROCS(0)), 1<<16, 300),
 	}
 	c.txStrategy = txSupervisor(c)
-	c.maxTransactions = int64(cfg.Limits.Transactions)
 	c.faults.Set(FaultRates{Transaction: cfg.Faults.Transaction, Dialog: cfg.Faults.Dialog, Registration: cfg.Faults.Registration})
 	// In loopback-only mode names are looked up only on name servers that are on loopback
 	// themselves (a test's); the addresses they give are confined like any other.
@@ -110,9 +111,6 @@ func Start(opts Options) (*Engine, error) {
 		if c.locator, err = newLocator(cfg.DNS.Servers, cfg.DNS.Timeout); err != nil {
 			log.Warn("next hops named by a domain will fail", zap.Error(err))
 		}
-	}
-	for _, r := range c.router.Routes {
-		c.statelessRoutes = c.statelessRoutes || r.Stateless
 	}
 	var users []config.User
 	if cfg.Auth.UsersFile != "" {
@@ -150,13 +148,15 @@ func Start(opts Options) (*Engine, error) {
 		c.dispatcher.stop()
 		return nil, err
 	}
-	c.chain, err = plugins.Build(cfg, plugins.Deps{Local: local, Router: c.router, Services: svc})
+	e := &Engine{c: c, system: system, addrs: addrs, services: svc, nonceSecret: randomSecret()}
+	rt, err := e.newRouting(cfg)
 	if err != nil {
 		_ = svc.Stop()
 		tp.close()
 		c.dispatcher.stop()
 		return nil, err
 	}
+	c.rt.Store(rt)
 	stats = &c.stats
 	n := cfg.Transactions.Shards
 	if n == 0 {
@@ -175,10 +175,11 @@ func Start(opts Options) (*Engine, error) {
 	transports := system.Root.Spawn(actor.PropsFromProducer(
 		func() actor.Actor { return &transportsActor{c: c, listeners: tp.listeners} },
 		actor.WithSupervisor(transportsSupervisor())))
+	e.transports, e.cfg = transports, cfg
 	log.Info("partysip listening", zap.Stringers("listen", addrs), zap.Int("shards", n),
-		zap.Int("routes", len(c.router.Routes)), zap.Strings("domains", cfg.Domains),
-		zap.Strings("plugins", c.chain.Names()))
-	return &Engine{c: c, system: system, addrs: addrs, transports: transports, services: svc}, nil
+		zap.Int("routes", len(rt.router.Routes)), zap.Strings("domains", cfg.Domains),
+		zap.Strings("plugins", rt.chain.Names()))
+	return e, nil
 }
 
 // Addrs returns the bound listeners, with real ports where 0 was configured.

@@ -66,10 +66,10 @@ func (p *proxyContext) startFork(ctx actor.Context, work *sip.Request, targets [
 // startGroup starts a branch for every target of group g.
 func (p *proxyContext) startGroup(ctx actor.Context, g int) {
 	p.group = g
-	if g < len(p.groups)-1 && p.c.forkGroupTimeout > 0 {
+	if g < len(p.groups)-1 && p.rt.forkGroupTimeout > 0 {
 		p.groupGen++
 		msg, self, root := &groupTimedOut{Gen: p.groupGen}, ctx.Self(), ctx.ActorSystem().Root
-		p.groupTimer = time.AfterFunc(p.c.forkGroupTimeout, func() { root.Send(self, msg) })
+		p.groupTimer = time.AfterFunc(p.rt.forkGroupTimeout, func() { root.Send(self, msg) })
 	}
 	for _, i := range p.groups[g] {
 		p.branches[i].started = true
@@ -134,7 +134,7 @@ func (p *proxyContext) sendBranch(ctx actor.Context, i int) {
 	branchID := p.c.uniqueBranch(p.loopHash)
 	out, _ := proxy.Forward(p.work, target, proxy.ForwardOptions{
 		Branch:      branchID,
-		RecordRoute: p.c.recordRoute,
+		RecordRoute: p.rt.recordRoute,
 		Via:         ob,
 		Inbound:     p.c.tp.inbound(p.from),
 		InPlace:     inPlace,

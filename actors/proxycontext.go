@@ -18,6 +18,7 @@ import (
 // cancels pending branches on a 2xx/6xx or a CANCEL from upstream (§16.10).
 type proxyContext struct {
 	c      *core
+	rt     *routing     // the routing in force when the request arrived, for its whole life
 	req    *sip.Request // as received, never edited here; released once a final response went up
 	method sip.RequestMethod
 	callID string
@@ -45,7 +46,7 @@ const pluginWaitTimeout = 4 * time.Second
 type pluginTimedOut struct{ Gen uint32 }
 
 func newProxyContext(c *core, req *sip.Request, from Peer, server *actor.PID) actor.Actor {
-	return &proxyContext{c: c, req: req, method: req.Method, callID: callIDOf(req), from: from, server: server, waiting: -1}
+	return &proxyContext{c: c, rt: c.routing(), req: req, method: req.Method, callID: callIDOf(req), from: from, server: server, waiting: -1}
 }
 
 func (p *proxyContext) Receive(ctx actor.Context) {
@@ -71,7 +72,7 @@ func (p *proxyContext) Receive(ctx actor.Context) {
 		p.onGroupTimeout(ctx, m)
 	case *pluginTimedOut:
 		if p.waiting >= 0 && m.Gen == p.waitGen {
-			p.c.log.Warn("plugin got no answer in time", zap.String("plugin", p.c.chain[p.waiting].Name()),
+			p.c.log.Warn("plugin got no answer in time", zap.String("plugin", p.rt.chain[p.waiting].Name()),
 				zap.String("call_id", p.callID))
 			p.stopWait()
 			p.reject(ctx, &proxy.Rejection{Code: 500, Reason: "Server Internal Error"})
@@ -86,7 +87,7 @@ func (p *proxyContext) Receive(ctx actor.Context) {
 		if p.waiting >= 0 {
 			i := p.waiting
 			p.stopWait()
-			res, at := p.c.chain.Resume(p.r, i, m)
+			res, at := p.rt.chain.Resume(p.r, i, m)
 			p.decided(ctx, res, at)
 		}
 	}
@@ -110,7 +111,7 @@ func (p *proxyContext) start(ctx actor.Context) {
 		// Any other request with a To tag is a sign of life of its dialog (no tag: nothing).
 		p.c.observeDialog(req, dialog.RequestSeen, string(req.Method))
 	}
-	p.createsDialog = p.c.recordRoute && req.Method == sip.INVITE && !hasToTag(req)
+	p.createsDialog = p.rt.recordRoute && req.Method == sip.INVITE && !hasToTag(req)
 	work := req.Clone()
 	proxy.PreprocessRoute(work, p.c.local)
 	p.r = &plugin.Request{
@@ -124,7 +125,7 @@ func (p *proxyContext) start(ctx actor.Context) {
 		Now:      time.Now(),
 		Log:      p.c.log,
 	}
-	res, at := p.c.chain.Run(p.r, 0)
+	res, at := p.rt.chain.Run(p.r, 0)
 	p.decided(ctx, res, at)
 }
 

@@ -84,7 +84,7 @@ func (s *shard) request(ctx actor.Context, req *sip.Request, m *MessageReceived)
 		s.c.respondStateless(req, m.From, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
 		return
 	}
-	if s.c.maxTransactions > 0 && s.c.stats.LiveTx.Load() >= s.c.maxTransactions && isInitial(req) {
+	if limit := s.c.routing().maxTransactions; limit > 0 && s.c.stats.LiveTx.Load() >= limit && isInitial(req) {
 		// Over the cap: a new call waits rather than the daemon growing without bound; requests
 		// of calls in progress still pass so they can end.
 		s.c.stats.RejectedLimit.Add(1)

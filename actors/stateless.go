@@ -23,13 +23,14 @@ func (c *core) forwardStateless(req *sip.Request) {
 // isStateless says whether req is relayed in stateless mode: all requests, or those a
 // stateless route matches.
 func (c *core) isStateless(req *sip.Request) bool {
-	if c.statelessAll {
+	rt := c.routing()
+	if rt.statelessAll {
 		return true
 	}
-	if !c.statelessRoutes {
+	if !rt.statelessRoutes {
 		return false
 	}
-	sr := c.router.Match(req)
+	sr := rt.router.Match(req)
 	return sr != nil && sr.Stateless
 }
 
@@ -62,7 +63,8 @@ func (c *core) relay(req *sip.Request, from *Peer) {
 		answer(own)
 		return
 	}
-	targets, rej := c.router.Decide(work)
+	rt := c.routing()
+	targets, rej := rt.router.Decide(work)
 	if rej != nil {
 		answer(rej)
 		return
@@ -83,7 +85,7 @@ func (c *core) relay(req *sip.Request, from *Peer) {
 		}
 		out, _ := proxy.Forward(work, targets[0], proxy.ForwardOptions{
 			Branch:      proxy.StatelessBranch(req),
-			RecordRoute: from != nil && c.recordRoute,
+			RecordRoute: from != nil && rt.recordRoute,
 			Via:         ob,
 			Inbound:     inbound,
 			InPlace:     true, // work is our own copy

@@ -24,6 +24,8 @@ type Deps struct {
 	Local    *proxy.Local
 	Router   *proxy.Router
 	Services *services.Services
+	// NonceSecret signs digest nonces (one per daemon run, so a reload keeps them valid).
+	NonceSecret []byte
 }
 
 // Build returns the chain cfg.Plugins names, in that order. cfg has been validated.
@@ -35,7 +37,7 @@ func Build(cfg *config.Config, d Deps) (plugin.Chain, error) {
 		case "sanity":
 			h = &sanity.Sanity{Local: d.Local}
 		case "auth":
-			h = auth.New(cfg.Auth, cfg.Realm(), d.Services.Credentials, d.Local, d.Services.Nonces)
+			h = auth.New(cfg.Auth, cfg.Realm(), d.Services.Credentials, d.Local, d.Services.Nonces, d.NonceSecret)
 		case "maxfwd":
 			h = &maxfwd.MaxFwd{Limit: cfg.MaxFwd.Limit}
 		case "registrar":

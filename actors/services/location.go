@@ -61,7 +61,7 @@ func (l *locationActor) lookup(aor string, now time.Time) ([]registrar.Binding, 
 			return
 		}
 		seen[a] = true
-		if targets, ok := l.s.opts.Aliases[a]; ok {
+		if targets, ok := (*l.s.aliases.Load())[a]; ok {
 			known = true
 			for _, t := range targets {
 				visit(t, depth+1)

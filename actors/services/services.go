@@ -59,6 +59,8 @@ type Services struct {
 	opts        Options
 	root        *actor.RootContext
 	stats       Stats
+	// aliases are the configured aliases in force (replaced by a reload).
+	aliases atomic.Pointer[map[string][]string]
 	// locationStarted tells the location actor's first start from a restart, after which it
 	// reads every record back from the store.
 	locationStarted atomic.Bool
@@ -87,6 +89,8 @@ func Start(root *actor.RootContext, opts Options) (*Services, error) {
 		set.HA1[name], set.FromFile[name] = ha1, true // the file wins over a stored namesake
 	}
 	s.Credentials.p.Store(set)
+	al := opts.Aliases
+	s.aliases.Store(&al)
 	// Both live under a supervisor of the root's: they restart, rebuilding from the store.
 	s.Location = root.Spawn(s.props(func() actor.Actor { return newLocation(s) }, actor.WithGuardian(s.serviceSupervisor())))
 	if opts.NonceTTL <= 0 {
@@ -104,6 +108,15 @@ func Start(root *actor.RootContext, opts Options) (*Services, error) {
 	}, actor.WithSupervisor(s.aorSupervisor()), actor.WithGuardian(s.serviceSupervisor())))
 	opts.Log.Info("registrar started", zap.Int("stored_aors", len(aors)), zap.Int("users", len(set.HA1)))
 	return s, nil
+}
+
+// ReplaceAliases makes aliases the ones in force for new lookups (a reload).
+func (s *Services) ReplaceAliases(aliases map[string][]string) { s.aliases.Store(&aliases) }
+
+// ReplaceFileUsers replaces the users that came from the users file (a reload); users added at
+// run time stay.
+func (s *Services) ReplaceFileUsers(users map[string]map[string]string) {
+	s.root.Send(s.Users, &fileUsersReplaced{Users: users})
 }
 
 // Stats returns the live counters.

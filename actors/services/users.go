@@ -74,6 +74,11 @@ type usersActor struct {
 	pending map[string]bool // names with a write in flight
 }
 
+// fileUsersReplaced carries the users of a reloaded users file.
+type fileUsersReplaced struct {
+	Users map[string]map[string]string
+}
+
 // userStored is the store's answer to a user write.
 type userStored struct {
 	name    string
@@ -116,6 +121,18 @@ func (u *usersActor) Receive(ctx actor.Context) {
 			return
 		}
 		u.write(ctx, m.Name, nil)
+	case *fileUsersReplaced:
+		cur := u.s.Credentials.Get()
+		next := &CredentialSet{HA1: map[string]map[string]string{}, FromFile: map[string]bool{}}
+		for name, ha1 := range cur.HA1 {
+			if !cur.FromFile[name] {
+				next.HA1[name] = ha1 // added at run time: kept
+			}
+		}
+		for name, ha1 := range m.Users {
+			next.HA1[name], next.FromFile[name] = ha1, true
+		}
+		u.s.Credentials.p.Store(next)
 	case *userStored:
 		delete(u.pending, m.name)
 		if m.err == nil {

@@ -201,7 +201,7 @@ func cmdRun(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	log, err := newLogger(cfg.Log)
+	log, level, err := newLogger(cfg.Log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -231,16 +231,26 @@ func cmdRun(args []string) int {
 		log.Warn("systemd notification failed", zap.Error(err))
 	}
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	sig := <-sigs
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	var sig os.Signal
+	for sig = range sigs {
+		if sig != syscall.SIGHUP {
+			break
+		}
+		reload(&f, engine, level, log)
+	}
 	_, _ = sdnotify.SdNotify(false, sdnotify.SdNotifyStopping)
 	log.Info("stopping: draining live transactions", zap.Stringer("signal", sig), zap.Duration("drain_timeout", cfg.DrainTimeout))
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
 	defer cancel()
 	go func() {
-		// A second signal skips the drain.
-		<-sigs
-		cancel()
+		// A second SIGINT/SIGTERM skips the drain (a SIGHUP now changes nothing).
+		for s := range sigs {
+			if s != syscall.SIGHUP {
+				cancel()
+				return
+			}
+		}
 	}()
 	if err := engine.Drain(ctx); err != nil && errors.Is(err, actors.ErrDrainTimeout) {
 		log.Warn("drain timeout: stopping with transactions or calls in progress",
@@ -256,7 +266,7 @@ func cmdRun(args []string) int {
 	return 0
 }
 
-func newLogger(c config.Log) (*zap.Logger, error) {
+func newLogger(c config.Log) (*zap.Logger, zap.AtomicLevel, error) {
 	var zc zap.Config
 	if c.Format == "json" {
 		zc = zap.NewProductionConfig()
@@ -268,9 +278,27 @@ func newLogger(c config.Log) (*zap.Logger, error) {
 	}
 	lvl, err := zapcore.ParseLevel(c.Level)
 	if err != nil {
-		return nil, err
+		return nil, zap.AtomicLevel{}, err
 	}
 	zc.Level = zap.NewAtomicLevelAt(lvl)
 	zc.Sampling = nil
-	return zc.Build()
+	log, err := zc.Build()
+	return log, zc.Level, err
+}
+
+// reload re-reads the configuration (file and flags) on SIGHUP. A configuration that does not
+// validate is refused, with every problem logged, and the one in force stays.
+func reload(f *runFlags, engine *actors.Engine, level zap.AtomicLevel, log *zap.Logger) {
+	cfg, err := f.load()
+	if err != nil {
+		log.Error("reload refused: the configuration in force stays", zap.String("problems", err.Error()))
+		return
+	}
+	if _, err := engine.Reload(cfg); err != nil {
+		log.Error("reload refused: the configuration in force stays", zap.Error(err))
+		return
+	}
+	if lvl, err := zapcore.ParseLevel(cfg.Log.Level); err == nil {
+		level.SetLevel(lvl) // the log level changes at once; the format needs a restart
+	}
 }

@@ -38,7 +38,8 @@ type Auth struct {
 var _ plugin.Waiter = (*Auth)(nil)
 
 // New builds the plugin from its config section (realm already resolved, see config.Realm).
-func New(cfg config.Auth, realm string, users *services.Credentials, local *proxy.Local, nonceService *actor.PID) *Auth {
+// secret signs the nonces; nil picks a random one.
+func New(cfg config.Auth, realm string, users *services.Credentials, local *proxy.Local, nonceService *actor.PID, secret []byte) *Auth {
 	a := &Auth{Local: local, Realm: realm, MatchIdentity: cfg.MatchIdentity, Service: nonceService, Users: users}
 	for _, alg := range cfg.Algorithms {
 		a.Algorithms = append(a.Algorithms, strings.ToUpper(alg))
@@ -46,9 +47,11 @@ func New(cfg config.Auth, realm string, users *services.Credentials, local *prox
 	for _, m := range cfg.Methods {
 		a.Methods = append(a.Methods, sip.RequestMethod(strings.ToUpper(m)))
 	}
-	var secret [32]byte
-	_, _ = rand.Read(secret[:])
-	a.Nonces = &digest.Nonces{Secret: secret[:], TTL: cfg.NonceTTL}
+	if secret == nil {
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret)
+	}
+	a.Nonces = &digest.Nonces{Secret: secret, TTL: cfg.NonceTTL}
 	return a
 }
 

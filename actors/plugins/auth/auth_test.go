@@ -30,7 +30,7 @@ func newAuth(t *testing.T, algs ...string) *Auth {
 	}}
 	svc := plugintest.StartServices(t, services.Options{Users: users, Realm: "example.com"})
 	return New(config.Auth{Algorithms: algs, NonceTTL: time.Minute, MatchIdentity: true,
-		Methods: []string{"REGISTER", "INVITE"}}, "example.com", svc.Credentials, local, nil)
+		Methods: []string{"REGISTER", "INVITE"}}, "example.com", svc.Credentials, local, nil, nil)
 }
 
 // request parses raw (header lines after the request line) into a chain request.

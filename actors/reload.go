@@ -1,0 +1,86 @@
+package actors
+
+import (
+	"crypto/rand"
+	"slices"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/partysip/partysip/actors/plugins"
+	"github.com/partysip/partysip/config"
+	"github.com/partysip/partysip/sipcore/proxy"
+)
+
+func randomSecret() []byte {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// newRouting builds the routing of cfg: static routes and the plugin chain with their settings.
+func (e *Engine) newRouting(cfg *config.Config) (*routing, error) {
+	router := &proxy.Router{Routes: cfg.StaticRoutes(), Local: e.c.local}
+	chain, err := plugins.Build(cfg, plugins.Deps{Local: e.c.local, Router: router, Services: e.services, NonceSecret: e.nonceSecret})
+	if err != nil {
+		return nil, err
+	}
+	rt := &routing{
+		router: router, chain: chain, recordRoute: cfg.RecordRoute, statelessAll: cfg.Stateless,
+		forkGroupTimeout: cfg.Forking.GroupTimeout, maxTransactions: int64(cfg.Limits.Transactions),
+	}
+	for _, r := range router.Routes {
+		rt.statelessRoutes = rt.statelessRoutes || r.Stateless
+	}
+	return rt, nil
+}
+
+// Reload applies a new, validated configuration without dropping anything in progress: the
+// routes, the plugin chain and its sections, the users file, aliases, record_route, stateless,
+// forking, limits and fault injection take effect for new requests (a request in progress keeps
+// the routing it started with). Keys that need a restart (listeners, domains, timers, store,
+// admin, dns, tls, shards, dialogs) are kept as they are and named in the returned list. On
+// error (the users file does not load) nothing changes.
+func (e *Engine) Reload(cfg *config.Config) (needRestart []string, err error) {
+	e.cfgMu.Lock()
+	defer e.cfgMu.Unlock()
+	var users []config.User
+	if cfg.Auth.UsersFile != "" {
+		if users, err = config.LoadUsers(cfg.Auth.UsersFile); err != nil {
+			return nil, err
+		}
+	}
+	rt, err := e.newRouting(cfg)
+	if err != nil {
+		return nil, err
+	}
+	old := e.cfg
+	for key, same := range map[string]bool{
+		"listen":       slices.Equal(old.Listen, cfg.Listen),
+		"domains":      slices.Equal(old.Domains, cfg.Domains),
+		"timers":       old.Timers == cfg.Timers,
+		"store":        old.Store == cfg.Store,
+		"admin":        old.Admin == cfg.Admin,
+		"dns":          slices.Equal(old.DNS.Servers, cfg.DNS.Servers) && old.DNS.Timeout == cfg.DNS.Timeout,
+		"tls":          old.TLS == cfg.TLS,
+		"transactions": old.Transactions == cfg.Transactions,
+		"dialogs":      old.Dialogs == cfg.Dialogs,
+	} {
+		if !same {
+			needRestart = append(needRestart, key)
+		}
+	}
+	slices.Sort(needRestart)
+	e.services.ReplaceFileUsers(userHA1(users, old.Realm()))
+	e.services.ReplaceAliases(aliases(cfg, e.c.local))
+	e.c.faults.Set(FaultRates{Transaction: cfg.Faults.Transaction, Dialog: cfg.Faults.Dialog, Registration: cfg.Faults.Registration})
+	e.c.rt.Store(rt)
+	e.cfg = cfg
+	e.c.log.Info("configuration reloaded", zap.Int("routes", len(rt.router.Routes)), zap.Strings("plugins", rt.chain.Names()),
+		zap.Int("users", len(users)))
+	if len(needRestart) > 0 {
+		e.c.log.Warn("configuration changes that take effect at the next restart only",
+			zap.String("keys", strings.Join(needRestart, ", ")))
+	}
+	return needRestart, nil
+}

@@ -89,6 +89,7 @@ func (t *clientTx) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopping:
 		t.timers.stopAll()
+		t.c.metrics.txGone(t.m.Kind(), t.m.State())
 		if !t.ended && !t.reported {
 			// Stopped by a fault before finishing: the branch failed.
 			t.report(ctx, &branchFailed{Index: t.index, Code: 500})

@@ -155,6 +155,7 @@ func (c *core) traceTransition(m *transaction.Machine, before transaction.State,
 	if m.State() == before {
 		return
 	}
+	c.metrics.txMoved(m.Kind(), before, m.State())
 	if ce := c.log.Check(zap.DebugLevel, "transaction"); ce != nil {
 		ce.Write(zap.Stringer("kind", m.Kind()), zap.String("call_id", callID), zap.String("branch", key.Branch),
 			zap.Stringer("from", before), zap.Stringer("event", ev.Kind), zap.Int("code", ev.Code),

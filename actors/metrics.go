@@ -6,12 +6,16 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/partysip/partysip/sipcore/transaction"
 )
 
 // metrics are what the request path feeds Prometheus with: requests by method, responses sent
 // by class, and the time from a request's arrival to its final response. Everything else comes
 // from Stats, read at scrape time, so the hot path pays a few atomic adds at most.
 type metrics struct {
+	// txStates counts transaction actors by kind and state (Idle and Terminated are not held).
+	txStates  [4][8]atomic.Int64
 	requests  [len(methodNames)]atomic.Int64
 	responses [7]atomic.Int64 // by class, 1..6
 	latency   prometheus.Histogram
@@ -36,6 +40,23 @@ func (m *metrics) request(method sip.RequestMethod) {
 		}
 	}
 	m.requests[len(methodNames)-1].Add(1)
+}
+
+// txMoved accounts a transaction's state change.
+func (m *metrics) txMoved(k transaction.Kind, from, to transaction.State) {
+	if from != transaction.Idle {
+		m.txStates[k][from].Add(-1)
+	}
+	if to != transaction.Terminated {
+		m.txStates[k][to].Add(1)
+	}
+}
+
+// txGone accounts a transaction actor that stopped in state s (Terminated was counted already).
+func (m *metrics) txGone(k transaction.Kind, s transaction.State) {
+	if s != transaction.Idle && s != transaction.Terminated {
+		m.txStates[k][s].Add(-1)
+	}
 }
 
 func (m *metrics) response(code int, since time.Time, final bool) {
@@ -93,12 +114,15 @@ var statDescs = []statDesc{
 	counter("partysip_store_failures_total", "Binding changes the store could not write (answered 500).", func(e *Engine) int64 { return e.services.Stats().StoreFailures.Load() }),
 }
 
+var descTxStates = prometheus.NewDesc("partysip_transactions", "Transaction actors alive, by kind (ICT, NICT, IST, NIST) and state.", []string{"kind", "state"}, nil)
+
 var descFailures = prometheus.NewDesc("partysip_actor_failures_total", "Actors that panicked, by kind (transactions and dialogs are stopped, services restarted).", []string{"kind"}, nil)
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descRequests
 	ch <- descResponses
 	ch <- descFailures
+	ch <- descTxStates
 	for _, s := range statDescs {
 		ch <- s.desc
 	}
@@ -128,5 +152,25 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	} {
 		ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(v), kind)
 	}
+	for k := transaction.ClientInvite; k <= transaction.ServerNonInvite; k++ {
+		for st := transaction.Calling; st < transaction.Terminated; st++ {
+			if v := e.c.metrics.txStates[k][st].Load(); v != 0 || usedState(k, st) {
+				ch <- prometheus.MustNewConstMetric(descTxStates, prometheus.GaugeValue, float64(v), k.String(), st.String())
+			}
+		}
+	}
 	e.c.metrics.latency.Collect(ch)
+}
+
+// usedState reports whether machine k has state s (so its gauge is exported even at 0).
+func usedState(k transaction.Kind, s transaction.State) bool {
+	switch k {
+	case transaction.ClientInvite:
+		return s == transaction.Calling || s == transaction.Proceeding || s == transaction.Completed || s == transaction.Accepted
+	case transaction.ClientNonInvite:
+		return s == transaction.Trying || s == transaction.Proceeding || s == transaction.Completed
+	case transaction.ServerInvite:
+		return s == transaction.Proceeding || s == transaction.Completed || s == transaction.Confirmed || s == transaction.Accepted
+	}
+	return s == transaction.Trying || s == transaction.Proceeding || s == transaction.Completed
 }

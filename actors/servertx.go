@@ -93,6 +93,7 @@ func (t *serverTx) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopping:
 		t.timers.stopAll()
+		t.c.metrics.txGone(t.m.Kind(), t.m.State())
 		if !t.ended && t.m.LastCode() < 200 && t.req.Method != sip.ACK {
 			// Stopped without finishing (a panic, or shutdown): still owe a final response.
 			t.sendDirect(sip.NewResponseFromRequest(t.req, 500, "Server Internal Error", nil))

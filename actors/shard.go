@@ -49,7 +49,8 @@ func (s *shard) Receive(ctx actor.Context) {
 	case *actor.Terminated:
 		if k, ok := s.byPID[m.Who.Id]; ok {
 			delete(s.byPID, m.Who.Id)
-			if s.txs[k] == m.Who {
+			// Compare ids: the PID in Terminated is not the pointer spawn returned.
+			if pid := s.txs[k]; pid != nil && pid.Id == m.Who.Id {
 				delete(s.txs, k)
 			}
 			s.c.stats.LiveTx.Add(-1)

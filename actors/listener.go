@@ -79,10 +79,17 @@ func (a *transportsActor) Receive(ctx actor.Context) {
 	}
 }
 
+// The transport actors' backoff: restarts are spaced by multiples of the step, growing while
+// failures keep coming within the window.
+const (
+	listenerBackoffStep   = 100 * time.Millisecond
+	listenerBackoffWindow = time.Minute
+)
+
 // transportsSupervisor restarts a failed transport actor with an exponential backoff: a socket
 // that keeps failing is retried, more slowly, for as long as the daemon runs.
 func transportsSupervisor() actor.SupervisorStrategy {
-	return actor.NewExponentialBackoffStrategy(time.Minute, 100*time.Millisecond)
+	return actor.NewExponentialBackoffStrategy(listenerBackoffWindow, listenerBackoffStep)
 }
 
 // tcpListener is one stream listening socket (TCP, TLS, WS or WSS) served by sipgo's transport

@@ -138,6 +138,14 @@ func (s *Services) props(p actor.Producer, o ...actor.PropsOption) *actor.Props 
 	return actor.PropsFromProducer(p, o...)
 }
 
+// Restart limits of the service actors' supervisors: past RestartLimit failures within
+// RestartWindow the actor is stopped instead (and, for an AOR, started afresh by the next
+// request for it).
+const (
+	RestartLimit  = 10
+	RestartWindow = 10 * time.Second
+)
+
 // fault reports whether the test hook asks kind/id to fail now.
 func (s *Services) fault(kind, id string) bool {
 	return s.opts.Fault != nil && s.opts.Fault(kind, id)
@@ -146,7 +154,7 @@ func (s *Services) fault(kind, id string) bool {
 // serviceSupervisor restarts a failed service actor (registrar, location, nonces) at once, up to
 // 10 times in 10 s: the registrar and location read their state back from the store.
 func (s *Services) serviceSupervisor() actor.SupervisorStrategy {
-	return actor.NewOneForOneStrategy(10, 10*time.Second, func(reason any) actor.Directive {
+	return actor.NewOneForOneStrategy(RestartLimit, RestartWindow, func(reason any) actor.Directive {
 		s.stats.ServiceRestarts.Add(1)
 		s.opts.Log.Error("service actor failed; restarting it from the store", zap.String("reason", fmt.Sprint(reason)))
 		return actor.RestartDirective
@@ -157,7 +165,7 @@ func (s *Services) serviceSupervisor() actor.SupervisorStrategy {
 // instance reads back), up to 10 times in 10 s; past that the actor is stopped and the next
 // request for its address-of-record starts a fresh one. A failure never reaches another AOR.
 func (s *Services) aorSupervisor() actor.SupervisorStrategy {
-	return actor.NewOneForOneStrategy(10, 10*time.Second, func(reason any) actor.Directive {
+	return actor.NewOneForOneStrategy(RestartLimit, RestartWindow, func(reason any) actor.Directive {
 		s.stats.AORRestarts.Add(1)
 		s.opts.Log.Error("registration actor failed; restarting it from the store", zap.String("reason", fmt.Sprint(reason)))
 		return actor.RestartDirective

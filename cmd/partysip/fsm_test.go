@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/partysip/partysip/actors"
 )
 
 var updateDocs = flag.Bool("update", false, "rewrite docs/state-machines.md")
@@ -37,6 +39,29 @@ func TestStateMachineDocUpToDate(t *testing.T) {
 	} {
 		if !strings.Contains(b.String(), edge) {
 			t.Errorf("diagram lacks %q", edge)
+		}
+	}
+}
+
+// TestSupervisionDocUpToDate keeps docs/supervision.md equal to what the code describes.
+func TestSupervisionDocUpToDate(t *testing.T) {
+	got := actors.SupervisionMarkdown()
+	const path = "../../docs/supervision.md"
+	if *updateDocs {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Fatal("docs/supervision.md is stale: run go test ./cmd/partysip -run SupervisionDoc -update")
+	}
+	for _, line := range []string{"restart, up to 10 in 10s", "step 100ms, window 1m0s", "n3[\"server transaction (IST/NIST)"} {
+		if !strings.Contains(got, line) {
+			t.Errorf("supervision doc lacks %q", line)
 		}
 	}
 }

@@ -43,6 +43,7 @@ Usage:
                              registrations and run-time users of a running daemon
   partysip fsm ict|nict|ist|nist [--reliable]
                              print a transaction state diagram (Mermaid), generated from the code
+  partysip supervision       print the supervision tree (Markdown with a Mermaid diagram)
   partysip version           print the version
 
 Run "partysip run -h" for the flags of run.
@@ -64,6 +65,9 @@ func realMain(args []string) int {
 		return cmdCheck(args[1:])
 	case "fsm":
 		return cmdFSM(args[1:])
+	case "supervision":
+		fmt.Print(actors.SupervisionMarkdown())
+		return 0
 	case "ctl":
 		return cmdCtl(args[1:])
 	case "version", "--version", "-v":

@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/actors/store"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/registrar"
 )
@@ -30,6 +32,9 @@ type aorActor struct {
 	serving *queued
 }
 
+// loadRetried asks the actor to load its record again (the store was busy).
+type loadRetried struct{}
+
 // queued is a request that arrived while the actor was busy, with whom to answer.
 type queued struct {
 	msg    any
@@ -51,11 +56,17 @@ func newAOR(s *Services, aor string) actor.Actor {
 
 func (a *aorActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *actor.Started:
+	case *actor.Started, *loadRetried:
 		// First start and restart alike: the store has the truth.
 		self, root := ctx.Self(), ctx.ActorSystem().Root
 		a.s.opts.Store.Load(a.aor, func(rec registrar.Record, err error) { root.Send(self, &recordLoaded{Rec: rec, Err: err}) })
 	case *recordLoaded:
+		if errors.Is(m.Err, store.ErrBusy) {
+			// The store's queue is full: try again shortly; requests wait in the queue.
+			self, root := ctx.Self(), ctx.ActorSystem().Root
+			time.AfterFunc(50*time.Millisecond, func() { root.Send(self, &loadRetried{}) })
+			return
+		}
 		if m.Err != nil {
 			// Serving without our bindings would overwrite them: fail, and be restarted.
 			panic(m.Err)
@@ -194,6 +205,10 @@ func (a *aorActor) saved(ctx actor.Context, m *recordSaved) {
 		a.s.stats.StoreFailures.Add(1)
 		a.log.Error("bindings not stored", zap.Error(m.Err))
 		switch {
+		case p.reg != nil && errors.Is(m.Err, store.ErrBusy):
+			// Overloaded, not failed: the UA should try again shortly (RFC 3261 §21.5.4).
+			ctx.Send(p.replyTo, &RegisterAnswered{Answer: &proxy.Rejection{Code: 503, Reason: "Service Unavailable",
+				Headers: []sip.Header{sip.NewHeader("Retry-After", "1")}}})
 		case p.reg != nil:
 			ctx.Send(p.replyTo, &RegisterAnswered{Answer: &proxy.Rejection{Code: 500, Reason: "Server Internal Error"}})
 		case p.remove:

@@ -98,17 +98,37 @@ func (b *Bolt) Users() (map[string]map[string]string, error) {
 
 // SaveUser queues a durable write (or removal) of a user.
 func (b *Bolt) SaveUser(name string, ha1 map[string]string, reply func(error)) {
-	b.ops <- op{user: name, ha1: ha1, saved: reply}
+	if !b.enqueue(op{user: name, ha1: ha1, saved: reply}) {
+		reply(ErrBusy)
+	}
 }
 
 // Load queues a read of aor's record.
 func (b *Bolt) Load(aor string, reply func(registrar.Record, error)) {
-	b.ops <- op{aor: aor, load: reply}
+	if !b.enqueue(op{aor: aor, load: reply}) {
+		reply(registrar.Record{AOR: aor}, ErrBusy)
+	}
 }
 
 // Save queues a durable write of rec.
 func (b *Bolt) Save(rec registrar.Record, reply func(error)) {
-	b.ops <- op{aor: rec.AOR, rec: &rec, saved: reply}
+	if !b.enqueue(op{aor: rec.AOR, rec: &rec, saved: reply}) {
+		reply(ErrBusy)
+	}
+}
+
+// ErrBusy means the store's queue is full (the disk cannot keep up): the caller answers 503
+// rather than wait, and the queue stays bounded.
+var ErrBusy = errors.New("store: too many operations queued")
+
+// enqueue queues o unless the queue is full; it never blocks (callers are actors).
+func (b *Bolt) enqueue(o op) bool {
+	select {
+	case b.ops <- o:
+		return true
+	default:
+		return false
+	}
 }
 
 // Close waits for the queued operations, then closes the file.

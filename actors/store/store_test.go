@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -194,4 +195,20 @@ func reopen(t *testing.T, s *Bolt, path string) *Bolt {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// A full queue is answered at once with ErrBusy instead of blocking the caller (an actor).
+func TestBoltQueueBounded(t *testing.T) {
+	b := &Bolt{ops: make(chan op, 1), done: make(chan struct{})} // no goroutine serves it
+	saved := make(chan error, 2)
+	b.Save(record("sip:a@example.com", "sip:a@10.0.0.1"), func(err error) { saved <- err })
+	b.Save(record("sip:b@example.com", "sip:b@10.0.0.1"), func(err error) { saved <- err })
+	select {
+	case err := <-saved:
+		if !errors.Is(err, ErrBusy) {
+			t.Fatalf("second save: %v, want ErrBusy", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("Save blocked on a full queue")
+	}
 }

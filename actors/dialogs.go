@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"fmt"
 	"hash/fnv"
 	"maps"
 	"slices"
@@ -88,11 +87,7 @@ func newDialogShard(c *core) actor.Actor {
 // dialogSupervisor stops a failed dialog actor and counts it: its state is gone, and the call
 // it watched goes on (forwarding does not depend on it).
 func dialogSupervisor(c *core) actor.SupervisorStrategy {
-	return actor.NewOneForOneStrategy(0, 0, func(reason any) actor.Directive {
-		c.stats.DialogPanics.Add(1)
-		c.log.Error("dialog actor failed; stopping it", zap.String("reason", fmt.Sprint(reason)))
-		return actor.StopDirective
-	})
+	return stopAndCount(c, &c.stats.DialogPanics, "dialog")
 }
 
 func (s *dialogShard) Receive(ctx actor.Context) {

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
@@ -28,9 +29,15 @@ func newShard(c *core) actor.Actor {
 // transaction) and counts the failure. It is set on the props of the supervising actor: the
 // shard spawns with it, and so does a server transaction for its proxy context.
 func txSupervisor(c *core) actor.SupervisorStrategy {
+	return stopAndCount(c, &c.stats.TxPanics, "transaction")
+}
+
+// stopAndCount is the strategy for actors whose state dies with them (transactions, dialogs):
+// the failed child is stopped, never restarted, and the failure counted and logged.
+func stopAndCount(c *core, failures *atomic.Int64, kind string) actor.SupervisorStrategy {
 	return actor.NewOneForOneStrategy(0, 0, func(reason any) actor.Directive {
-		c.stats.TxPanics.Add(1)
-		c.log.Error("transaction actor failed; stopping it", zap.String("reason", fmt.Sprint(reason)))
+		failures.Add(1)
+		c.log.Error(kind+" actor failed; stopping it", zap.String("reason", fmt.Sprint(reason)))
 		return actor.StopDirective
 	})
 }

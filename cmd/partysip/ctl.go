@@ -104,14 +104,8 @@ func ctlUsers(client *http.Client, base string, args []string, asJSON bool, usag
 	switch {
 	case args[0] == "list" && len(args) == 1:
 		var users []services.UserInfo
-		body, code, err := call(client, http.MethodGet, base, &users)
-		if err != nil || code != http.StatusOK {
-			fmt.Fprintln(os.Stderr, "partysip ctl:", errOr(err, body))
-			return 1
-		}
-		if asJSON {
-			os.Stdout.Write(body)
-			return 0
+		if done, code := list(client, base, &users, asJSON); done {
+			return code
 		}
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "USER\tSOURCE")
@@ -143,14 +137,8 @@ func ctlUsers(client *http.Client, base string, args []string, asJSON bool, usag
 
 func ctlDialogs(client *http.Client, u string, asJSON bool) int {
 	var ds []actors.DialogInfo
-	body, code, err := call(client, http.MethodGet, u, &ds)
-	if err != nil || code != http.StatusOK {
-		fmt.Fprintln(os.Stderr, "partysip ctl:", errOr(err, body))
-		return 1
-	}
-	if asJSON {
-		os.Stdout.Write(body)
-		return 0
+	if done, code := list(client, u, &ds, asJSON); done {
+		return code
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CALL-ID\tSTATE\tCALLER\tCALLEE\tAGE\tIDLE")
@@ -162,6 +150,21 @@ func ctlDialogs(client *http.Client, u string, asJSON bool) int {
 	tw.Flush()
 	fmt.Printf("%d dialog(s)\n", len(ds))
 	return 0
+}
+
+// list fetches a listing into v. It reports done (with the exit code) when it failed or when
+// the JSON was wanted and printed; otherwise the caller prints v.
+func list(client *http.Client, u string, v any, asJSON bool) (done bool, code int) {
+	body, status, err := call(client, http.MethodGet, u, v)
+	if err != nil || status != http.StatusOK {
+		fmt.Fprintln(os.Stderr, "partysip ctl:", errOr(err, body))
+		return true, 1
+	}
+	if asJSON {
+		os.Stdout.Write(body)
+		return true, 0
+	}
+	return false, 0
 }
 
 func userChange(client *http.Client, method, u string, body []byte) int {

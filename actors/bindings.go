@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/partysip/partysip/actors/services"
@@ -72,5 +73,41 @@ func (e *Engine) Dialogs(ctx context.Context) ([]DialogInfo, error) {
 		out = append(out, ds...)
 	}
 	sortDialogs(out)
+	return out, nil
+}
+
+// TransactionInfo is one live transaction as operators see it.
+type TransactionInfo struct {
+	Kind   string    `json:"kind"`
+	State  string    `json:"state"`
+	Method string    `json:"method"`
+	CallID string    `json:"call_id"`
+	Branch string    `json:"branch"`
+	Since  time.Time `json:"since,omitempty"`
+}
+
+// txStateRequested asks a transaction actor (through a future) for its TransactionInfo.
+type txStateRequested struct{}
+
+// Transactions lists up to limit live transactions with their state: the shards give their
+// tables, then each transaction is asked (futures from outside the actors: operators only).
+func (e *Engine) Transactions(ctx context.Context, limit int) ([]TransactionInfo, error) {
+	var out []TransactionInfo
+	for _, s := range e.c.shards {
+		res, err := e.system.Root.RequestFuture(s, &txsListRequested{}, timeout(ctx)).Result()
+		if err != nil {
+			return nil, fmt.Errorf("transactions: %w", err)
+		}
+		pids, _ := res.([]*actor.PID)
+		for _, pid := range pids {
+			if len(out) >= limit {
+				return out, nil
+			}
+			info, err := e.system.Root.RequestFuture(pid, &txStateRequested{}, 200*time.Millisecond).Result()
+			if ti, ok := info.(*TransactionInfo); ok && err == nil {
+				out = append(out, *ti) // one that ended meanwhile is left out
+			}
+		}
+	}
 	return out, nil
 }

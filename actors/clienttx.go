@@ -72,6 +72,9 @@ func (t *clientTx) Receive(ctx actor.Context) {
 	case *sendFailed:
 		t.sendFailed(m.Err)
 		t.step(ctx, transaction.Event{Kind: transaction.TransportFailed})
+	case *txStateRequested:
+		ctx.Respond(&TransactionInfo{Kind: t.m.Kind().String(), State: t.m.State().String(), Method: string(t.key.Method),
+			CallID: t.callID, Branch: t.key.Branch})
 	case *branchCancelRequested:
 		switch t.m.State() {
 		case transaction.Proceeding:

@@ -31,6 +31,9 @@ type core struct {
 	timerC  time.Duration
 	tp      *Transports
 	shards  []*actor.PID
+	// shardQueue counts the messages from the transports sent to each shard and not yet taken
+	// (its mailbox depth for those messages, which are nearly all of them).
+	shardQueue []atomic.Int64
 	// dialogShards own the dialog actors; dialogLifetime ends a dialog with no request.
 	dialogShards   []*actor.PID
 	dialogLifetime time.Duration
@@ -120,7 +123,9 @@ func (c *core) route(msg sip.Message, from Peer) {
 		c.log.Info("message without transaction identity dropped", zap.String("from", from.Addr), zap.Error(err))
 		return
 	}
-	c.root.Send(c.shardFor(key), &MessageReceived{Msg: msg, Key: key, From: from})
+	i := key.Shard(len(c.shards))
+	c.shardQueue[i].Add(1)
+	c.root.Send(c.shards[i], &MessageReceived{Msg: msg, Key: key, From: from})
 }
 
 // respondStateless answers a request outside any transaction (drain, errors before a

@@ -51,6 +51,18 @@ func dialogStates(t *testing.T, e *Engine) []string {
 // UPDATE is seen by it, the BYE ends it.
 func TestDialogLifecycle(t *testing.T) {
 	c := placeCall(t, "z9hG4bKdlg1", "dialog-1")
+	// Operators see the call's transactions with their state while it rings.
+	txs, err := c.e.Transactions(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]string{}
+	for _, x := range txs {
+		kinds[x.Kind] = x.State
+	}
+	if kinds["IST"] != "Proceeding" || kinds["ICT"] != "Calling" || len(txs) != 2 {
+		t.Fatalf("live transactions: %+v", txs)
+	}
 	ok := sip.NewResponseFromRequest(c.fwd, 200, "OK", nil)
 	ok.To().Params.Add("tag", "callee1")
 	c.uas.sendMsg(c.proxyFrom, ok)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -162,8 +163,9 @@ func Start(opts Options) (*Engine, error) {
 	if n == 0 {
 		n = 4 * runtime.NumCPU()
 	}
+	c.shardQueue = make([]atomic.Int64, n)
 	for i := 0; i < n; i++ {
-		c.shards = append(c.shards, system.Root.Spawn(c.txProps(newShard(c))))
+		c.shards = append(c.shards, system.Root.Spawn(c.txProps(newShard(c, i))))
 	}
 	c.dialogLifetime = cfg.Dialogs.Lifetime
 	for i := 0; i < n; i++ {

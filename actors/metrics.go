@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -114,6 +115,8 @@ var statDescs = []statDesc{
 	counter("partysip_store_failures_total", "Binding changes the store could not write (answered 500).", func(e *Engine) int64 { return e.services.Stats().StoreFailures.Load() }),
 }
 
+var descShardQueue = prometheus.NewDesc("partysip_shard_queue", "Messages from the transports waiting in a transaction shard's mailbox.", []string{"shard"}, nil)
+
 var descTxStates = prometheus.NewDesc("partysip_transactions", "Transaction actors alive, by kind (ICT, NICT, IST, NIST) and state.", []string{"kind", "state"}, nil)
 
 var descFailures = prometheus.NewDesc("partysip_actor_failures_total", "Actors that panicked, by kind (transactions and dialogs are stopped, services restarted).", []string{"kind"}, nil)
@@ -123,6 +126,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descResponses
 	ch <- descFailures
 	ch <- descTxStates
+	ch <- descShardQueue
 	for _, s := range statDescs {
 		ch <- s.desc
 	}
@@ -158,6 +162,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(descTxStates, prometheus.GaugeValue, float64(v), k.String(), st.String())
 			}
 		}
+	}
+	for i := range e.c.shardQueue {
+		ch <- prometheus.MustNewConstMetric(descShardQueue, prometheus.GaugeValue, float64(e.c.shardQueue[i].Load()), strconv.Itoa(i))
 	}
 	e.c.metrics.latency.Collect(ch)
 }

@@ -18,6 +18,7 @@ type serverTx struct {
 	key    transaction.Key
 	req    *sip.Request // released once a final response is sent (see release)
 	callID string
+	method sip.RequestMethod
 	from   Peer
 	m      transaction.Machine
 	timers timerSet
@@ -50,6 +51,7 @@ func newServerTx(c *core, first *MessageReceived, cancels *actor.PID) actor.Acto
 		key:     first.Key,
 		req:     req,
 		callID:  callIDOf(req),
+		method:  req.Method,
 		from:    first.From,
 		m:       transaction.New(kind, first.From.Transport != "UDP", c.timers),
 		cancels: cancels,
@@ -78,6 +80,9 @@ func (t *serverTx) Receive(ctx actor.Context) {
 		t.offered = m.Res
 		t.step(ctx, transaction.Event{Kind: transaction.ResponseSent, Code: m.Res.StatusCode})
 		t.settle()
+	case *txStateRequested:
+		ctx.Respond(&TransactionInfo{Kind: t.m.Kind().String(), State: t.m.State().String(), Method: string(t.method),
+			CallID: t.callID, Branch: t.key.Branch, Since: t.started})
 	case *cancelArrived:
 		if t.tu != nil {
 			ctx.Send(t.tu, m)

@@ -17,13 +17,17 @@ import (
 // gone; restarting it would replay nothing), never restarted.
 type shard struct {
 	c     *core
+	index int // in core.shards, and in core.shardQueue
 	txs   map[transaction.Key]*actor.PID
 	byPID map[string]transaction.Key
 }
 
-func newShard(c *core) actor.Actor {
-	return &shard{c: c, txs: make(map[transaction.Key]*actor.PID), byPID: make(map[string]transaction.Key)}
+func newShard(c *core, index int) actor.Actor {
+	return &shard{c: c, index: index, txs: make(map[transaction.Key]*actor.PID), byPID: make(map[string]transaction.Key)}
 }
+
+// txsListRequested asks a shard (through a future, for operators) for its live transactions.
+type txsListRequested struct{}
 
 // txSupervisor stops a failed transaction actor (or a failed proxy context under a server
 // transaction) and counts the failure. It is set on the props of the supervising actor: the
@@ -45,6 +49,7 @@ func stopAndCount(c *core, failures *atomic.Int64, kind string) actor.Supervisor
 func (s *shard) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *MessageReceived:
+		s.c.shardQueue[s.index].Add(-1)
 		switch msg := m.Msg.(type) {
 		case *sip.Request:
 			s.request(ctx, msg, m)
@@ -53,6 +58,12 @@ func (s *shard) Receive(ctx actor.Context) {
 		}
 	case *clientTxRequested:
 		s.spawn(ctx, m.Key, newClientTx(s.c, m))
+	case *txsListRequested:
+		pids := make([]*actor.PID, 0, len(s.txs))
+		for _, pid := range s.txs {
+			pids = append(pids, pid)
+		}
+		ctx.Respond(pids)
 	case *actor.Terminated:
 		if k, ok := s.byPID[m.Who.Id]; ok {
 			delete(s.byPID, m.Who.Id)

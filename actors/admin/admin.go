@@ -7,6 +7,7 @@
 //	PUT    /v1/users/{name}  {"password": "..."}  add a user or change their password (stored)
 //	DELETE /v1/users/{name}                       remove a run-time user
 //	GET    /v1/dialogs                            dialogs in progress, oldest first
+//	GET    /v1/transactions[?limit=N]             live transactions with their state (100 by default)
 //	GET    /v1/faults                             the fault-injection fractions
 //	PUT    /v1/faults  {"transaction": 0.01, ...} change them (every field; 0 turns one off)
 //	GET    /metrics                               Prometheus metrics (partysip_*, go_*, process_*)
@@ -19,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -133,6 +135,25 @@ func Handler(e *actors.Engine, log *zap.Logger) http.Handler {
 			return
 		}
 		reply(w, http.StatusOK, ds)
+	})
+	mux.HandleFunc("GET /v1/transactions", func(w http.ResponseWriter, r *http.Request) {
+		limit := 100
+		if v := r.URL.Query().Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 10000 {
+				reply(w, http.StatusBadRequest, Error{"limit: 1 to 10000"})
+				return
+			}
+			limit = n
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		defer cancel()
+		txs, err := e.Transactions(ctx, limit)
+		if err != nil {
+			reply(w, http.StatusServiceUnavailable, Error{err.Error()})
+			return
+		}
+		reply(w, http.StatusOK, txs)
 	})
 	mux.HandleFunc("GET /v1/faults", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, e.Faults().Rates())

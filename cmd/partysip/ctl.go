@@ -26,6 +26,7 @@ const ctlUsage = `Usage:
   partysip ctl [--admin HOST:PORT] users add NAME [PASSWORD]
   partysip ctl [--admin HOST:PORT] users rm NAME
   partysip ctl [--admin HOST:PORT] [--json] dialogs list
+  partysip ctl [--admin HOST:PORT] [--json] transactions list
 
 AOR is user@domain (or a sip: URI); CONTACT is the contact URI as listed. users add reads the
 password from standard input when it is not given (keep it out of the process list); users added
@@ -43,6 +44,20 @@ func cmdCtl(args []string) int {
 	}
 	rest := fs.Args()
 	client := &http.Client{Timeout: 10 * time.Second}
+	if len(rest) == 2 && rest[0] == "transactions" && rest[1] == "list" {
+		var txs []actors.TransactionInfo
+		if done, code := list(client, "http://"+*addr+"/v1/transactions?limit=1000", &txs, *asJSON); done {
+			return code
+		}
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KIND\tSTATE\tMETHOD\tCALL-ID\tBRANCH")
+		for _, x := range txs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", x.Kind, x.State, x.Method, x.CallID, x.Branch)
+		}
+		tw.Flush()
+		fmt.Printf("%d transaction(s)\n", len(txs))
+		return 0
+	}
 	if len(rest) == 2 && rest[0] == "dialogs" && rest[1] == "list" {
 		return ctlDialogs(client, "http://"+*addr+"/v1/dialogs", *asJSON)
 	}

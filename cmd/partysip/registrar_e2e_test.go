@@ -275,6 +275,12 @@ func TestCtlListsAndRemovesBindings(t *testing.T) {
 			t.Errorf("%s = %v, want %v", sample, got, want)
 		}
 	}
+	if out, code := ctl(t, d, "transactions", "list"); code != 0 || !strings.Contains(out, "transaction(s)") {
+		t.Errorf("transactions list (exit %d):\n%s", code, out)
+	}
+	if q := metric(t, d, `partysip_shard_queue{shard="0"}`); q != 0 {
+		t.Errorf("shard 0 has %v messages queued at rest", q)
+	}
 	if n := metric(t, d, "partysip_response_seconds_count"); n < 4 {
 		t.Errorf("response latency observed %v times, want at least 4", n)
 	}

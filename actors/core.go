@@ -66,6 +66,7 @@ type Stats struct {
 	Pending          atomic.Int64 // server transactions still owing their final response
 	TxStarted        atomic.Int64
 	TxPanics         atomic.Int64
+	TxStalls         atomic.Int64 // server transactions held still by the stall drill
 	ListenerRestarts atomic.Int64
 	StatelessFwd     atomic.Int64
 	RejectedDrain    atomic.Int64

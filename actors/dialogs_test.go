@@ -78,10 +78,11 @@ func TestDialogLifecycle(t *testing.T) {
 	upd, _ := c.uas.expectRequest(sip.UPDATE)
 	c.uas.sendMsg(c.proxyFrom, sip.NewResponseFromRequest(upd, 200, "OK", nil))
 	c.uac.expectResponse(200)
-	ds, _ := c.e.Dialogs(context.Background())
-	if len(ds) != 1 || ds[0].Requests["ACK"] != 1 || ds[0].Requests["UPDATE"] != 1 || !strings.Contains(ds[0].Caller, "alice") {
-		t.Fatalf("dialog listing: %+v", ds)
-	}
+	// The listing is what the dialog actor last reported to its shard: it follows shortly.
+	waitFor(t, "the UPDATE in the dialog's listing", func() bool {
+		ds, _ := c.e.Dialogs(context.Background())
+		return len(ds) == 1 && ds[0].Requests["ACK"] == 1 && ds[0].Requests["UPDATE"] == 1 && strings.Contains(ds[0].Caller, "alice")
+	})
 
 	c.uac.send(c.proxy, inDialog(c.inv, sip.BYE, "3", "z9hG4bKdlgbye", "callee1"))
 	bye, _ := c.uas.expectRequest(sip.BYE)

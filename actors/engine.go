@@ -105,7 +105,7 @@ func Start(opts Options) (*Engine, error) {
 		dispatcher: newWorkerPool(max(16, 4*runtime.GOMAXPROCS(0)), 1<<16, 300),
 	}
 	c.txStrategy = txSupervisor(c)
-	c.faults.Set(FaultRates{Transaction: cfg.Faults.Transaction, Dialog: cfg.Faults.Dialog, Registration: cfg.Faults.Registration})
+	c.faults.Set(faultRates(cfg))
 	// In loopback-only mode names are looked up only on name servers that are on loopback
 	// themselves (a test's); the addresses they give are confined like any other.
 	if !opts.LoopbackOnly || loopbackServers(cfg.DNS.Servers) {

@@ -102,6 +102,7 @@ var statDescs = []statDesc{
 	gauge("partysip_transactions_live", "Transaction actors alive, including those only absorbing retransmissions.", func(e *Engine) int64 { return e.c.stats.LiveTx.Load() }),
 	gauge("partysip_transactions_pending", "Server transactions still owing a final response.", func(e *Engine) int64 { return e.c.stats.Pending.Load() }),
 	counter("partysip_transactions_started_total", "Transaction actors started.", func(e *Engine) int64 { return e.c.stats.TxStarted.Load() }),
+	counter("partysip_transactions_stalled_total", "Server transactions held still by the stall drill (faults.stall).", func(e *Engine) int64 { return e.c.stats.TxStalls.Load() }),
 	counter("partysip_listener_restarts_total", "Transport actors restarted after their socket failed.", func(e *Engine) int64 { return e.c.stats.ListenerRestarts.Load() }),
 	counter("partysip_stateless_forwarded_total", "Messages forwarded without a transaction (§16.11).", func(e *Engine) int64 { return e.c.stats.StatelessFwd.Load() }),
 	counter("partysip_rejected_total", "New requests refused with 503 (draining, or over limits.transactions).", func(e *Engine) int64 {

@@ -73,7 +73,7 @@ func (e *Engine) Reload(cfg *config.Config) (needRestart []string, err error) {
 	slices.Sort(needRestart)
 	e.services.ReplaceFileUsers(userHA1(users, old.Realm()))
 	e.services.ReplaceAliases(aliases(cfg, e.c.local))
-	e.c.faults.Set(FaultRates{Transaction: cfg.Faults.Transaction, Dialog: cfg.Faults.Dialog, Registration: cfg.Faults.Registration})
+	e.c.faults.Set(faultRates(cfg))
 	e.c.rt.Store(rt)
 	e.cfg = cfg
 	e.c.log.Info("configuration reloaded", zap.Int("routes", len(rt.router.Routes)), zap.Strings("plugins", rt.chain.Names()),
@@ -83,4 +83,9 @@ func (e *Engine) Reload(cfg *config.Config) (needRestart []string, err error) {
 			zap.String("keys", strings.Join(needRestart, ", ")))
 	}
 	return needRestart, nil
+}
+
+func faultRates(cfg *config.Config) FaultRates {
+	f := cfg.Faults
+	return FaultRates{Transaction: f.Transaction, Dialog: f.Dialog, Registration: f.Registration, Stall: f.Stall, StallFor: f.StallFor}
 }

@@ -33,6 +33,8 @@ type serverTx struct {
 	cancels *actor.PID
 	ended   bool
 	pending bool // counted in Stats.Pending until the final response is sent
+	// stalled: a stall drill holds this transaction still (fault injection).
+	stalled bool
 	// started is when the request arrived; answered that its final response went (for the
 	// latency histogram, measured once).
 	started  time.Time
@@ -68,8 +70,23 @@ func (t *serverTx) Receive(ctx actor.Context) {
 		t.pending = true
 		t.started = time.Now()
 		t.c.stats.Pending.Add(1)
+		if d := t.c.faults.stallFor(); d > 0 {
+			// A stall drill: this transaction sits still (as if stuck behind something slow)
+			// and drops what arrives meanwhile; the others must not notice.
+			t.stalled = true
+			t.c.stats.TxStalls.Add(1)
+			self, root := ctx.Self(), ctx.ActorSystem().Root
+			time.AfterFunc(d, func() { root.Send(self, &stallEnded{}) })
+			return
+		}
+		t.step(ctx, transaction.Event{Kind: transaction.Start})
+	case *stallEnded:
+		t.stalled = false
 		t.step(ctx, transaction.Event{Kind: transaction.Start})
 	case *MessageReceived:
+		if t.stalled {
+			return
+		}
 		ev := transaction.RequestRetransmitted
 		if t.ack = m.Msg.(*sip.Request); t.ack.Method == sip.ACK {
 			ev = transaction.AckReceived

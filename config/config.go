@@ -101,6 +101,10 @@ type Faults struct {
 	Transaction  float64 `yaml:"transaction"`
 	Dialog       float64 `yaml:"dialog"`
 	Registration float64 `yaml:"registration"`
+	// Stall is the fraction of new server transactions held still for StallFor before they
+	// start (what arrives meanwhile is dropped): a slow actor, to show the others do not wait.
+	Stall    float64       `yaml:"stall"`
+	StallFor time.Duration `yaml:"stall_for"`
 }
 
 // TLS holds the certificate of the tls and wss listeners (and the one shown when dialling out).

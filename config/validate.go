@@ -4,6 +4,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/partysip/partysip/sipcore/proxy"
 )
@@ -63,10 +64,13 @@ func (c *Config) Validate() error {
 	if _, ok := proxy.ParseForkMode(c.Forking.Mode); !ok {
 		add(c.at("forking.mode", "%q: want parallel or sequential", c.Forking.Mode))
 	}
-	for key, v := range map[string]float64{"faults.transaction": c.Faults.Transaction, "faults.dialog": c.Faults.Dialog, "faults.registration": c.Faults.Registration} {
+	for key, v := range map[string]float64{"faults.transaction": c.Faults.Transaction, "faults.dialog": c.Faults.Dialog, "faults.registration": c.Faults.Registration, "faults.stall": c.Faults.Stall} {
 		if v < 0 || v > 1 {
 			add(c.at(key, "must be a fraction from 0 to 1, got %v", v))
 		}
+	}
+	if c.Faults.StallFor < 0 || c.Faults.StallFor > time.Minute {
+		add(c.at("faults.stall_for", "must be 0 to 1m, got %s", c.Faults.StallFor))
 	}
 	if c.Limits.Transactions < 0 {
 		add(c.at("limits.transactions", "must be 0 (no cap) or positive, got %d", c.Limits.Transactions))

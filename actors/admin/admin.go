@@ -166,7 +166,11 @@ func Handler(e *actors.Engine, log *zap.Logger) http.Handler {
 			reply(w, http.StatusBadRequest, Error{"want {\"transaction\": F, \"dialog\": F, \"registration\": F}: " + err.Error()})
 			return
 		}
-		for _, v := range []float64{rates.Transaction, rates.Dialog, rates.Registration} {
+		if rates.StallFor < 0 || rates.StallFor > time.Minute {
+			reply(w, http.StatusBadRequest, Error{"stall_for (nanoseconds): 0 to one minute"})
+			return
+		}
+		for _, v := range []float64{rates.Transaction, rates.Dialog, rates.Registration, rates.Stall} {
 			if v < 0 || v > 1 {
 				reply(w, http.StatusBadRequest, Error{"fractions go from 0 to 1"})
 				return

@@ -78,6 +78,7 @@ func (a *aorActor) Receive(ctx actor.Context) {
 			a.save(ctx, next, nil)
 		} else {
 			a.settled(ctx)
+			a.drain(ctx)
 		}
 	case *recordSaved:
 		a.saved(ctx, m)
@@ -214,8 +215,11 @@ func (a *aorActor) saved(ctx actor.Context, m *recordSaved) {
 		case p.remove:
 			ctx.Send(p.replyTo, &BindingRemoved{Err: m.Err})
 		}
+		a.settled(ctx)
 	} else {
+		// Location first, then the answer: a UA that registered and is called at once is found.
 		a.rec = p.rec
+		a.settled(ctx)
 		switch {
 		case p.reg != nil:
 			a.s.stats.Registers.Add(1)
@@ -224,15 +228,14 @@ func (a *aorActor) saved(ctx actor.Context, m *recordSaved) {
 			ctx.Send(p.replyTo, &BindingRemoved{Found: true})
 		}
 	}
-	a.settled(ctx)
 	a.drain(ctx)
 }
 
-// settled publishes the record to the location service and re-arms the expiry timer.
+// settled publishes the record to the location service and re-arms the expiry timer; the
+// caller then serves what waited (drain).
 func (a *aorActor) settled(ctx actor.Context) {
 	ctx.Send(a.s.Location, &bindingsChanged{Rec: registrar.Record{AOR: a.aor, Bindings: slices.Clone(a.rec.Bindings)}})
 	a.arm(ctx)
-	a.drain(ctx)
 }
 
 // arm sets the timer for the earliest expiry (a generation tells a late, replaced timer apart).

@@ -400,6 +400,15 @@ func TestFaultInjectionUnderLoad(t *testing.T) {
 	if res := run(200); res.Successful != 200 || res.Failed != 0 {
 		t.Fatalf("after faults off: %+v", res)
 	}
+	// The stall drill: 2% of server transactions sit still for 1 s, dropping what arrives. Their
+	// callers retransmit and get through once the stall ends; nothing fails.
+	setFaults(`{"stall": 0.02, "stall_for": 1000000000}`)
+	res = run(500)
+	stalls := metric(t, d, "partysip_transactions_stalled_total")
+	t.Logf("2%% of server transactions stalled 1 s: %d calls ok, %d failed, %v stalls", res.Successful, res.Failed, stalls)
+	if res.Successful != 500 || res.Failed != 0 || stalls == 0 {
+		t.Fatalf("stall drill: %+v, %v stalls", res, stalls)
+	}
 	if code := d.stop(t); code != 0 {
 		t.Fatalf("exit %d", code)
 	}

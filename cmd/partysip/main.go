@@ -229,13 +229,15 @@ func cmdRun(args []string) int {
 		go func() { _ = adminSrv.Serve(ln) }()
 		log.Info("admin API listening", zap.String("listen", ln.Addr().String()))
 	}
+	// Signals are caught before systemd hears we are ready, so a stop request that follows
+	// READY at once still drains.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	// Under systemd (Type=notify) say we are ready: listeners bound, services loaded. Without
 	// NOTIFY_SOCKET this does nothing.
 	if _, err := sdnotify.SdNotify(false, sdnotify.SdNotifyReady); err != nil {
 		log.Warn("systemd notification failed", zap.Error(err))
 	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	var sig os.Signal
 	for sig = range sigs {
 		if sig != syscall.SIGHUP {

@@ -2,6 +2,7 @@
 // loopback at increasing rates and reports what each rate cost.
 //
 //	go run ./bench register [--auth] [--store bolt|memory] [--rates 500,1000,2000] [--step 5s]
+//	go run ./bench calls [--rates 500,1000,2000] [--step 5s] [--kamailio=true|false]
 //
 // Results go to bench/results/<run>/ as results.json and summary.md (and on stdout).
 package main
@@ -24,11 +25,18 @@ import (
 )
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] != "register" {
+	var err error
+	switch {
+	case len(os.Args) >= 2 && os.Args[1] == "register":
+		err = register(os.Args[2:])
+	case len(os.Args) >= 2 && os.Args[1] == "calls":
+		err = calls(os.Args[2:])
+	default:
 		fmt.Fprintln(os.Stderr, "usage: go run ./bench register [--auth] [--store bolt|memory] [--rates 500,1000,...] [--step 5s] [--users N]")
+		fmt.Fprintln(os.Stderr, "       go run ./bench calls [--rates 500,1000,...] [--step 5s] [--kamailio=true|false]")
 		os.Exit(2)
 	}
-	if err := register(os.Args[2:]); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -119,13 +127,9 @@ func register(args []string) error {
 	}
 	defer proxy.Stop()
 
-	var rs []int
-	for _, f := range strings.Split(*rates, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n <= 0 {
-			return fmt.Errorf("--rates: %q is not a rate", f)
-		}
-		rs = append(rs, n)
+	rs, err := parseRates(*rates)
+	if err != nil {
+		return err
 	}
 	rep := Report{Kind: "register", Auth: *auth, Store: *storeKind, Users: *users, Step: step.String(),
 		Started: time.Now().UTC(), CPUs: numCPU()}
@@ -177,3 +181,15 @@ func moduleRoot() (string, error) {
 }
 
 func numCPU() int { return runtime.NumCPU() }
+
+func parseRates(s string) ([]int, error) {
+	var rs []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("--rates: %q is not a rate", f)
+		}
+		rs = append(rs, n)
+	}
+	return rs, nil
+}

@@ -70,6 +70,9 @@ type Admin struct {
 	// Listen is host:port; "" turns the API off. Keep it on loopback or a management network:
 	// it can remove registrations.
 	Listen string `yaml:"listen"`
+	// Pprof serves Go's profiler under /debug/pprof/ on the admin listener (off by default:
+	// a profile reveals internals and costs CPU while it runs).
+	Pprof bool `yaml:"pprof"`
 }
 
 // Route is one static route.

@@ -12,6 +12,7 @@
 //	PUT    /v1/faults  {"transaction": 0.01, ...} change them (every field; 0 turns one off)
 //	GET    /metrics                               Prometheus metrics (partysip_*, go_*, process_*)
 //	GET    /healthz                               200 while the daemon runs
+//	GET    /debug/pprof/...                       Go's profiler, with admin.pprof: true
 //	GET    /readyz                                200 while it takes new calls, 503 once draining
 package admin
 
@@ -20,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
@@ -65,8 +67,15 @@ type Error struct {
 }
 
 // Handler serves the admin API of e.
-func Handler(e *actors.Engine, log *zap.Logger) http.Handler {
+func Handler(e *actors.Engine, log *zap.Logger, withPprof bool) http.Handler {
 	mux := http.NewServeMux()
+	if withPprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(e.Metrics(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

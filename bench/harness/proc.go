@@ -51,3 +51,62 @@ func PeakRSS(pid int) (int64, error) {
 	}
 	return 0, fmt.Errorf("/proc/%d/status: no VmHWM", pid)
 }
+
+// Tree returns pid and all its descendants (a forking server such as Kamailio).
+func Tree(pid int) []int {
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) < 2 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		children[ppid] = append(children[ppid], p)
+	}
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out
+}
+
+// TreeCPUTime sums CPUTime over pid and its descendants.
+func TreeCPUTime(pid int) (time.Duration, error) {
+	var total time.Duration
+	for i, p := range Tree(pid) {
+		d, err := CPUTime(p)
+		if err != nil && i == 0 {
+			return 0, err
+		}
+		total += d
+	}
+	return total, nil
+}
+
+// TreePeakRSS sums PeakRSS over pid and its descendants (shared pages counted once per
+// process: an upper bound for forking servers).
+func TreePeakRSS(pid int) (int64, error) {
+	var total int64
+	for i, p := range Tree(pid) {
+		r, err := PeakRSS(p)
+		if err != nil && i == 0 {
+			return 0, err
+		}
+		total += r
+	}
+	return total, nil
+}

@@ -74,13 +74,40 @@ func StartPartysip(bin, config, logPath string) (*Proxy, error) {
 // PID is the daemon's process id.
 func (p *Proxy) PID() int { return p.Cmd.Process.Pid }
 
-// Stop sends SIGTERM and waits (SIGKILL after 30 s).
+// Stop sends SIGTERM (to the process group of a forking server) and waits (SIGKILL after 30 s).
 func (p *Proxy) Stop() {
+	if p.Cmd.SysProcAttr != nil && p.Cmd.SysProcAttr.Setpgid {
+		_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGTERM)
+	}
 	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
 	case <-time.After(30 * time.Second):
 		_ = p.Cmd.Process.Kill()
 		<-p.done
+	}
+}
+
+// StartCommand runs a proxy other than partysip (Kamailio) with its output in logPath, and
+// gives it settle to bind its sockets.
+func StartCommand(logPath string, settle time.Duration, name string, args ...string) (*Proxy, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	p := &Proxy{Cmd: cmd, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait(); logf.Close() }()
+	select {
+	case err := <-p.done:
+		return nil, fmt.Errorf("%s exited at start: %v (log: %s)", name, err, logPath)
+	case <-time.After(settle):
+		return p, nil
 	}
 }

@@ -38,7 +38,7 @@ type Ramp struct {
 	Target   string   // proxy host:port
 	Rates    []int
 	Duration time.Duration
-	ProxyPID int    // measured through /proc
+	ProxyPID int    // measured through /proc, with its child processes
 	Dir      string // where each step's SIPp files go
 	Log      func(format string, args ...any)
 }
@@ -73,7 +73,7 @@ func (r Ramp) step(ctx context.Context, rate int) (Step, error) {
 	if err != nil {
 		return Step{}, err
 	}
-	cpu0, err := CPUTime(r.ProxyPID)
+	cpu0, err := TreeCPUTime(r.ProxyPID)
 	if err != nil {
 		return Step{}, err
 	}
@@ -87,11 +87,11 @@ func (r Ramp) step(ctx context.Context, rate int) (Step, error) {
 		return Step{}, err
 	}
 	wall := time.Since(start)
-	cpu1, err := CPUTime(r.ProxyPID)
+	cpu1, err := TreeCPUTime(r.ProxyPID)
 	if err != nil {
 		return Step{}, err
 	}
-	rss, _ := PeakRSS(r.ProxyPID)
+	rss, _ := TreePeakRSS(r.ProxyPID)
 	st := Step{Rate: rate, Calls: calls, Successful: res.Successful, Failed: res.Failed,
 		Retransmissions: res.Retransmissions, PeakRSSMB: float64(rss) / (1 << 20)}
 	st.Achieved = float64(res.Successful) / wall.Seconds()

@@ -225,7 +225,7 @@ func cmdRun(args []string) int {
 			engine.Stop()
 			return 1
 		}
-		adminSrv = &http.Server{Handler: admin.Handler(engine, log), ReadHeaderTimeout: 5 * time.Second}
+		adminSrv = &http.Server{Handler: admin.Handler(engine, log, cfg.Admin.Pprof), ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = adminSrv.Serve(ln) }()
 		log.Info("admin API listening", zap.String("listen", ln.Addr().String()))
 	}

@@ -263,6 +263,7 @@ func TestCtlListsAndRemovesBindings(t *testing.T) {
 	}
 	// The same facts through /metrics and the health endpoints.
 	waitHTTP(t, "http://"+d.admin+"/healthz", 200)
+	waitHTTP(t, "http://"+d.admin+"/debug/pprof/", 404) // admin.pprof is off by default
 	waitHTTP(t, "http://"+d.admin+"/readyz", 200)
 	for sample, want := range map[string]float64{
 		"partysip_registrations":                              2,

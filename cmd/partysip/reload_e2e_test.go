@@ -61,9 +61,10 @@ func TestReloadDuringCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	base := fmt.Sprintf("listen: [udp:127.0.0.1:%d]\nstore:\n  driver: memory\n", proxyPort)
+	base := fmt.Sprintf("listen: [udp:127.0.0.1:%d]\nstore:\n  driver: memory\nadmin:\n  pprof: true\n", proxyPort)
 	write(base + fmt.Sprintf("routes:\n  - match: '.*'\n    to: sip:127.0.0.1:%d\n", a.port))
 	d := startDaemon(t, "-c", cfgPath)
+	waitHTTP(t, "http://"+d.admin+"/debug/pprof/", 200) // admin.pprof: true
 	users := usersFile(t, repeat("anyone;x;0", 1)...)
 
 	done := make(chan sipp.Result, 1)

@@ -24,6 +24,17 @@ func newLocation(s *Services) actor.Actor {
 	return &locationActor{s: s, records: map[string]registrar.Record{}, known: map[string]bool{}}
 }
 
+// seed gives a new location service the records read at start-up.
+func (l *locationActor) seed(recs map[string]registrar.Record) {
+	for aor, rec := range recs {
+		l.known[aor] = true
+		if len(rec.Bindings) > 0 {
+			l.records[aor] = rec
+			l.s.stats.Bindings.Add(int64(len(rec.Bindings)))
+		}
+	}
+}
+
 func (l *locationActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:

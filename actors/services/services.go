@@ -76,6 +76,12 @@ func Start(root *actor.RootContext, opts Options) (*Services, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registrar: list stored bindings: %w", err)
 	}
+	// The location service starts knowing every stored binding, so that the daemon, once it
+	// says it listens, routes calls to users registered before it started.
+	initial, err := loadAll(opts.Store, aors)
+	if err != nil {
+		return nil, err
+	}
 	stored, err := opts.Store.Users()
 	if err != nil {
 		return nil, fmt.Errorf("users: read the store: %w", err)
@@ -92,7 +98,14 @@ func Start(root *actor.RootContext, opts Options) (*Services, error) {
 	al := opts.Aliases
 	s.aliases.Store(&al)
 	// Both live under a supervisor of the root's: they restart, rebuilding from the store.
-	s.Location = root.Spawn(s.props(func() actor.Actor { return newLocation(s) }, actor.WithGuardian(s.serviceSupervisor())))
+	s.Location = root.Spawn(s.props(func() actor.Actor {
+		l := newLocation(s)
+		if initial != nil {
+			l.(*locationActor).seed(initial)
+			initial = nil // a restarted location reads the store again (reload)
+		}
+		return l
+	}, actor.WithGuardian(s.serviceSupervisor())))
 	if opts.NonceTTL <= 0 {
 		opts.NonceTTL = 5 * time.Minute
 	}
@@ -170,4 +183,25 @@ func (s *Services) aorSupervisor() actor.SupervisorStrategy {
 		s.opts.Log.Error("registration actor failed; restarting it from the store", zap.String("reason", fmt.Sprint(reason)))
 		return actor.RestartDirective
 	})
+}
+
+// loadAll reads every stored record, waiting for the store (start-up only).
+func loadAll(st store.Store, aors []string) (map[string]registrar.Record, error) {
+	type loaded struct {
+		rec registrar.Record
+		err error
+	}
+	ch := make(chan loaded, len(aors))
+	for _, aor := range aors {
+		st.Load(aor, func(rec registrar.Record, err error) { ch <- loaded{rec, err} })
+	}
+	out := make(map[string]registrar.Record, len(aors))
+	for range aors {
+		l := <-ch
+		if l.err != nil {
+			return nil, fmt.Errorf("registrar: load stored bindings: %w", l.err)
+		}
+		out[l.rec.AOR] = l.rec
+	}
+	return out, nil
 }

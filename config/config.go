@@ -32,6 +32,7 @@ type Config struct {
 	TLS          TLS           `yaml:"tls"`
 	Faults       Faults        `yaml:"faults"`
 	Limits       Limits        `yaml:"limits"`
+	Runtime      Runtime       `yaml:"runtime"`
 	Timers       Timers        `yaml:"timers"`
 	Transactions Transactions  `yaml:"transactions"`
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
@@ -88,6 +89,16 @@ type Route struct {
 	Forking    string   `yaml:"forking"`
 	// Stateless relays matching requests without transactions (RFC 3261 §16.11).
 	Stateless bool `yaml:"stateless"`
+}
+
+// Runtime tunes Go's garbage collector. Under call load most of the CPU a call costs beyond the
+// syscalls is garbage collection; a larger GOGC trades memory for CPU.
+type Runtime struct {
+	// GOGC is the heap growth (percent) that triggers a collection; Go's default is 100.
+	GOGC int `yaml:"gogc"`
+	// MemoryLimit is a soft limit in MiB for the Go heap (GOMEMLIMIT): the collector works
+	// harder as it nears it; 0 sets none.
+	MemoryLimit int `yaml:"memory_limit_mib"`
 }
 
 // Limits bound what the daemon holds, so that overload is answered (503 + Retry-After) rather

@@ -72,6 +72,12 @@ func (c *Config) Validate() error {
 	if c.Faults.StallFor < 0 || c.Faults.StallFor > time.Minute {
 		add(c.at("faults.stall_for", "must be 0 to 1m, got %s", c.Faults.StallFor))
 	}
+	if c.Runtime.GOGC < 10 || c.Runtime.GOGC > 10000 {
+		add(c.at("runtime.gogc", "must be 10 to 10000 (percent), got %d", c.Runtime.GOGC))
+	}
+	if c.Runtime.MemoryLimit < 0 {
+		add(c.at("runtime.memory_limit_mib", "must be 0 (none) or positive, got %d", c.Runtime.MemoryLimit))
+	}
 	if c.Limits.Transactions < 0 {
 		add(c.at("limits.transactions", "must be 0 (no cap) or positive, got %d", c.Limits.Transactions))
 	}

@@ -4,8 +4,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/partysip/partysip/config"
 )
 
 // run runs the built binary and returns its combined output and exit code.
@@ -58,5 +61,20 @@ func TestCLI(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The runtime section reaches Go's collector (unless GOGC/GOMEMLIMIT are in the environment).
+func TestApplyRuntime(t *testing.T) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		t.Skip("GOGC or GOMEMLIMIT set in the environment: they win")
+	}
+	applyRuntime(config.Runtime{GOGC: 250, MemoryLimit: 512})
+	defer applyRuntime(config.Runtime{GOGC: 100})
+	if prev := debug.SetGCPercent(250); prev != 250 {
+		t.Fatalf("GOGC %d, want 250", prev)
+	}
+	if lim := debug.SetMemoryLimit(-1); lim != 512<<20 {
+		t.Fatalf("memory limit %d, want %d", lim, 512<<20)
 	}
 }

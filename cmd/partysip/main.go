@@ -12,10 +12,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -212,6 +214,7 @@ func cmdRun(args []string) int {
 	}
 	defer func() { _ = log.Sync() }()
 
+	applyRuntime(cfg.Runtime)
 	engine, err := actors.Start(actors.Options{Config: cfg, Logger: log})
 	if err != nil {
 		log.Error("start failed", zap.Error(err))
@@ -304,7 +307,23 @@ func reload(f *runFlags, engine *actors.Engine, level zap.AtomicLevel, log *zap.
 		log.Error("reload refused: the configuration in force stays", zap.Error(err))
 		return
 	}
+	applyRuntime(cfg.Runtime)
 	if lvl, err := zapcore.ParseLevel(cfg.Log.Level); err == nil {
 		level.SetLevel(lvl) // the log level changes at once; the format needs a restart
+	}
+}
+
+// applyRuntime sets the garbage collector's knobs (runtime section). GOGC and GOMEMLIMIT in the
+// environment, when set, win: the operator asked for them explicitly.
+func applyRuntime(r config.Runtime) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(r.GOGC)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		limit := int64(math.MaxInt64) // none: Go's default
+		if r.MemoryLimit > 0 {
+			limit = int64(r.MemoryLimit) << 20
+		}
+		debug.SetMemoryLimit(limit)
 	}
 }

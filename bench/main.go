@@ -53,7 +53,9 @@ type Report struct {
 	CPUs     int            `json:"cpus"`
 	Steps    []harness.Step `json:"steps"`
 	BestRate float64        `json:"best_clean_rate"`
-	Extra    map[string]any `json:"extra,omitempty"`
+	// Kamailio's in-memory registrar (usrloc db_mode 0) on the same ramp, when installed.
+	Kamailio     []harness.Step `json:"kamailio_steps,omitempty"`
+	KamailioBest float64        `json:"kamailio_best_clean_rate,omitempty"`
 }
 
 func register(args []string) error {
@@ -64,6 +66,7 @@ func register(args []string) error {
 	step := fs.Duration("step", 5*time.Second, "how long each rate runs")
 	users := fs.Int("users", 10000, "distinct users registering")
 	out := fs.String("out", "bench/results", "where results go")
+	withKamailio := fs.Bool("kamailio", true, "also run Kamailio's in-memory registrar when it is installed (not with --auth)")
 	_ = fs.Parse(args)
 	if _, err := sipp.Path(); err != nil {
 		return err
@@ -141,9 +144,38 @@ func register(args []string) error {
 	if err != nil {
 		return err
 	}
+	proxy.Stop()
 	for _, s := range rep.Steps {
 		if s.Clean && s.Achieved > rep.BestRate {
 			rep.BestRate = s.Achieved
+		}
+	}
+	if _, err := exec.LookPath("kamailio"); err == nil && *withKamailio && !*auth {
+		kport, _ := sipp.FreePort()
+		sub := filepath.Join(dir, "run-kamailio")
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			return err
+		}
+		kam, err := harness.StartCommand(filepath.Join(sub, "proxy.log"), time.Second, "kamailio",
+			"-f", filepath.Join(root, "bench", "kamailio", "kamailio.cfg"), "-D", "-E", "-m", "512", "-M", "16",
+			"-l", fmt.Sprintf("udp:127.0.0.1:%d", kport), "-A", `UAS="sip:127.0.0.1:9"`)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(os.Stderr, "== kamailio")
+		rep.Kamailio, err = harness.Ramp{
+			Scenario: scenario, Extra: []string{"-inf", infPath}, Target: fmt.Sprintf("127.0.0.1:%d", kport),
+			Rates: rs, Duration: *step, ProxyPID: kam.PID(), Dir: sub,
+			Log: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) },
+		}.Run(context.Background())
+		kam.Stop()
+		if err != nil {
+			return err
+		}
+		for _, s := range rep.Kamailio {
+			if s.Clean && s.Achieved > rep.KamailioBest {
+				rep.KamailioBest = s.Achieved
+			}
 		}
 	}
 	js, _ := json.MarshalIndent(rep, "", "  ")
@@ -169,6 +201,15 @@ func summary(r Report) string {
 			s.Rate, s.Achieved, s.Failed, s.Retransmissions, s.P50ms, s.P95ms, s.P99ms, s.CPUms1000, s.PeakRSSMB, s.Clean)
 	}
 	fmt.Fprintf(&b, "\nHighest clean rate: %.0f REGISTER/s\n", r.BestRate)
+	if len(r.Kamailio) > 0 {
+		b.WriteString("\n### Kamailio (in-memory usrloc)\n\n| rate asked | achieved/s | failed | retrans | p50 ms | p95 ms | p99 ms | CPU ms / 1000 | peak RSS MB | clean |\n")
+		b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |\n")
+		for _, s := range r.Kamailio {
+			fmt.Fprintf(&b, "| %d | %.0f | %d | %d | %.1f | %.1f | %.1f | %.0f | %.0f | %v |\n",
+				s.Rate, s.Achieved, s.Failed, s.Retransmissions, s.P50ms, s.P95ms, s.P99ms, s.CPUms1000, s.PeakRSSMB, s.Clean)
+		}
+		fmt.Fprintf(&b, "\nHighest clean rate: Kamailio %.0f REGISTER/s; partysip/Kamailio %.2f\n", r.KamailioBest, r.BestRate/max(r.KamailioBest, 1))
+	}
 	return b.String()
 }
 

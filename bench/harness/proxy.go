@@ -7,14 +7,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
 
 // Proxy is a partysip daemon started for a run.
 type Proxy struct {
-	Cmd  *exec.Cmd
-	done chan error
+	Cmd     *exec.Cmd
+	done    chan error
+	stopped sync.Once
 }
 
 // BuildPartysip builds the daemon from the module at root into dir and returns its path.
@@ -75,7 +77,10 @@ func StartPartysip(bin, config, logPath string) (*Proxy, error) {
 func (p *Proxy) PID() int { return p.Cmd.Process.Pid }
 
 // Stop sends SIGTERM (to the process group of a forking server) and waits (SIGKILL after 30 s).
-func (p *Proxy) Stop() {
+// Only the first call does anything.
+func (p *Proxy) Stop() { p.stopped.Do(p.stop) }
+
+func (p *Proxy) stop() {
 	if p.Cmd.SysProcAttr != nil && p.Cmd.SysProcAttr.Setpgid {
 		_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGTERM)
 	}

@@ -73,8 +73,22 @@ func Start(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
+	var users []config.User
+	if cfg.Auth.UsersFile != "" {
+		if users, err = config.LoadUsers(cfg.Auth.UsersFile); err != nil {
+			return nil, err
+		}
+	}
 	tp, err := openTransports(cfg.Listeners(), tlsConf, opts.LoopbackOnly, log, slogger)
 	if err != nil {
+		return nil, err
+	}
+	// What a failure further on must release, last acquired first.
+	undo := []func(){tp.close}
+	fail := func(err error) (*Engine, error) {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
 		return nil, err
 	}
 	local := &proxy.Local{Domains: cfg.Domains}
@@ -104,6 +118,7 @@ func Start(opts Options) (*Engine, error) {
 		// Workers: enough that a rare slow call (a DNS lookup) does not stall the others.
 		dispatcher: newWorkerPool(max(16, 4*runtime.GOMAXPROCS(0)), 1<<16, 300),
 	}
+	undo = append(undo, c.dispatcher.stop)
 	c.txStrategy = txSupervisor(c)
 	c.faults.Set(faultRates(cfg))
 	// In loopback-only mode names are looked up only on name servers that are on loopback
@@ -113,20 +128,11 @@ func Start(opts Options) (*Engine, error) {
 			log.Warn("next hops named by a domain will fail", zap.Error(err))
 		}
 	}
-	var users []config.User
-	if cfg.Auth.UsersFile != "" {
-		if users, err = config.LoadUsers(cfg.Auth.UsersFile); err != nil {
-			tp.close()
-			c.dispatcher.stop()
-			return nil, err
-		}
-	}
 	st, err := openStore(cfg)
 	if err != nil {
-		tp.close()
-		c.dispatcher.stop()
-		return nil, err
+		return fail(err)
 	}
+	undo = append(undo, func() { _ = st.Close() })
 	svc, err := services.Start(system.Root, services.Options{
 		Store:      st,
 		Policy:     plugins.Policy(cfg),
@@ -144,18 +150,13 @@ func Start(opts Options) (*Engine, error) {
 		},
 	})
 	if err != nil {
-		_ = st.Close()
-		tp.close()
-		c.dispatcher.stop()
-		return nil, err
+		return fail(err)
 	}
+	undo[len(undo)-1] = func() { _ = svc.Stop() } // stops the services, then closes the store
 	e := &Engine{c: c, system: system, addrs: addrs, services: svc, nonceSecret: randomSecret()}
 	rt, err := e.newRouting(cfg)
 	if err != nil {
-		_ = svc.Stop()
-		tp.close()
-		c.dispatcher.stop()
-		return nil, err
+		return fail(err)
 	}
 	c.rt.Store(rt)
 	stats = &c.stats

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/partysip/partysip/actors/services"
@@ -84,6 +83,8 @@ type TransactionInfo struct {
 	CallID string    `json:"call_id"`
 	Branch string    `json:"branch"`
 	Since  time.Time `json:"since,omitempty"`
+	// Parked: the transaction's actor has handed its final wait to its shard (see parked.go).
+	Parked bool `json:"parked,omitempty"`
 }
 
 // txStateRequested asks a transaction actor (through a future) for its TransactionInfo.
@@ -98,8 +99,11 @@ func (e *Engine) Transactions(ctx context.Context, limit int) ([]TransactionInfo
 		if err != nil {
 			return nil, fmt.Errorf("transactions: %w", err)
 		}
-		pids, _ := res.([]*actor.PID)
-		for _, pid := range pids {
+		list, _ := res.(*txsList)
+		if list == nil {
+			continue
+		}
+		for _, pid := range list.PIDs {
 			if len(out) >= limit {
 				return out, nil
 			}
@@ -108,6 +112,7 @@ func (e *Engine) Transactions(ctx context.Context, limit int) ([]TransactionInfo
 				out = append(out, *ti) // one that ended meanwhile is left out
 			}
 		}
+		out = append(out, list.Parked[:min(len(list.Parked), limit-len(out))]...)
 	}
 	return out, nil
 }

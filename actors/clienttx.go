@@ -29,6 +29,9 @@ type clientTx struct {
 	cancelWanted, cancelSent, reported, ended bool
 	// timerCFired: Timer C expired once and the branch was CANCELled; a second expiry ends it.
 	timerCFired bool
+	// waitUntil is when the final wait (Timer M or K) ends; parking: handed to the shard.
+	waitUntil time.Time
+	parking   bool
 }
 
 // timerC is the proxy's Timer C (§16.8); it lives beside the §17 machine's timers in the same
@@ -102,6 +105,7 @@ func (t *clientTx) Receive(ctx actor.Context) {
 }
 
 func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
+	defer t.park(ctx)
 	defer t.release()
 	before := t.m.State()
 	acts := t.m.Step(time.Now(), ev)
@@ -125,6 +129,9 @@ func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
 			t.report(ctx, &branchResponded{Index: t.index, Res: t.last})
 		case transaction.StartTimer:
 			t.timers.start(ctx, a.Timer, a.After)
+			if a.Timer == transaction.TimerM || a.Timer == transaction.TimerK {
+				t.waitUntil = time.Now().Add(a.After)
+			}
 		case transaction.InformTimeout:
 			t.reported = true
 			t.report(ctx, &branchFailed{Index: t.index, Code: 408})
@@ -173,6 +180,24 @@ func (t *clientTx) release() {
 	case st == transaction.Accepted, st == transaction.Completed && t.m.Kind() == transaction.ClientNonInvite:
 		t.req, t.last = nil, nil
 	}
+}
+
+// park hands the final wait to the shard once the machine only absorbs responses: an INVITE
+// in Accepted (Timer M: a retransmitted 2xx goes upstream), a non-INVITE over UDP in Completed
+// (Timer K). A reliable non-INVITE has no such wait.
+func (t *clientTx) park(ctx actor.Context) {
+	if t.parking || t.ended || !t.reported || t.waitUntil.IsZero() {
+		return
+	}
+	switch st := t.m.State(); {
+	case t.m.Kind() == transaction.ClientInvite && st == transaction.Accepted:
+	case t.m.Kind() == transaction.ClientNonInvite && st == transaction.Completed && t.hop.Transport == "UDP":
+	default:
+		return
+	}
+	e, _ := t.c.parkedFor(t.m.Kind(), t.m.State(), t.callID, t.waitUntil, nil, Peer{})
+	t.parking = true
+	ctx.Send(ctx.Parent(), &txParking{Key: t.key, PID: ctx.Self(), Entry: e})
 }
 
 func (t *clientTx) sendFailed(err error) {

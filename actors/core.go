@@ -62,7 +62,8 @@ type Stats struct {
 	RequestsIn       atomic.Int64
 	ResponsesIn      atomic.Int64
 	Malformed        atomic.Int64
-	LiveTx           atomic.Int64 // transaction actors alive, including those only absorbing retransmissions
+	LiveTx           atomic.Int64 // transaction actors alive
+	Parked           atomic.Int64 // transactions waiting out their final timer without an actor (parked.go)
 	Pending          atomic.Int64 // server transactions still owing their final response
 	TxStarted        atomic.Int64
 	TxPanics         atomic.Int64

@@ -194,10 +194,8 @@ func (p *proxyContext) onBranchEnd(ctx actor.Context, i, code int, res *sip.Resp
 		return
 	}
 	b.done, b.code, b.res = true, code, res
-	for j := range p.branches {
-		if p.branches[j].started && !p.branches[j].done {
-			return
-		}
+	if !p.allEnded() {
+		return
 	}
 	p.stopGroupTimer()
 	if p.final {

@@ -29,6 +29,7 @@ type proxyContext struct {
 	createsDialog bool
 	final         bool // a final response went upstream
 	canceled      bool // no new branch may start: a CANCEL, a 2xx or a 6xx arrived
+	doneSent      bool // contextDone went to the server transaction
 	// r is the request going through the plugin chain; waiting is the index of the plugin
 	// awaiting a service actor's answer (-1 when none), waitGen tells its timeout apart.
 	r       *plugin.Request
@@ -93,7 +94,26 @@ func (p *proxyContext) Receive(ctx actor.Context) {
 	}
 	if p.final {
 		p.req = nil // only further 2xx are relayed now; they need nothing of the request
+		if !p.doneSent && p.allEnded() {
+			// Nothing more can come through this context: its server transaction may hand
+			// its remaining wait to the shard (parked.go).
+			p.doneSent = true
+			ctx.Send(p.server, &contextDone{})
+		}
 	}
+}
+
+// contextDone tells a server transaction that its proxy context has nothing left to do.
+type contextDone struct{}
+
+// allEnded reports whether every branch started has its final outcome.
+func (p *proxyContext) allEnded() bool {
+	for i := range p.branches {
+		if p.branches[i].started && !p.branches[i].done {
+			return false
+		}
+	}
+	return true
 }
 
 // start runs the request through the plugin chain (sanity, auth, registrar, location, ...,

@@ -39,7 +39,13 @@ type serverTx struct {
 	// latency histogram, measured once).
 	started  time.Time
 	answered bool
-	log      *zap.Logger
+	// waitUntil is when the final wait (Timer J or L) ends; parking: this transaction has
+	// handed that wait to its shard (parked.go); tuDone: its proxy context has nothing left to
+	// do (every branch ended), so an accepted INVITE may park.
+	waitUntil time.Time
+	parking   bool
+	tuDone    bool
+	log       *zap.Logger
 }
 
 func newServerTx(c *core, first *MessageReceived, cancels *actor.PID) actor.Actor {
@@ -100,6 +106,9 @@ func (t *serverTx) Receive(ctx actor.Context) {
 	case *txStateRequested:
 		ctx.Respond(&TransactionInfo{Kind: t.m.Kind().String(), State: t.m.State().String(), Method: string(t.method),
 			CallID: t.callID, Branch: t.key.Branch, Since: t.started})
+	case *contextDone:
+		t.tuDone = true
+		t.park(ctx)
 	case *cancelArrived:
 		if t.tu != nil {
 			ctx.Send(t.tu, m)
@@ -144,6 +153,30 @@ func (t *serverTx) release(ctx actor.Context) {
 			t.tu = nil
 		}
 	}
+	t.park(ctx)
+}
+
+// park hands the final wait to the shard once the machine only absorbs retransmissions: a
+// non-INVITE over UDP in Completed (Timer J), an accepted INVITE whose proxy context is done
+// (Timer L). A reliable non-INVITE has no such wait (Timer J is zero).
+func (t *serverTx) park(ctx actor.Context) {
+	if t.parking || t.ended || t.waitUntil.IsZero() {
+		return
+	}
+	var res *sip.Response
+	switch st := t.m.State(); {
+	case t.m.Kind() == transaction.ServerNonInvite && st == transaction.Completed && t.from.Transport == "UDP" && t.last != nil:
+		res = t.last
+	case t.m.Kind() == transaction.ServerInvite && st == transaction.Accepted && t.tuDone:
+	default:
+		return
+	}
+	e, ok := t.c.parkedFor(t.m.Kind(), t.m.State(), t.callID, t.waitUntil, res, t.from)
+	if !ok {
+		return
+	}
+	t.parking = true
+	ctx.Send(ctx.Parent(), &txParking{Key: t.key, PID: ctx.Self(), Entry: e})
 }
 
 // settle takes the transaction out of Stats.Pending once it owes no final response.
@@ -182,6 +215,9 @@ func (t *serverTx) step(ctx actor.Context, ev transaction.Event) {
 			}
 		case transaction.StartTimer:
 			t.timers.start(ctx, a.Timer, a.After)
+			if a.Timer == transaction.TimerJ || a.Timer == transaction.TimerL {
+				t.waitUntil = time.Now().Add(a.After)
+			}
 		case transaction.InformTimeout, transaction.InformTransportError:
 			if ce := t.log.Check(zap.DebugLevel, "server transaction ended early"); ce != nil {
 				ce.Write(zap.String("call_id", t.callID), zap.String("branch", t.key.Branch), zap.Stringer("action", a.Kind))

@@ -20,14 +20,26 @@ type shard struct {
 	index int // in core.shards, and in core.shardQueue
 	txs   map[transaction.Key]*actor.PID
 	byPID map[string]transaction.Key
+	// parked holds the transactions waiting out their final timer without an actor
+	// (parked.go), parkQueue their expiries in order.
+	parked     map[transaction.Key]*parked
+	parkQueue  []parkedRef
+	sweepArmed bool
 }
 
 func newShard(c *core, index int) actor.Actor {
-	return &shard{c: c, index: index, txs: make(map[transaction.Key]*actor.PID), byPID: make(map[string]transaction.Key)}
+	return &shard{c: c, index: index, txs: make(map[transaction.Key]*actor.PID), byPID: make(map[string]transaction.Key),
+		parked: make(map[transaction.Key]*parked)}
 }
 
 // txsListRequested asks a shard (through a future, for operators) for its live transactions.
 type txsListRequested struct{}
+
+// txsList is a shard's answer: its transaction actors, and its parked transactions described.
+type txsList struct {
+	PIDs   []*actor.PID
+	Parked []TransactionInfo
+}
 
 // txSupervisor stops a failed transaction actor (or a failed proxy context under a server
 // transaction) and counts the failure. It is set on the props of the supervising actor: the
@@ -63,7 +75,11 @@ func (s *shard) Receive(ctx actor.Context) {
 		for _, pid := range s.txs {
 			pids = append(pids, pid)
 		}
-		ctx.Respond(pids)
+		ctx.Respond(&txsList{PIDs: pids, Parked: s.parkedInfo()})
+	case *txParking:
+		s.park(ctx, m)
+	case *parkSweep:
+		s.sweep(ctx)
 	case *actor.Terminated:
 		if k, ok := s.byPID[m.Who.Id]; ok {
 			delete(s.byPID, m.Who.Id)
@@ -81,6 +97,10 @@ func (s *shard) request(ctx actor.Context, req *sip.Request, m *MessageReceived)
 		ctx.Send(pid, m) // retransmission, or ACK for a non-2xx (§17.2.3)
 		return
 	}
+	if e, ok := s.parked[m.Key]; ok {
+		s.parkedRequest(e, req)
+		return
+	}
 	switch req.Method {
 	case sip.ACK:
 		// No INVITE transaction: an ACK for a 2xx, its own transaction end to end (§17.1.1.3);
@@ -89,6 +109,12 @@ func (s *shard) request(ctx actor.Context, req *sip.Request, m *MessageReceived)
 		return
 	case sip.CANCEL:
 		target, ok := s.txs[transaction.InviteKey(m.Key)]
+		if e, parked := s.parked[transaction.InviteKey(m.Key)]; !ok && parked && e.kind == transaction.ServerInvite {
+			// §16.10: the response context exists (its final response went): 200 at once,
+			// and nothing is left to cancel.
+			s.c.respondStateless(req, m.From, 200, "OK")
+			return
+		}
 		if !ok {
 			// §16.10: no response context to apply it to; forward it statelessly.
 			s.c.forwardStateless(req)
@@ -116,6 +142,10 @@ func (s *shard) request(ctx actor.Context, req *sip.Request, m *MessageReceived)
 func (s *shard) response(ctx actor.Context, res *sip.Response, m *MessageReceived) {
 	if pid, ok := s.txs[m.Key]; ok {
 		ctx.Send(pid, m)
+		return
+	}
+	if e, ok := s.parked[m.Key]; ok {
+		s.parkedResponse(e, res)
 		return
 	}
 	// A stray response: a 2xx retransmission after our client transaction ended, or a response

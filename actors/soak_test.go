@@ -46,9 +46,10 @@ func TestSoak(t *testing.T) {
 	quiet := func() {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
-		for e.Stats().LiveTx.Load() != 0 || e.Stats().Dialogs.Load() != 0 {
+		for e.Stats().LiveTx.Load() != 0 || e.Stats().Parked.Load() != 0 || e.Stats().Dialogs.Load() != 0 {
 			if time.Now().After(deadline) {
-				t.Fatalf("not quiet: %d transactions, %d dialogs", e.Stats().LiveTx.Load(), e.Stats().Dialogs.Load())
+				t.Fatalf("not quiet: %d transactions, %d parked, %d dialogs",
+					e.Stats().LiveTx.Load(), e.Stats().Parked.Load(), e.Stats().Dialogs.Load())
 			}
 			time.Sleep(100 * time.Millisecond)
 		}

@@ -253,23 +253,30 @@ func (t *Transports) sendResponse(res *sip.Response, to Peer) error {
 		// Back on the connection the request came on (§18.2.2).
 		return t.layer.WriteMsgTo(res, to.Addr, to.Transport)
 	}
+	udp, dst, err := t.responseDest(res, to)
+	if err != nil {
+		return err
+	}
+	return writeUDP(udp, res, dst)
+}
+
+// responseDest is where a response to a request from a UDP peer goes: the top Via's
+// received/rport address, from the listener the request arrived on.
+func (t *Transports) responseDest(res *sip.Response, to Peer) (*udpListener, netip.AddrPort, error) {
 	via := res.Via()
 	if via == nil {
-		return errors.New("response without Via")
+		return nil, netip.AddrPort{}, errors.New("response without Via")
 	}
 	udp := to.udp
 	hop := proxy.ResponseHop(via)
 	if udp == nil {
 		var err error
 		if _, udp, err = t.outbound(proxy.Hop{Host: hop.Host, Port: hop.Port, Transport: "UDP"}); err != nil {
-			return err
+			return nil, netip.AddrPort{}, err
 		}
 	}
 	dst, err := t.resolve(hop, udp)
-	if err != nil {
-		return err
-	}
-	return writeUDP(udp, res, dst)
+	return udp, dst, err
 }
 
 // forwardResponse sends a response upstream to its (new) top Via, for stateless forwarding

@@ -1,10 +1,15 @@
-// Command bench is partysip's load harness: it starts the daemon, drives it with SIPp on
-// loopback at increasing rates and reports what each rate cost.
+// Command bench is partysip's load harness: it starts the daemon (and Kamailio, when installed,
+// with bench/kamailio/kamailio.cfg doing the same work), drives each with SIPp on loopback at
+// increasing rates, and reports what each rate cost, side by side.
 //
-//	go run ./bench register [--auth] [--store bolt|memory] [--rates 500,1000,2000] [--step 5s]
-//	go run ./bench calls [--rates 500,1000,2000] [--step 5s] [--kamailio=true|false]
+//	go run ./bench all [--runs 3]                        every workload below, one report
+//	go run ./bench calls [--runs N] [--rates ...]        INVITE…BYE through a Record-Routing proxy
+//	go run ./bench register [--auth] [--store bolt|memory] [--users N]
+//	go run ./bench options                               OPTIONS answered by the proxy itself
 //
-// Results go to bench/results/<run>/ as results.json and summary.md (and on stdout).
+// Common flags: --runs (ramps per proxy, alternating between proxies; the report gives
+// medians), --rates, --step, --kamailio=false, --out. Results go to bench/results/<run>/:
+// results.json, summary.md and chart.png per workload (report.md for `all`).
 package main
 
 import (
@@ -12,6 +17,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,16 +32,21 @@ import (
 )
 
 func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
 	var err error
-	switch {
-	case len(os.Args) >= 2 && os.Args[1] == "register":
-		err = register(os.Args[2:])
-	case len(os.Args) >= 2 && os.Args[1] == "calls":
-		err = calls(os.Args[2:])
+	switch os.Args[1] {
+	case "all":
+		err = all(os.Args[2:])
+	case "calls", "register", "options":
+		var o options
+		var w workload
+		if w, o, err = parse(os.Args[1], os.Args[2:]); err == nil {
+			_, err = o.run(w, "")
+		}
 	default:
-		fmt.Fprintln(os.Stderr, "usage: go run ./bench register [--auth] [--store bolt|memory] [--rates 500,1000,...] [--step 5s] [--users N]")
-		fmt.Fprintln(os.Stderr, "       go run ./bench calls [--rates 500,1000,...] [--step 5s] [--kamailio=true|false]")
-		os.Exit(2)
+		usage()
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -42,176 +54,304 @@ func main() {
 	}
 }
 
-// Report is one run's results.
-type Report struct {
-	Kind     string         `json:"kind"`
-	Auth     bool           `json:"auth"`
-	Store    string         `json:"store"`
-	Users    int            `json:"users"`
-	Step     string         `json:"step"`
-	Started  time.Time      `json:"started"`
-	CPUs     int            `json:"cpus"`
-	Steps    []harness.Step `json:"steps"`
-	BestRate float64        `json:"best_clean_rate"`
-	// Kamailio's in-memory registrar (usrloc db_mode 0) on the same ramp, when installed.
-	Kamailio     []harness.Step `json:"kamailio_steps,omitempty"`
-	KamailioBest float64        `json:"kamailio_best_clean_rate,omitempty"`
+func usage() {
+	fmt.Fprintln(os.Stderr, `usage: go run ./bench all [--runs N] [--step 5s]
+       go run ./bench calls [--runs N] [--rates 500,1000,...] [--step 5s] [--kamailio=true|false]
+       go run ./bench register [--auth] [--store bolt|memory] [--users N] [common flags]
+       go run ./bench options [common flags]`)
+	os.Exit(2)
 }
 
-func register(args []string) error {
-	fs := flag.NewFlagSet("register", flag.ExitOnError)
-	auth := fs.Bool("auth", false, "challenge every REGISTER (digest MD5; two round trips each)")
-	storeKind := fs.String("store", "bolt", "bindings store: bolt (durable, the default) or memory")
-	rates := fs.String("rates", "500,1000,2000,4000,8000,12000,16000", "REGISTER rates per second, in order")
-	step := fs.Duration("step", 5*time.Second, "how long each rate runs")
-	users := fs.Int("users", 10000, "distinct users registering")
-	out := fs.String("out", "bench/results", "where results go")
-	withKamailio := fs.Bool("kamailio", true, "also run Kamailio's in-memory registrar when it is installed (not with --auth)")
-	_ = fs.Parse(args)
-	if _, err := sipp.Path(); err != nil {
-		return err
-	}
-	root, err := moduleRoot()
-	if err != nil {
-		return err
-	}
-	name := "register"
-	if *auth {
-		name += "-auth"
-	}
-	dir := filepath.Join(*out, time.Now().UTC().Format("20060102T150405Z")+"-"+name+"-"+*storeKind)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	dir, _ = filepath.Abs(dir)
-	bin, err := harness.BuildPartysip(root, dir)
-	if err != nil {
-		return err
-	}
-	port, err := sipp.FreePort()
-	if err != nil {
-		return err
-	}
-	// Users: the SIPp injection file, and for --auth the daemon's users file.
-	var inf, usersYAML strings.Builder
-	inf.WriteString("SEQUENTIAL\n")
-	usersYAML.WriteString("users:\n")
-	for i := 0; i < *users; i++ {
-		fmt.Fprintf(&inf, "u%06d;127.0.0.1:9;3600", i)
-		if *auth {
-			fmt.Fprintf(&inf, ";[authentication username=u%06d password=p%06d]", i, i)
-			fmt.Fprintf(&usersYAML, "  - name: u%06d\n    password: p%06d\n", i, i)
-		}
-		inf.WriteString("\n")
-	}
-	infPath := filepath.Join(dir, "users.csv")
-	if err := os.WriteFile(infPath, []byte(inf.String()), 0o644); err != nil {
-		return err
-	}
-	cfg := fmt.Sprintf("listen: [udp:127.0.0.1:%d]\nstore:\n  driver: %s\n  path: %s\n",
-		port, *storeKind, filepath.Join(dir, "bindings.db"))
-	scenario := filepath.Join(root, "bench", "scenarios", "register.xml")
-	if *auth {
-		usersPath := filepath.Join(dir, "users.yaml")
-		if err := os.WriteFile(usersPath, []byte(usersYAML.String()), 0o600); err != nil {
-			return err
-		}
-		// SIPp computes MD5 only and reads the first challenge only.
-		cfg += fmt.Sprintf("plugins: [sanity, maxfwd, auth, registrar, location, forward]\nauth:\n  users_file: %s\n  algorithms: [MD5]\n", usersPath)
-		scenario = filepath.Join(root, "bench", "scenarios", "register_auth.xml")
-	}
-	cfgPath := filepath.Join(dir, "partysip.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		return err
-	}
-	proxy, err := harness.StartPartysip(bin, cfgPath, filepath.Join(dir, "partysip.log"))
-	if err != nil {
-		return err
-	}
-	defer proxy.Stop()
+// options are the flags every workload takes.
+type options struct {
+	runs     int
+	rates    []int
+	step     time.Duration
+	kamailio bool
+	out      string
+	profile  bool
+	log      func(string, ...any)
+}
 
-	rs, err := parseRates(*rates)
-	if err != nil {
-		return err
+// workload is one kind of load: its SIPp scenario and how each proxy is set up for it.
+type workload struct {
+	name, unit, scenario, note string
+	rates                      string // default ramp
+	users                      int    // lines of the injection file (0: one dummy line)
+	auth                       bool
+	store                      string
+	uas                        bool // a SIPp UAS answers the calls
+	kamailio                   bool // Kamailio can do the same work
+}
+
+func workloads(name string, auth bool, store string, users int) workload {
+	switch name {
+	case "calls":
+		return workload{name: "calls", unit: "call", scenario: "call.xml", rates: "500,1000,2000,3000,4000,5000",
+			uas: true, kamailio: true, store: "memory",
+			note: "Full calls (INVITE/100/180/200/ACK/BYE/200, `call.xml`) through a stateful Record-Routing proxy to a SIPp UAS."}
+	case "options":
+		return workload{name: "options", unit: "OPTIONS", scenario: "options.xml", rates: "2000,4000,8000,12000,16000,20000",
+			kamailio: true, store: "memory",
+			note: "OPTIONS to the proxy itself, answered 200 (partysip: a server transaction; Kamailio: `sl_send_reply`)."}
 	}
-	rep := Report{Kind: "register", Auth: *auth, Store: *storeKind, Users: *users, Step: step.String(),
-		Started: time.Now().UTC(), CPUs: numCPU()}
-	rep.Steps, err = harness.Ramp{
-		Scenario: scenario, Extra: []string{"-inf", infPath}, Target: fmt.Sprintf("127.0.0.1:%d", port),
-		Rates: rs, Duration: *step, ProxyPID: proxy.PID(), Dir: dir,
-		Log: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) },
-	}.Run(context.Background())
-	if err != nil {
-		return err
+	w := workload{name: "register-" + store, unit: "REGISTER", scenario: "register.xml", users: users, store: store,
+		rates: "1000,2000,4000,8000,12000,16000,20000", kamailio: !auth,
+		note: fmt.Sprintf("One REGISTER per SIPp call, %d users in turn (`register.xml`), bindings store `%s`; "+
+			"Kamailio: usrloc in memory (db_mode 0), replying statelessly.", users, store)}
+	if auth {
+		w.name, w.scenario, w.auth = "register-auth-"+store, "register_auth.xml", true
+		w.note = fmt.Sprintf("Digest-authenticated REGISTER (401, then REGISTER with MD5 credentials; "+
+			"`register_auth.xml`), %d users, store `%s`. partysip only.", users, store)
 	}
-	proxy.Stop()
-	for _, s := range rep.Steps {
-		if s.Clean && s.Achieved > rep.BestRate {
-			rep.BestRate = s.Achieved
+	return w
+}
+
+func parse(name string, args []string) (workload, options, error) {
+	fs := flag.NewFlagSet(name, flag.ExitOnError)
+	auth := fs.Bool("auth", false, "register: challenge every REGISTER (digest MD5; two round trips each)")
+	store := fs.String("store", "bolt", "register: bindings store, bolt (durable, the default) or memory")
+	users := fs.Int("users", 10000, "register: distinct users registering")
+	o, rates := commonFlags(fs)
+	_ = fs.Parse(args)
+	w := workloads(name, *auth, *store, *users)
+	if *rates == "" {
+		*rates = w.rates
+	}
+	var err error
+	o.rates, err = parseRates(*rates)
+	return w, *o, err
+}
+
+func commonFlags(fs *flag.FlagSet) (*options, *string) {
+	o := &options{log: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }}
+	fs.IntVar(&o.runs, "runs", 1, "ramps per proxy (alternating between proxies); the report gives medians")
+	fs.DurationVar(&o.step, "step", 5*time.Second, "how long each rate runs")
+	fs.BoolVar(&o.kamailio, "kamailio", true, "also run Kamailio when it is installed")
+	fs.StringVar(&o.out, "out", "bench/results", "where results go")
+	fs.BoolVar(&o.profile, "profile", false, "take a CPU profile of partysip during each step (cpu.pprof beside the step's SIPp files)")
+	return o, fs.String("rates", "", "rates per second, in order (default: the workload's)")
+}
+
+// all runs every workload with the same options and writes one report.
+func all(args []string) error {
+	fs := flag.NewFlagSet("all", flag.ExitOnError)
+	users := fs.Int("users", 10000, "register: distinct users registering")
+	o, rates := commonFlags(fs)
+	_ = fs.Parse(args)
+	root := filepath.Join(o.out, stamp()+"-all")
+	o.out = root
+	var md strings.Builder
+	fmt.Fprintf(&md, "# partysip bench report\n\n%s, %d CPUs, %s per step, %d run(s) per proxy and workload; "+
+		"SIPp UAC (and UAS) on the same machine, loopback.\n\n", time.Now().UTC().Format(time.RFC1123), runtime.NumCPU(), o.step, o.runs)
+	for _, w := range []workload{
+		workloads("calls", false, "", 0),
+		workloads("register", false, "memory", *users),
+		workloads("register", false, "bolt", *users),
+		workloads("register", true, "bolt", *users),
+		workloads("options", false, "", 0),
+	} {
+		oo := *o
+		var err error
+		r := w.rates
+		if *rates != "" {
+			r = *rates
 		}
-	}
-	if _, err := exec.LookPath("kamailio"); err == nil && *withKamailio && !*auth {
-		kport, _ := sipp.FreePort()
-		sub := filepath.Join(dir, "run-kamailio")
-		if err := os.MkdirAll(sub, 0o755); err != nil {
+		if oo.rates, err = parseRates(r); err != nil {
 			return err
 		}
-		kam, err := harness.StartCommand(filepath.Join(sub, "proxy.log"), time.Second, "kamailio",
-			"-f", filepath.Join(root, "bench", "kamailio", "kamailio.cfg"), "-D", "-E", "-m", "512", "-M", "16",
-			"-l", fmt.Sprintf("udp:127.0.0.1:%d", kport), "-A", `UAS="sip:127.0.0.1:9"`)
+		fmt.Fprintln(os.Stderr, "### workload", w.name)
+		rep, err := oo.run(w, w.name)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(os.Stderr, "== kamailio")
-		rep.Kamailio, err = harness.Ramp{
-			Scenario: scenario, Extra: []string{"-inf", infPath}, Target: fmt.Sprintf("127.0.0.1:%d", kport),
-			Rates: rs, Duration: *step, ProxyPID: kam.PID(), Dir: sub,
-			Log: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) },
-		}.Run(context.Background())
-		kam.Stop()
-		if err != nil {
-			return err
-		}
-		for _, s := range rep.Kamailio {
-			if s.Clean && s.Achieved > rep.KamailioBest {
-				rep.KamailioBest = s.Achieved
-			}
-		}
+		md.WriteString(rep.Markdown())
+		fmt.Fprintf(&md, "\n![%s](%s/chart.png)\n\n", w.name, w.name)
 	}
-	js, _ := json.MarshalIndent(rep, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "results.json"), js, 0o644); err != nil {
+	path := filepath.Join(root, "report.md")
+	if err := os.WriteFile(path, []byte(md.String()), 0o644); err != nil {
 		return err
 	}
-	md := summary(rep)
-	if err := os.WriteFile(filepath.Join(dir, "summary.md"), []byte(md), 0o644); err != nil {
-		return err
-	}
-	fmt.Print(md)
-	fmt.Fprintln(os.Stderr, "results in", dir)
+	fmt.Print(md.String())
+	fmt.Fprintln(os.Stderr, "report in", path)
 	return nil
 }
 
-func summary(r Report) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "## REGISTER ramp (auth: %v, store: %s, %d users, %s per step, %d CPUs)\n\n", r.Auth, r.Store, r.Users, r.Step, r.CPUs)
-	b.WriteString("| rate asked | achieved/s | failed | retrans | p50 ms | p95 ms | p99 ms | CPU ms / 1000 | peak RSS MB | clean |\n")
-	b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |\n")
-	for _, s := range r.Steps {
-		fmt.Fprintf(&b, "| %d | %.0f | %d | %d | %.1f | %.1f | %.1f | %.0f | %.0f | %v |\n",
-			s.Rate, s.Achieved, s.Failed, s.Retransmissions, s.P50ms, s.P95ms, s.P99ms, s.CPUms1000, s.PeakRSSMB, s.Clean)
+// run measures workload w: o.runs ramps per proxy, alternating which proxy goes first, each
+// proxy started afresh for each ramp. sub names the results directory under o.out (default:
+// a time stamp and the workload).
+func (o options) run(w workload, sub string) (*harness.Report, error) {
+	if _, err := sipp.Path(); err != nil {
+		return nil, err
 	}
-	fmt.Fprintf(&b, "\nHighest clean rate: %.0f REGISTER/s\n", r.BestRate)
-	if len(r.Kamailio) > 0 {
-		b.WriteString("\n### Kamailio (in-memory usrloc)\n\n| rate asked | achieved/s | failed | retrans | p50 ms | p95 ms | p99 ms | CPU ms / 1000 | peak RSS MB | clean |\n")
-		b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |\n")
-		for _, s := range r.Kamailio {
-			fmt.Fprintf(&b, "| %d | %.0f | %d | %d | %.1f | %.1f | %.1f | %.0f | %.0f | %v |\n",
-				s.Rate, s.Achieved, s.Failed, s.Retransmissions, s.P50ms, s.P95ms, s.P99ms, s.CPUms1000, s.PeakRSSMB, s.Clean)
+	root, err := moduleRoot()
+	if err != nil {
+		return nil, err
+	}
+	if sub == "" {
+		sub = stamp() + "-" + w.name
+	}
+	dir, _ := filepath.Abs(filepath.Join(o.out, sub))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	bin, err := harness.BuildPartysip(root, dir)
+	if err != nil {
+		return nil, err
+	}
+	inf, usersYAML, err := writeUsers(dir, w)
+	if err != nil {
+		return nil, err
+	}
+	proxies := []string{"partysip"}
+	if _, err := exec.LookPath("kamailio"); err == nil && o.kamailio && w.kamailio {
+		proxies = append(proxies, "kamailio")
+	}
+	rep := &harness.Report{Workload: w.name, Unit: w.unit, Note: w.note, Step: o.step.String(),
+		Started: time.Now().UTC(), CPUs: runtime.NumCPU()}
+	for run := 0; run < o.runs; run++ {
+		order := proxies
+		if run%2 == 1 && len(proxies) == 2 {
+			order = []string{proxies[1], proxies[0]}
 		}
-		fmt.Fprintf(&b, "\nHighest clean rate: Kamailio %.0f REGISTER/s; partysip/Kamailio %.2f\n", r.KamailioBest, r.BestRate/max(r.KamailioBest, 1))
+		for _, name := range order {
+			sub := filepath.Join(dir, fmt.Sprintf("run%d-%s", run+1, name))
+			o.log("== %s, run %d/%d: %s", w.name, run+1, o.runs, name)
+			steps, err := o.ramp(root, bin, sub, name, w, inf, usersYAML)
+			if err != nil {
+				return nil, err
+			}
+			rep.Add(name, steps)
+		}
 	}
-	return b.String()
+	rep.Finish()
+	js, _ := json.MarshalIndent(rep, "", "  ")
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), js, 0o644); err != nil {
+		return nil, err
+	}
+	md := rep.Markdown()
+	if err := os.WriteFile(filepath.Join(dir, "summary.md"), []byte(md), 0o644); err != nil {
+		return nil, err
+	}
+	if err := rep.Chart(filepath.Join(dir, "chart.png")); err != nil {
+		return nil, fmt.Errorf("chart: %w", err)
+	}
+	if sub != w.name {
+		fmt.Print(md)
+	}
+	o.log("results in %s", dir)
+	return rep, nil
 }
+
+// ramp starts one proxy (and the UAS the workload needs) in dir and ramps the scenario at it.
+func (o options) ramp(root, bin, dir, name string, w workload, inf, usersYAML string) ([]harness.Step, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	uasAddr := "127.0.0.1:9" // nothing listens: registrations only
+	if w.uas {
+		uasPort, _ := sipp.FreePort()
+		uas, err := sipp.StartServer(dir, filepath.Join(root, "bench", "scenarios", "uas.xml"), uasPort, 100_000_000)
+		if err != nil {
+			return nil, err
+		}
+		defer uas.Stop()
+		uasAddr = fmt.Sprintf("127.0.0.1:%d", uasPort)
+	}
+	port, _ := sipp.FreePort()
+	var proxy *harness.Proxy
+	var err error
+	var during func(int, time.Duration, string)
+	switch name {
+	case "partysip":
+		cfg := fmt.Sprintf("listen: [udp:127.0.0.1:%d]\nstore:\n  driver: %s\n  path: %s\n",
+			port, w.store, filepath.Join(dir, "bindings.db"))
+		adminPort, _ := sipp.FreePort()
+		adminAddr := fmt.Sprintf("127.0.0.1:%d", adminPort)
+		if o.profile {
+			cfg += "admin:\n  pprof: true\n"
+			during = func(_ int, d time.Duration, stepDir string) {
+				profile(adminAddr, d, filepath.Join(stepDir, "cpu.pprof"), o.log)
+			}
+		}
+		if w.uas {
+			cfg += fmt.Sprintf("routes:\n  - match: '.*'\n    to: sip:%s\n", uasAddr)
+		}
+		if w.auth {
+			// SIPp computes MD5 only and reads the first challenge only.
+			cfg += fmt.Sprintf("plugins: [sanity, maxfwd, auth, registrar, location, forward]\nauth:\n  users_file: %s\n  algorithms: [MD5]\n", usersYAML)
+		}
+		path := filepath.Join(dir, "partysip.yaml")
+		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+			return nil, err
+		}
+		var args []string
+		if o.profile {
+			args = []string{"--admin", adminAddr}
+		}
+		proxy, err = harness.StartPartysip(bin, path, filepath.Join(dir, "proxy.log"), args...)
+	case "kamailio":
+		proxy, err = harness.StartCommand(filepath.Join(dir, "proxy.log"), time.Second, "kamailio",
+			// 512 MB of shared memory: the 64 MB default runs out above ~600 calls/s
+			// (tm cannot allocate transactions); production configs raise it too.
+			"-f", filepath.Join(root, "bench", "kamailio", "kamailio.cfg"), "-D", "-E", "-m", "512", "-M", "16",
+			"-l", fmt.Sprintf("udp:127.0.0.1:%d", port), "-A", fmt.Sprintf(`UAS="sip:%s"`, uasAddr))
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer proxy.Stop()
+	return harness.Ramp{
+		Scenario: filepath.Join(root, "bench", "scenarios", w.scenario), Extra: []string{"-inf", inf},
+		Target: fmt.Sprintf("127.0.0.1:%d", port), Rates: o.rates, Duration: o.step, ProxyPID: proxy.PID(), Dir: dir,
+		Log: o.log, During: during,
+	}.Run(context.Background())
+}
+
+// profile saves a CPU profile of the daemon (its admin API, pprof on) over most of a step.
+func profile(admin string, d time.Duration, path string, log func(string, ...any)) {
+	secs := max(int(d.Seconds())-1, 1)
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", admin, secs))
+	if err != nil {
+		log("profile: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		log("profile: %v", err)
+		return
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		log("profile: %v", err)
+	}
+}
+
+// writeUsers writes the SIPp injection file (and for digest runs the daemon's users file).
+func writeUsers(dir string, w workload) (inf, usersYAML string, err error) {
+	var csv, yaml strings.Builder
+	csv.WriteString("SEQUENTIAL\n")
+	yaml.WriteString("users:\n")
+	if w.users == 0 {
+		csv.WriteString("bench;x;0\n")
+	}
+	for i := 0; i < w.users; i++ {
+		fmt.Fprintf(&csv, "u%06d;127.0.0.1:9;3600", i)
+		if w.auth {
+			fmt.Fprintf(&csv, ";[authentication username=u%06d password=p%06d]", i, i)
+			fmt.Fprintf(&yaml, "  - name: u%06d\n    password: p%06d\n", i, i)
+		}
+		csv.WriteString("\n")
+	}
+	inf, usersYAML = filepath.Join(dir, "users.csv"), filepath.Join(dir, "users.yaml")
+	if err := os.WriteFile(inf, []byte(csv.String()), 0o644); err != nil {
+		return "", "", err
+	}
+	return inf, usersYAML, os.WriteFile(usersYAML, []byte(yaml.String()), 0o600)
+}
+
+func stamp() string { return time.Now().UTC().Format("20060102T150405Z") }
 
 func moduleRoot() (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
@@ -220,8 +360,6 @@ func moduleRoot() (string, error) {
 	}
 	return filepath.Dir(strings.TrimSpace(string(out))), nil
 }
-
-func numCPU() int { return runtime.NumCPU() }
 
 func parseRates(s string) ([]int, error) {
 	var rs []int

@@ -3,8 +3,11 @@ package harness
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,5 +62,57 @@ func TestRampSmoke(t *testing.T) {
 	}
 	if cpu, err := CPUTime(p.PID()); err != nil || cpu <= 0 {
 		t.Errorf("the daemon's CPU time: %v %v", cpu, err)
+	}
+
+	// The report: two runs of the same ramp, their medians, the Markdown and the chart.
+	rep := &Report{Workload: "register", Unit: "REGISTER", Step: "1s", CPUs: 2}
+	rep.Add("partysip", steps)
+	rep.Add("partysip", steps[:1])
+	rep.Finish()
+	res := rep.Results["partysip"]
+	if len(res.Median) != 2 || res.Median[0].Runs != 2 || res.Median[1].Runs != 1 || !res.Median[0].Clean {
+		t.Fatalf("medians %+v: want the first rate over 2 runs and clean, the second over 1", res.Median)
+	}
+	if res.Median[0].Achieved != steps[0].Achieved || len(res.Best) != 2 || res.BestMedian <= 0 {
+		t.Errorf("median of equal steps %v, best per run %v (median %v)", res.Median[0].Achieved, res.Best, res.BestMedian)
+	}
+	md := rep.Markdown()
+	for _, want := range []string{"### partysip", "| 20 |", "| 50 |", "Highest clean rate: median"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("summary lacks %q:\n%s", want, md)
+		}
+	}
+	chart := filepath.Join(dir, "chart.png")
+	if err := rep.Chart(chart); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(chart); err != nil || len(b) < 1000 || string(b[1:4]) != "PNG" {
+		t.Errorf("chart.png: %d bytes, %v", len(b), err)
+	}
+}
+
+// TestReportRatios checks the comparison against Kamailio on hand-made ramps: per run, the
+// highest rate both ran clean and the CPU ratio there, then the medians.
+func TestReportRatios(t *testing.T) {
+	step := func(rate int, cpu float64, clean bool) Step {
+		return Step{Rate: rate, Achieved: float64(rate), CPUms1000: cpu, Clean: clean}
+	}
+	rep := &Report{}
+	rep.Add("partysip", []Step{step(1000, 300, true), step(2000, 280, true), step(3000, 270, false)})
+	rep.Add("kamailio", []Step{step(1000, 200, true), step(2000, 200, true), step(3000, 200, true)})
+	rep.Add("partysip", []Step{step(1000, 300, true), step(2000, 300, false)})
+	rep.Add("kamailio", []Step{step(1000, 250, true), step(2000, 200, true), step(3000, 200, false)})
+	rep.Finish()
+	if want := []int{2000, 1000}; !slices.Equal(rep.CommonRate, want) {
+		t.Fatalf("common rates %v, want %v", rep.CommonRate, want)
+	}
+	if want := []float64{1.4, 1.2}; !slices.Equal(rep.CPURatios, want) || math.Abs(rep.CPURatio-1.3) > 1e-9 {
+		t.Errorf("CPU ratios %v (median %v), want %v (1.3)", rep.CPURatios, rep.CPURatio, want)
+	}
+	if want := []float64{2000.0 / 3000, 1000.0 / 2000}; !slices.Equal(rep.BestRatios, want) {
+		t.Errorf("best-rate ratios %v, want %v", rep.BestRatios, want)
+	}
+	if m := rep.Results["kamailio"].Median; len(m) != 3 || m[2].Clean || m[2].Runs != 2 {
+		t.Errorf("kamailio medians %+v: 3000/s was clean in one run of two, so not clean", m)
 	}
 }

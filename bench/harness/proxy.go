@@ -30,13 +30,14 @@ func BuildPartysip(root, dir string) (string, error) {
 	return bin, nil
 }
 
-// StartPartysip runs bin with config and waits until it listens. Its log goes to logPath.
-func StartPartysip(bin, config, logPath string) (*Proxy, error) {
+// StartPartysip runs bin with config and waits until it listens. Its log goes to logPath. The
+// admin API is off unless args turn it on (e.g. "--admin", "127.0.0.1:port").
+func StartPartysip(bin, config, logPath string, args ...string) (*Proxy, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "run", "-c", config, "--log-format", "json", "--admin", "off")
+	cmd := exec.Command(bin, append([]string{"run", "-c", config, "--log-format", "json", "--admin", "off"}, args...)...)
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/partysip/partysip/bench/sipp"
@@ -28,6 +29,8 @@ type Step struct {
 	CPUms1000 float64 `json:"cpu_ms_per_1000"`
 	PeakRSSMB float64 `json:"peak_rss_mb"`
 	Clean     bool    `json:"clean"`
+	// Runs is how many runs a median step is taken over (0 for a measured step).
+	Runs int `json:"runs,omitempty"`
 }
 
 // Ramp runs a SIPp scenario against a proxy at increasing rates, each for Duration, and stops
@@ -41,6 +44,9 @@ type Ramp struct {
 	ProxyPID int    // measured through /proc, with its child processes
 	Dir      string // where each step's SIPp files go
 	Log      func(format string, args ...any)
+	// During, when set, runs beside each step (e.g. to take a CPU profile of the proxy for
+	// that long); the step waits for it.
+	During func(rate int, d time.Duration, dir string)
 }
 
 // Run runs the ramp.
@@ -78,6 +84,11 @@ func (r Ramp) step(ctx context.Context, rate int) (Step, error) {
 		return Step{}, err
 	}
 	start := time.Now()
+	var during sync.WaitGroup
+	if r.During != nil {
+		during.Go(func() { r.During(rate, r.Duration, dir) })
+	}
+	defer during.Wait()
 	res, err := sipp.UAC{
 		Dir: dir, Target: r.Target, Transport: "udp", Port: port, Calls: calls, Rate: rate,
 		Scenario: r.Scenario, Extra: append([]string{"-trace_rtt", "-rtt_freq", "1000"}, r.Extra...),

@@ -86,6 +86,7 @@ func (c *core) parkedFor(kind transaction.Kind, state transaction.State, callID 
 // park takes a transaction's wait from its actor.
 func (s *shard) park(ctx actor.Context, m *txParking) {
 	if pid, ok := s.txs[m.Key]; !ok || pid.Id != m.PID.Id {
+		ctx.Poison(m.PID) // not ours to track (cannot happen): it gave up its wait anyway
 		return
 	}
 	delete(s.txs, m.Key) // byPID stays until Terminated, which counts the actor gone

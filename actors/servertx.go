@@ -165,7 +165,7 @@ func (t *serverTx) park(ctx actor.Context) {
 	}
 	var res *sip.Response
 	switch st := t.m.State(); {
-	case t.m.Kind() == transaction.ServerNonInvite && st == transaction.Completed && t.from.Transport == "UDP" && t.last != nil:
+	case t.m.Kind() == transaction.ServerNonInvite && st == transaction.Completed && t.from.Transport == "UDP":
 		res = t.last
 	case t.m.Kind() == transaction.ServerInvite && st == transaction.Accepted && t.tuDone:
 	default:
@@ -173,6 +173,9 @@ func (t *serverTx) park(ctx actor.Context) {
 	}
 	e, ok := t.c.parkedFor(t.m.Kind(), t.m.State(), t.callID, t.waitUntil, res, t.from)
 	if !ok {
+		if res != nil && !t.timers.armed(transaction.TimerJ) {
+			t.timers.start(ctx, transaction.TimerJ, time.Until(t.waitUntil)) // the actor waits itself
+		}
 		return
 	}
 	t.parking = true
@@ -214,10 +217,15 @@ func (t *serverTx) step(ctx actor.Context, ev transaction.Event) {
 				defer t.step(ctx, transaction.Event{Kind: transaction.TransportFailed})
 			}
 		case transaction.StartTimer:
-			t.timers.start(ctx, a.Timer, a.After)
 			if a.Timer == transaction.TimerJ || a.Timer == transaction.TimerL {
 				t.waitUntil = time.Now().Add(a.After)
 			}
+			if a.Timer == transaction.TimerJ && a.After > 0 {
+				// Parked at once (see park), so the shard runs this wait; armed there only
+				// if parking is not possible.
+				break
+			}
+			t.timers.start(ctx, a.Timer, a.After)
 		case transaction.InformTimeout, transaction.InformTransportError:
 			if ce := t.log.Check(zap.DebugLevel, "server transaction ended early"); ce != nil {
 				ce.Write(zap.String("call_id", t.callID), zap.String("branch", t.key.Branch), zap.Stringer("action", a.Kind))

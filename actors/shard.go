@@ -154,11 +154,12 @@ func (s *shard) response(ctx actor.Context, res *sip.Response, m *MessageReceive
 }
 
 func (s *shard) spawn(ctx actor.Context, key transaction.Key, a actor.Actor) {
+	// Counted before it starts: its first send may be answered before Spawn returns.
+	s.c.stats.LiveTx.Add(1)
+	s.c.stats.TxStarted.Add(1)
 	pid := ctx.Spawn(s.c.txProps(a))
 	s.txs[key] = pid
 	s.byPID[pid.Id] = key
-	s.c.stats.LiveTx.Add(1)
-	s.c.stats.TxStarted.Add(1)
 }
 
 // isInitial reports whether a request starts something new (no To tag): during drain only

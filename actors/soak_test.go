@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"runtime"
 	rtmetrics "runtime/metrics"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,7 +86,9 @@ func TestSoak(t *testing.T) {
 		quiet()
 		g, h := measure()
 		if g > g0+5 {
-			t.Errorf("goroutines %d after period %d, %d before the soak", g, i+1, g0)
+			var b strings.Builder
+			_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+			t.Errorf("goroutines %d after period %d, %d before the soak:\n%s", g, i+1, g0, b.String())
 		}
 		heaps = append(heaps, h)
 	}

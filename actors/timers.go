@@ -25,6 +25,9 @@ func (ts *timerSet) start(ctx actor.Context, which transaction.Timer, d time.Dur
 	ts.t[which] = time.AfterFunc(d, func() { root.Send(self, msg) })
 }
 
+// armed reports whether timer which is set.
+func (ts *timerSet) armed(which transaction.Timer) bool { return ts.t[which] != nil }
+
 // current reports whether a fired timer is the one last armed.
 func (ts *timerSet) current(m *timerFired) bool {
 	return ts.gen[m.Timer] == m.Gen

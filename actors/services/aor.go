@@ -51,7 +51,7 @@ type pendingSave struct {
 }
 
 func newAOR(s *Services, aor string) actor.Actor {
-	return &aorActor{s: s, aor: aor, rec: registrar.Record{AOR: aor}, log: s.opts.Log.With(zap.String("aor", aor))}
+	return &aorActor{s: s, aor: aor, rec: registrar.Record{AOR: aor}, log: s.opts.Log}
 }
 
 func (a *aorActor) Receive(ctx actor.Context) {
@@ -174,7 +174,7 @@ func (a *aorActor) serve(ctx actor.Context, q queued) {
 	case *expiryDue:
 		next := registrar.Record{AOR: a.aor, Bindings: slices.Clone(a.rec.Bindings)}
 		if next.Purge(now) {
-			a.log.Debug("bindings expired")
+			a.log.Debug("bindings expired", zap.String("aor", a.aor))
 			a.save(ctx, next, nil)
 		} else {
 			a.arm(ctx)
@@ -204,7 +204,7 @@ func (a *aorActor) saved(ctx actor.Context, m *recordSaved) {
 		// §10.3: a binding change that cannot be committed fails the request with 500 and
 		// leaves the bindings as they were.
 		a.s.stats.StoreFailures.Add(1)
-		a.log.Error("bindings not stored", zap.Error(m.Err))
+		a.log.Error("bindings not stored", zap.String("aor", a.aor), zap.Error(m.Err))
 		switch {
 		case p.reg != nil && errors.Is(m.Err, store.ErrBusy):
 			// Overloaded, not failed: the UA should try again shortly (RFC 3261 §21.5.4).

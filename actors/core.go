@@ -163,10 +163,20 @@ func (c *core) traceTransition(m *transaction.Machine, before transaction.State,
 		return
 	}
 	c.metrics.txMoved(m.Kind(), before, m.State())
+	c.logTransition(m.Kind(), callID, key.Branch, before, ev, m.State(), false)
+}
+
+// logTransition writes one trace line (debug level) of a transaction's state change; parked:
+// the shard ended a parked wait (parked.go).
+func (c *core) logTransition(k transaction.Kind, callID, branch string, from transaction.State, ev transaction.Event, to transaction.State, parked bool) {
 	if ce := c.log.Check(zap.DebugLevel, "transaction"); ce != nil {
-		ce.Write(zap.Stringer("kind", m.Kind()), zap.String("call_id", callID), zap.String("branch", key.Branch),
-			zap.Stringer("from", before), zap.Stringer("event", ev.Kind), zap.Int("code", ev.Code),
-			zap.Stringer("timer", ev.Timer), zap.Stringer("to", m.State()))
+		fields := []zap.Field{zap.Stringer("kind", k), zap.String("call_id", callID), zap.String("branch", branch),
+			zap.Stringer("from", from), zap.Stringer("event", ev.Kind), zap.Int("code", ev.Code),
+			zap.Stringer("timer", ev.Timer), zap.Stringer("to", to)}
+		if parked {
+			fields = append(fields, zap.Bool("parked", true))
+		}
+		ce.Write(fields...)
 	}
 }
 

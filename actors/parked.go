@@ -8,7 +8,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
-	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/sipcore/transaction"
 )
@@ -122,11 +121,8 @@ func (s *shard) sweep(ctx actor.Context) {
 			delete(s.parked, ref.key)
 			s.c.stats.Parked.Add(-1)
 			s.c.metrics.txMoved(e.kind, e.state, transaction.Terminated)
-			if ce := s.c.log.Check(zap.DebugLevel, "transaction"); ce != nil {
-				ce.Write(zap.Stringer("kind", e.kind), zap.String("call_id", e.callID), zap.String("branch", ref.key.Branch),
-					zap.Stringer("from", e.state), zap.Stringer("event", transaction.TimerFired),
-					zap.Stringer("timer", waitTimer(e.kind)), zap.Stringer("to", transaction.Terminated), zap.Bool("parked", true))
-			}
+			s.c.logTransition(e.kind, e.callID, ref.key.Branch, e.state,
+				transaction.Event{Kind: transaction.TimerFired, Timer: waitTimer(e.kind)}, transaction.Terminated, true)
 		}
 		n++
 	}

@@ -6,6 +6,7 @@ require (
 	github.com/asynkron/protoactor-go v0.0.0-20240822202345-3c0e61ca19c9
 	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/emiago/sipgo v1.7.2
+	github.com/gammazero/deque v1.2.3
 	github.com/gobwas/ws v1.3.2
 	github.com/icholy/digest v1.2.0
 	github.com/miekg/dns v1.1.73

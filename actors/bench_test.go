@@ -82,3 +82,47 @@ func BenchmarkProxyRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRegister measures one REGISTER over UDP loopback to the in-memory registrar: parse,
+// shard, NIST, proxy context, registrar plugin, AOR actor, 200 with the bindings, park. The
+// users rotate over 1,000 AORs, each refreshing its one binding as SIPp's register.xml does.
+func BenchmarkRegister(b *testing.B) {
+	port, err := sipp.FreePort()
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := Start(Options{Config: testConfig(b, port, "sip:127.0.0.1:9"), LoopbackOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Stop()
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	me := conn.LocalAddr().(*net.UDPAddr).Port
+	dst := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
+	buf := make([]byte, 65535)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		u := i % 1000
+		req := fmt.Sprintf("REGISTER sip:127.0.0.1:%d SIP/2.0\r\n"+
+			"Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKreg%d\r\n"+
+			"Max-Forwards: 70\r\nFrom: <sip:u%d@127.0.0.1>;tag=%d\r\nTo: <sip:u%d@127.0.0.1>\r\n"+
+			"Call-ID: reg%d\r\nCSeq: %d REGISTER\r\nContact: <sip:u%d@127.0.0.1:%d>\r\nExpires: 3600\r\n"+
+			"Content-Length: 0\r\n\r\n", port, me, i, u, i, u, u, i+1, u, me)
+		if _, err := conn.WriteToUDP([]byte(req), dst); err != nil {
+			b.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, _, err := conn.ReadFromUDP(buf)
+		if err != nil {
+			b.Fatalf("request %d: no response: %v", i, err)
+		}
+		if !bytes.HasPrefix(buf[:n], []byte("SIP/2.0 200")) {
+			b.Fatalf("request %d: %q", i, buf[:min(n, 60)])
+		}
+	}
+}

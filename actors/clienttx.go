@@ -195,9 +195,8 @@ func (t *clientTx) park(ctx actor.Context) {
 	default:
 		return
 	}
-	e, _ := t.c.parkedFor(t.m.Kind(), t.m.State(), t.callID, t.waitUntil, nil, Peer{})
 	t.parking = true
-	ctx.Send(ctx.Parent(), &txParking{Key: t.key, PID: ctx.Self(), Entry: e})
+	ctx.Send(ctx.Parent(), &txParking{Key: t.key, PID: ctx.Self(), Entry: newParked(t.m.Kind(), t.m.State(), t.callID, t.waitUntil, nil)})
 }
 
 func (t *clientTx) sendFailed(err error) {

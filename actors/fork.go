@@ -17,8 +17,9 @@ import (
 // fork is a proxy context's branches (RFC 3261 §16.6–§16.7): the target set, the groups it is
 // tried in (one for parallel forking, one per q value for sequential), and each branch's fate.
 type fork struct {
-	work  *sip.Request // the copy branches are made from, until the last one started
-	named bool         // some branch needed DNS: work is kept until the end
+	work      *sip.Request // the request branches are made from, until the last one started
+	workOwned bool         // work is the proxy's copy (else the request as received)
+	named     bool         // some branch needed DNS: work is kept until the end
 	// dialogTags are the To tags of the 2xx that created dialogs (one per answering branch).
 	dialogTags []string
 	targets    []proxy.Target
@@ -56,8 +57,8 @@ type hopsLocated struct {
 }
 
 // startFork plans the branches and starts the first group.
-func (p *proxyContext) startFork(ctx actor.Context, work *sip.Request, targets []proxy.Target, mode proxy.ForkMode, loopHash string) {
-	p.work, p.targets, p.loopHash = work, targets, loopHash
+func (p *proxyContext) startFork(ctx actor.Context, work *sip.Request, owned bool, targets []proxy.Target, mode proxy.ForkMode, loopHash string) {
+	p.work, p.workOwned, p.targets, p.loopHash = work, owned, targets, loopHash
 	p.groups = proxy.ForkPlan(targets, mode)
 	p.branches = make([]branch, len(targets))
 	p.startGroup(ctx, 0)
@@ -129,8 +130,9 @@ func (p *proxyContext) sendBranch(ctx actor.Context, i int) {
 		return
 	}
 	// The very last branch may take the proxy's copy instead of cloning it, when nothing may
-	// need it again: no other group, no branch waiting for DNS, no other hop to fail over to.
-	inPlace := !p.named && p.group == len(p.groups)-1 && len(b.hops) == 1 && i == p.groups[p.group][len(p.groups[p.group])-1]
+	// need it again: no other group, no branch waiting for DNS, no other hop to fail over to;
+	// never the request as received, which other actors may read.
+	inPlace := p.workOwned && !p.named && p.group == len(p.groups)-1 && len(b.hops) == 1 && i == p.groups[p.group][len(p.groups[p.group])-1]
 	branchID := p.c.uniqueBranch(p.loopHash)
 	out, _ := proxy.Forward(p.work, target, proxy.ForwardOptions{
 		Branch:      branchID,

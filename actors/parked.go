@@ -1,8 +1,6 @@
 package actors
 
 import (
-	"bytes"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -30,14 +28,13 @@ import (
 //
 // When the wait is over, the entry goes (the machine's Terminated), and the trace says so.
 type parked struct {
+	key    transaction.Key
 	kind   transaction.Kind
 	state  transaction.State
 	callID string
 	until  time.Time
 	// resend is the final response of a NIST, as sent, and where it went.
-	resend []byte
-	udp    *udpListener
-	dst    netip.AddrPort
+	resend *sentWire
 }
 
 // txParking is a transaction actor handing its wait to its shard. The shard takes it only
@@ -51,35 +48,13 @@ type txParking struct {
 // parkSweep asks a shard to drop the parked entries whose wait is over.
 type parkSweep struct{}
 
-// parkedRef is a parked entry in a shard's expiry queue. Every wait of one kind lasts the
-// same, so entries expire nearly in the order they came; the queue is a FIFO checked from
-// its head.
-type parkedRef struct {
-	key   transaction.Key
-	until time.Time
-}
-
 // parkSweepEvery batches expiries: a sweep runs at most this often.
 const parkSweepEvery = 250 * time.Millisecond
 
-// parkedFor builds the entry for a server transaction's final response over UDP: the
-// response's bytes and its destination, resolved once.
-func (c *core) parkedFor(kind transaction.Kind, state transaction.State, callID string, until time.Time, res *sip.Response, to Peer) (*parked, bool) {
-	e := &parked{kind: kind, state: state, callID: strings.Clone(callID), until: until}
-	if res == nil {
-		return e, true
-	}
-	udp, dst, err := c.tp.responseDest(res, to)
-	if err != nil {
-		return nil, false
-	}
-	buf := wireBufs.Get().(*bytes.Buffer)
-	buf.Reset()
-	res.StringWrite(buf)
-	// Exactly its size: tens of thousands of these wait at once under load.
-	e.resend, e.udp, e.dst = bytes.Clone(buf.Bytes()), udp, dst
-	wireBufs.Put(buf)
-	return e, true
+// newParked builds a parked entry; resend is a NIST's final response as it went out over UDP
+// (nil for the other kinds).
+func newParked(kind transaction.Kind, state transaction.State, callID string, until time.Time, resend *sentWire) *parked {
+	return &parked{kind: kind, state: state, callID: strings.Clone(callID), until: until, resend: resend}
 }
 
 // park takes a transaction's wait from its actor.
@@ -90,10 +65,13 @@ func (s *shard) park(ctx actor.Context, m *txParking) {
 	}
 	delete(s.txs, m.Key) // byPID stays until Terminated, which counts the actor gone
 	// The key's strings may share memory with the parsed request; keep only their bytes.
-	key := m.Key
-	key.Branch, key.Host = strings.Clone(key.Branch), strings.Clone(key.Host)
-	s.parked[key] = m.Entry
-	s.parkQueue = append(s.parkQueue, parkedRef{key: key, until: m.Entry.until})
+	e := m.Entry
+	e.key = m.Key
+	e.key.Branch, e.key.Host = strings.Clone(e.key.Branch), strings.Clone(e.key.Host)
+	s.parked[e.key] = e
+	// Every wait of one kind lasts the same, so entries expire nearly in the order they
+	// came: the queue is a FIFO checked from its head (a ring buffer: no copying as it moves).
+	s.parkQueue.PushBack(e)
 	s.c.stats.Parked.Add(1)
 	s.c.metrics.txMoved(m.Entry.kind, transaction.Idle, m.Entry.state)
 	ctx.Poison(m.PID)
@@ -101,11 +79,11 @@ func (s *shard) park(ctx actor.Context, m *txParking) {
 }
 
 func (s *shard) armSweep(ctx actor.Context) {
-	if s.sweepArmed || len(s.parkQueue) == 0 {
+	if s.sweepArmed || s.parkQueue.Len() == 0 {
 		return
 	}
 	s.sweepArmed = true
-	d := max(time.Until(s.parkQueue[0].until), parkSweepEvery)
+	d := max(time.Until(s.parkQueue.Front().until), parkSweepEvery)
 	self, root := ctx.Self(), ctx.ActorSystem().Root
 	time.AfterFunc(d, func() { root.Send(self, &parkSweep{}) })
 }
@@ -114,20 +92,17 @@ func (s *shard) armSweep(ctx actor.Context) {
 func (s *shard) sweep(ctx actor.Context) {
 	s.sweepArmed = false
 	now := time.Now()
-	n := 0
-	for n < len(s.parkQueue) && !s.parkQueue[n].until.After(now) {
-		ref := s.parkQueue[n]
-		if e, ok := s.parked[ref.key]; ok && e.until.Equal(ref.until) {
-			delete(s.parked, ref.key)
-			s.c.stats.Parked.Add(-1)
-			s.c.metrics.txMoved(e.kind, e.state, transaction.Terminated)
-			s.c.logTransition(e.kind, e.callID, ref.key.Branch, e.state,
-				transaction.Event{Kind: transaction.TimerFired, Timer: waitTimer(e.kind)}, transaction.Terminated, true)
+	for s.parkQueue.Len() > 0 && !s.parkQueue.Front().until.After(now) {
+		e := s.parkQueue.PopFront()
+		if s.parked[e.key] != e {
+			continue // gone already (cannot happen today: a parked key is never parked again)
 		}
-		n++
+		delete(s.parked, e.key)
+		s.c.stats.Parked.Add(-1)
+		s.c.metrics.txMoved(e.kind, e.state, transaction.Terminated)
+		s.c.logTransition(e.kind, e.callID, e.key.Branch, e.state,
+			transaction.Event{Kind: transaction.TimerFired, Timer: waitTimer(e.kind)}, transaction.Terminated, true)
 	}
-	clear(s.parkQueue[:n]) // let the keys' strings go
-	s.parkQueue = s.parkQueue[n:]
 	s.armSweep(ctx)
 }
 
@@ -148,7 +123,7 @@ func waitTimer(k transaction.Kind) transaction.Timer {
 func (s *shard) parkedRequest(e *parked, req *sip.Request) {
 	switch {
 	case e.resend != nil:
-		if err := e.udp.write(e.resend, e.dst); err != nil {
+		if err := e.resend.udp.write(e.resend.b, e.resend.dst); err != nil {
 			s.c.stats.SendErrors.Add(1)
 		}
 	case e.kind == transaction.ServerInvite && req.Method == sip.ACK:

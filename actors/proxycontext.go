@@ -132,11 +132,9 @@ func (p *proxyContext) start(ctx actor.Context) {
 		p.c.observeDialog(req, dialog.RequestSeen, string(req.Method))
 	}
 	p.createsDialog = p.rt.recordRoute && req.Method == sip.INVITE && !hasToTag(req)
-	work := req.Clone()
-	proxy.PreprocessRoute(work, p.c.local)
 	p.r = &plugin.Request{
 		Received: req,
-		Work:     work,
+		Work:     plugin.WorkOn(req, p.c.local),
 		CallID:   p.callID,
 		Source:   p.from.Transport + ":" + p.from.Addr,
 		LoopHash: proxy.LoopHash(req),
@@ -156,7 +154,7 @@ func (p *proxyContext) decided(ctx actor.Context, res plugin.Result, at int) {
 		p.reject(ctx, p.r.Answer)
 		p.r = nil
 	case plugin.Forward:
-		p.startFork(ctx, p.r.Work, p.r.Targets, p.r.Fork, p.r.LoopHash)
+		p.startFork(ctx, p.r.Work, p.r.OwnsWork(), p.r.Targets, p.r.Fork, p.r.LoopHash)
 		p.r = nil
 	case plugin.Wait:
 		p.waiting = at

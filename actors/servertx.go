@@ -23,6 +23,8 @@ type serverTx struct {
 	m      transaction.Machine
 	timers timerSet
 	last   *sip.Response // the last response sent, for retransmissions
+	// lastWire is a NIST's final response as sent over UDP, for a parked wait to resend.
+	lastWire *sentWire
 	// offered is the response the TU just handed over; it becomes last only if the machine
 	// sends it (a response after the final one is dropped, §17.2.1/§17.2.2).
 	offered *sip.Response
@@ -163,22 +165,21 @@ func (t *serverTx) park(ctx actor.Context) {
 	if t.parking || t.ended || t.waitUntil.IsZero() {
 		return
 	}
-	var res *sip.Response
 	switch st := t.m.State(); {
 	case t.m.Kind() == transaction.ServerNonInvite && st == transaction.Completed && t.from.Transport == "UDP":
-		res = t.last
+		if t.lastWire == nil {
+			// Not sent as bytes we kept (cannot happen: a failed send ends the transaction).
+			if !t.timers.armed(transaction.TimerJ) {
+				t.timers.start(ctx, transaction.TimerJ, time.Until(t.waitUntil)) // the actor waits itself
+			}
+			return
+		}
 	case t.m.Kind() == transaction.ServerInvite && st == transaction.Accepted && t.tuDone:
 	default:
 		return
 	}
-	e, ok := t.c.parkedFor(t.m.Kind(), t.m.State(), t.callID, t.waitUntil, res, t.from)
-	if !ok {
-		if res != nil && !t.timers.armed(transaction.TimerJ) {
-			t.timers.start(ctx, transaction.TimerJ, time.Until(t.waitUntil)) // the actor waits itself
-		}
-		return
-	}
 	t.parking = true
+	e := newParked(t.m.Kind(), t.m.State(), t.callID, t.waitUntil, t.lastWire)
 	ctx.Send(ctx.Parent(), &txParking{Key: t.key, PID: ctx.Self(), Entry: e})
 }
 
@@ -264,7 +265,13 @@ func (t *serverTx) sendDirect(res *sip.Response) bool {
 	final := res.StatusCode >= 200 && !t.answered
 	t.answered = t.answered || final
 	t.c.metrics.response(res.StatusCode, t.started, final)
-	if err := t.c.tp.sendResponse(res, t.from); err != nil {
+	var err error
+	if final && t.from.Transport == "UDP" && t.m.Kind() == transaction.ServerNonInvite {
+		t.lastWire, err = t.c.tp.sendResponseKept(res, t.from)
+	} else {
+		err = t.c.tp.sendResponse(res, t.from)
+	}
+	if err != nil {
 		t.c.stats.SendErrors.Add(1)
 		t.log.Info("response not sent", zap.String("call_id", t.callID), zap.Int("code", res.StatusCode), zap.Error(err))
 		return false

@@ -6,6 +6,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
+	"github.com/gammazero/deque"
 	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/sipcore/transaction"
@@ -21,9 +22,9 @@ type shard struct {
 	txs   map[transaction.Key]*actor.PID
 	byPID map[string]transaction.Key
 	// parked holds the transactions waiting out their final timer without an actor
-	// (parked.go), parkQueue their expiries in order.
+	// (parked.go), parkQueue the same entries in the order they expire.
 	parked     map[transaction.Key]*parked
-	parkQueue  []parkedRef
+	parkQueue  deque.Deque[*parked]
 	sweepArmed bool
 }
 

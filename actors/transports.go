@@ -260,6 +260,29 @@ func (t *Transports) sendResponse(res *sip.Response, to Peer) error {
 	return writeUDP(udp, res, dst)
 }
 
+// sentWire is a response as it went out over UDP: its bytes (exactly their size: tens of
+// thousands of these wait at once under load, parked.go) and where they went.
+type sentWire struct {
+	b   []byte
+	udp *udpListener
+	dst netip.AddrPort
+}
+
+// sendResponseKept is sendResponse to a UDP peer, keeping what was sent so that a parked wait
+// can resend it without building it again.
+func (t *Transports) sendResponseKept(res *sip.Response, to Peer) (*sentWire, error) {
+	udp, dst, err := t.responseDest(res, to)
+	if err != nil {
+		return nil, err
+	}
+	buf := wireBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	res.StringWrite(buf)
+	w := &sentWire{b: bytes.Clone(buf.Bytes()), udp: udp, dst: dst}
+	wireBufs.Put(buf)
+	return w, udp.write(w.b, dst)
+}
+
 // responseDest is where a response to a request from a UDP peer goes: the top Via's
 // received/rport address, from the listener the request arrived on.
 func (t *Transports) responseDest(res *sip.Response, to Peer) (*udpListener, netip.AddrPort, error) {

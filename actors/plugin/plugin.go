@@ -53,7 +53,8 @@ type Waiter interface {
 type Request struct {
 	// Received is the request as it arrived; never edited (other actors may read it).
 	Received *sip.Request
-	// Work is the proxy's own copy after Route pre-processing (§16.4); handlers may edit it.
+	// Work is the request after Route pre-processing (§16.4). It is Received itself until a
+	// handler needs to change it: handlers read Work, and edit only what Edit returns.
 	Work *sip.Request
 	// CallID is the request's Call-ID, for log lines.
 	CallID string
@@ -80,6 +81,30 @@ type Request struct {
 	Now time.Time
 	Log *zap.Logger
 }
+
+// WorkOn returns the request a chain starts with: req itself when §16.4 Route pre-processing
+// has nothing to do (no Route header, as for most requests answered here), else the proxy's
+// copy with it done.
+func WorkOn(req *sip.Request, local *proxy.Local) *sip.Request {
+	if proxy.TopRoute(req) == nil {
+		return req
+	}
+	work := req.Clone()
+	proxy.PreprocessRoute(work, local)
+	return work
+}
+
+// Edit returns Work for editing: the first edit of a request still shared with Received makes
+// the proxy's own copy.
+func (r *Request) Edit() *sip.Request {
+	if r.Work == r.Received {
+		r.Work = r.Received.Clone()
+	}
+	return r.Work
+}
+
+// OwnsWork reports whether Work is the proxy's own copy, which forwarding may change in place.
+func (r *Request) OwnsWork() bool { return r.Work != r.Received }
 
 // Reply sets the answer and returns Answered.
 func (r *Request) Reply(code int, reason string, hdrs ...sip.Header) Result {

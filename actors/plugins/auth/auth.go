@@ -145,7 +145,7 @@ func (a *Auth) Resume(r *plugin.Request, answer any) plugin.Result {
 	}
 	if !register {
 		// §22.3: a proxy removes the credentials meant for its own realm before forwarding.
-		a.removeCredentials(r.Work, p.header)
+		a.removeCredentials(r.Edit(), p.header)
 	}
 	return plugin.Continue
 }

@@ -158,6 +158,9 @@ func TestProxyAuthentication(t *testing.T) {
 	if hs := r.Work.GetHeaders("Proxy-Authorization"); len(hs) != 1 || !strings.Contains(hs[0].Value(), "elsewhere") {
 		t.Fatalf("Proxy-Authorization left: %v", hs)
 	}
+	if hs := r.Received.GetHeaders("Proxy-Authorization"); len(hs) != 2 {
+		t.Fatalf("the received request was edited: %v", hs)
+	}
 
 	// Someone else's user calling one of ours: no challenge. Calling elsewhere through us: 403.
 	r, _ = invite("carol@example.net", "alice@example.com")

@@ -28,7 +28,7 @@ func (m *MaxFwd) Serve(r *plugin.Request) plugin.Result {
 		if mf := r.Work.MaxForwards(); mf != nil && int(mf.Val()) > m.Limit {
 			// sipgo shares header values between clones: replace, never edit in place.
 			v := sip.MaxForwardsHeader(m.Limit)
-			r.Work.ReplaceHeader(&v)
+			r.Edit().ReplaceHeader(&v)
 		}
 	}
 	return plugin.Continue

@@ -16,12 +16,15 @@ func TestMaxFwd(t *testing.T) {
 	if (&MaxFwd{Limit: 16}).Serve(r) != plugin.Continue || r.Work.MaxForwards().Val() != 16 {
 		t.Fatalf("capped: %d", r.Work.MaxForwards().Val())
 	}
-	if r.Received.MaxForwards().Val() != 200 {
-		t.Fatal("the received request was edited")
+	if r.Received.MaxForwards().Val() != 200 || !r.OwnsWork() {
+		t.Fatal("the received request was edited, not copied")
 	}
 	r, _ = plugintest.Request(t, "INVITE sip:b@example.com SIP/2.0", "Max-Forwards: 200",
 		"From: <sip:a@example.org>;tag=1", "To: <sip:b@example.com>", "CSeq: 1 INVITE")
 	if (&MaxFwd{}).Serve(r) != plugin.Continue || r.Work.MaxForwards().Val() != 200 {
 		t.Fatal("limit 0 changed Max-Forwards")
+	}
+	if r.OwnsWork() {
+		t.Fatal("a request nothing edited was copied")
 	}
 }

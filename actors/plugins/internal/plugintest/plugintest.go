@@ -38,8 +38,7 @@ func Request(t testing.TB, line string, hdrs ...string) (*plugin.Request, *[]any
 		t.Fatalf("parse: %v\n%s", err, raw)
 	}
 	req := msg.(*sip.Request)
-	work := req.Clone()
-	proxy.PreprocessRoute(work, Local)
+	work := plugin.WorkOn(req, Local)
 	sent := &[]any{}
 	return &plugin.Request{
 		Received: req, Work: work, CallID: "test-call", Source: "UDP:10.0.0.1:5060",

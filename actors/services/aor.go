@@ -27,6 +27,7 @@ type aorActor struct {
 	seq    uint64
 	timer  *time.Timer
 	gen    uint32
+	due    time.Time // when timer fires
 	log    *zap.Logger
 	// serving is the request being served, so that a failure can still answer it.
 	serving *queued
@@ -84,6 +85,7 @@ func (a *aorActor) Receive(ctx actor.Context) {
 		a.saved(ctx, m)
 	case *expiryDue:
 		if m.Gen == a.gen {
+			a.timer = nil // fired: the next arm sets another
 			a.enqueue(ctx, m)
 		}
 	case *RegisterRequested, *BindingRemoveRequested:
@@ -239,16 +241,22 @@ func (a *aorActor) settled(ctx actor.Context) {
 }
 
 // arm sets the timer for the earliest expiry (a generation tells a late, replaced timer apart).
+// A timer that fires no later than the earliest expiry is kept: a refresh, the usual change,
+// only moves expiries later, and an early timer finds nothing expired and arms again.
 func (a *aorActor) arm(ctx actor.Context) {
+	next, ok := a.rec.NextExpiry()
+	if ok && a.timer != nil && !a.due.After(next) {
+		return
+	}
 	a.gen++
 	if a.timer != nil {
 		a.timer.Stop()
 		a.timer = nil
 	}
-	next, ok := a.rec.NextExpiry()
 	if !ok {
 		return
 	}
+	a.due = next
 	msg := &expiryDue{Gen: a.gen, At: next}
 	self, root := ctx.Self(), ctx.ActorSystem().Root
 	a.timer = time.AfterFunc(time.Until(next), func() { root.Send(self, msg) })

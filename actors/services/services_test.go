@@ -2,6 +2,7 @@ package services
 
 import (
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -181,6 +182,47 @@ func TestBindingExpiresOnItsTimer(t *testing.T) {
 	}
 	if a := h.lookup("sip:dave@example.com"); !a.Known || len(a.Bindings) != 0 {
 		t.Fatalf("after expiry: %+v", a)
+	}
+}
+
+// TestRefreshMovesTheExpiryTimer: a refresh that shortens a registration re-arms the AOR's timer
+// earlier; one that lengthens it keeps the armed timer, which fires early, purges nothing and
+// arms again.
+func TestRefreshMovesTheExpiryTimer(t *testing.T) {
+	h := newHarness(t, filepath.Join(t.TempDir(), "bindings.db"))
+	defer h.stop()
+	short := registrar.Policy{DefaultExpires: time.Second, MinExpires: time.Second, MaxExpires: time.Hour}
+	register := func(user string, cseq, expires int) {
+		t.Helper()
+		reg := mustParse(t, user, "sip:"+user+"@10.0.0.5;expires="+strconv.Itoa(expires), cseq, short)
+		h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: reg, ReplyTo: h.probe})
+		if code := h.wait().(*RegisterAnswered).Answer.Code; code != 200 {
+			t.Fatalf("register %s: %d", user, code)
+		}
+	}
+	// Stored: only the timer's purge takes a binding out of the store (a lookup already
+	// leaves out expired ones).
+	known := func(user string) bool {
+		aors, err := h.s.opts.Store.AORs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.Contains(aors, "sip:"+user+"@example.com")
+	}
+	register("erin", 1, 3600)
+	register("erin", 2, 1) // shortened: the timer moves to 1 s
+	register("fred", 1, 1)
+	register("fred", 2, 3) // lengthened: the 1 s timer stays, and must not purge fred
+	time.Sleep(1500 * time.Millisecond)
+	if !known("fred") {
+		t.Fatal("fred's refreshed binding was purged at its old expiry")
+	}
+	deadline := time.Now().Add(6 * time.Second)
+	for known("erin") || known("fred") {
+		if time.Now().After(deadline) {
+			t.Fatalf("bindings still there after their expiry: erin %v, fred %v", known("erin"), known("fred"))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

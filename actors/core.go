@@ -186,9 +186,13 @@ func (c *core) logTransition(k transaction.Kind, callID, branch string, from tra
 // are kept for restarts), whereas the actor releases what it no longer needs. Transaction
 // actors are stopped on failure, never restarted, so the value is never reused; a shard
 // restarted with the same value would keep its table, which is what it needs anyway.
+//
+// The mailbox is protoactor's lock-free one (a linked queue) rather than its default ring
+// behind a mutex: shards take messages from every read loop and transaction at once, and
+// REGISTER at 20k/s on 2 cores ran with a third fewer retransmissions (bench register, A/B).
 func (c *core) txProps(a actor.Actor) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return a },
-		actor.WithDispatcher(c.dispatcher), actor.WithSupervisor(c.txStrategy))
+		actor.WithDispatcher(c.dispatcher), actor.WithSupervisor(c.txStrategy), actor.WithMailbox(actor.UnboundedLockfree()))
 }
 
 // routing is one configuration's way of routing requests. Built whole and never changed: a

@@ -4,6 +4,7 @@
 //
 //	go run ./bench all [--runs 3]                        every workload below, one report
 //	go run ./bench calls [--runs N] [--rates ...]        INVITE…BYE through a Record-Routing proxy
+//	go run ./bench fork                                  the same calls to a user on two phones
 //	go run ./bench register [--auth] [--store bolt|memory] [--users N]
 //	go run ./bench options                               OPTIONS answered by the proxy itself
 //
@@ -39,7 +40,7 @@ func main() {
 	switch os.Args[1] {
 	case "all":
 		err = all(os.Args[2:])
-	case "calls", "register", "options":
+	case "calls", "fork", "register", "options":
 		var o options
 		var w workload
 		if w, o, err = parse(os.Args[1], os.Args[2:]); err == nil {
@@ -57,6 +58,7 @@ func main() {
 func usage() {
 	fmt.Fprintln(os.Stderr, `usage: go run ./bench all [--runs N] [--step 5s]
        go run ./bench calls [--runs N] [--rates 500,1000,...] [--step 5s] [--kamailio=true|false]
+       go run ./bench fork [common flags]
        go run ./bench register [--auth] [--store bolt|memory] [--users N] [common flags]
        go run ./bench options [common flags]`)
 	os.Exit(2)
@@ -82,6 +84,9 @@ type workload struct {
 	store                      string
 	uas                        bool // a SIPp UAS answers the calls
 	kamailio                   bool // Kamailio can do the same work
+	// fork: the callee is registered from two phones, one answering (uas.xml), one ringing
+	// until the proxy CANCELs it (uas_ring_cancel.xml); no static route.
+	fork bool
 }
 
 func workloads(name string, auth bool, store string, users int) workload {
@@ -90,6 +95,12 @@ func workloads(name string, auth bool, store string, users int) workload {
 		return workload{name: "calls", unit: "call", scenario: "call.xml", rates: "500,1000,2000,3000,4000,5000",
 			uas: true, kamailio: true, store: "memory",
 			note: "Full calls (INVITE/100/180/200/ACK/BYE/200, `call.xml`) through a stateful Record-Routing proxy to a SIPp UAS."}
+	case "fork":
+		return workload{name: "fork", unit: "call", scenario: "call.xml", rates: "250,500,1000,1500,2000,2500,3000",
+			uas: true, fork: true, kamailio: true, store: "memory",
+			note: "Forked calls (`call.xml`): the callee is registered from two phones and both ring at once; " +
+				"one answers (`uas.xml`), the proxy CANCELs the other (`uas_ring_cancel.xml`: 180, then 200 to the CANCEL, " +
+				"487, ACK). Kamailio: `lookup(\"location\")` appends both branches, `t_relay` forks them."}
 	case "options":
 		return workload{name: "options", unit: "OPTIONS", scenario: "options.xml", rates: "2000,4000,8000,12000,16000,20000",
 			kamailio: true, store: "memory",
@@ -146,6 +157,7 @@ func all(args []string) error {
 		"SIPp UAC (and UAS) on the same machine, loopback.\n\n", time.Now().UTC().Format(time.RFC1123), runtime.NumCPU(), o.step, o.runs)
 	for _, w := range []workload{
 		workloads("calls", false, "", 0),
+		workloads("fork", false, "", 0),
 		workloads("register", false, "memory", *users),
 		workloads("register", false, "bolt", *users),
 		workloads("register", true, "bolt", *users),
@@ -258,6 +270,20 @@ func (o options) ramp(root, bin, dir, name string, w workload, inf, usersYAML st
 		defer uas.Stop()
 		uasAddr = fmt.Sprintf("127.0.0.1:%d", uasPort)
 	}
+	var phones []string // fork: the callee's two contacts
+	if w.fork {
+		ringDir := filepath.Join(dir, "ringing")
+		ringPort, _ := sipp.FreePort()
+		if err := os.MkdirAll(ringDir, 0o755); err != nil {
+			return nil, err
+		}
+		ring, err := sipp.StartServer(ringDir, filepath.Join(root, "bench", "scenarios", "uas_ring_cancel.xml"), ringPort, 100_000_000)
+		if err != nil {
+			return nil, err
+		}
+		defer ring.Stop()
+		phones = []string{uasAddr, fmt.Sprintf("127.0.0.1:%d", ringPort)}
+	}
 	port, _ := sipp.FreePort()
 	var proxy *harness.Proxy
 	var err error
@@ -274,7 +300,7 @@ func (o options) ramp(root, bin, dir, name string, w workload, inf, usersYAML st
 				profile(adminAddr, d, filepath.Join(stepDir, "cpu.pprof"), o.log)
 			}
 		}
-		if w.uas {
+		if w.uas && !w.fork {
 			cfg += fmt.Sprintf("routes:\n  - match: '.*'\n    to: sip:%s\n", uasAddr)
 		}
 		if w.auth {
@@ -301,11 +327,46 @@ func (o options) ramp(root, bin, dir, name string, w workload, inf, usersYAML st
 		return nil, err
 	}
 	defer proxy.Stop()
+	if w.fork {
+		if err := registerPhones(root, dir, port, phones); err != nil {
+			return nil, err
+		}
+	}
 	return harness.Ramp{
 		Scenario: filepath.Join(root, "bench", "scenarios", w.scenario), Extra: []string{"-inf", inf},
 		Target: fmt.Sprintf("127.0.0.1:%d", port), Rates: o.rates, Duration: o.step, ProxyPID: proxy.PID(), Dir: dir,
 		Log: o.log, During: during,
 	}.Run(context.Background())
+}
+
+// registerPhones registers the user every call of the ramp calls ("bench", see writeUsers)
+// at each of the contacts, through the proxy on port.
+func registerPhones(root, dir string, port int, contacts []string) error {
+	dir = filepath.Join(dir, "register")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var inf strings.Builder
+	inf.WriteString("SEQUENTIAL\n")
+	for _, c := range contacts {
+		fmt.Fprintf(&inf, "bench;%s;3600\n", c)
+	}
+	path := filepath.Join(dir, "phones.csv")
+	if err := os.WriteFile(path, []byte(inf.String()), 0o644); err != nil {
+		return err
+	}
+	uacPort, _ := sipp.FreePort()
+	res, err := sipp.UAC{Dir: dir, Target: fmt.Sprintf("127.0.0.1:%d", port), Transport: "udp", Port: uacPort,
+		Calls: len(contacts), Rate: 10, Scenario: filepath.Join(root, "bench", "scenarios", "register.xml"),
+		Extra: []string{"-inf", path}, Timeout: 10 * time.Second}.Run(context.Background())
+	if err != nil {
+		return fmt.Errorf("registering the phones: %w", err)
+	}
+	if res.Successful != len(contacts) {
+		return fmt.Errorf("registering the phones: %d of %d REGISTERs answered 200 (%s)",
+			res.Successful, len(contacts), sipp.ErrorLog(dir, "uac"))
+	}
+	return nil
 }
 
 // profile saves a CPU profile of the daemon (its admin API, pprof on) over most of a step.

@@ -9,7 +9,8 @@
 //	go run ./bench options                               OPTIONS answered by the proxy itself
 //
 // Common flags: --runs (ramps per proxy, alternating between proxies; the report gives
-// medians), --rates, --step, --kamailio=false, --out. Results go to bench/results/<run>/:
+// medians), --rates, --step, --kamailio=false, --out, --profile; --target HOST:PORT [--pid N]
+// [--uas-port N] drives a proxy already running instead. Results go to bench/results/<run>/:
 // results.json, summary.md and chart.png per workload (report.md for `all`).
 package main
 
@@ -60,7 +61,9 @@ func usage() {
        go run ./bench calls [--runs N] [--rates 500,1000,...] [--step 5s] [--kamailio=true|false]
        go run ./bench fork [common flags]
        go run ./bench register [--auth] [--store bolt|memory] [--users N] [common flags]
-       go run ./bench options [common flags]`)
+       go run ./bench options [common flags]
+common flags: --runs N --rates R1,R2,... --step D --kamailio=false --out DIR --profile
+              --target HOST:PORT [--pid N] [--uas-port N]  (a proxy already running)`)
 	os.Exit(2)
 }
 
@@ -72,7 +75,13 @@ type options struct {
 	kamailio bool
 	out      string
 	profile  bool
-	log      func(string, ...any)
+	// target: a proxy already running (host:port) is driven instead of starting partysip and
+	// Kamailio; pid is its process for CPU and RSS (0: not measured); uasPort is where the
+	// SIPp UAS listens (0: a free port), for a running proxy's route to the calls' callee.
+	target  string
+	pid     int
+	uasPort int
+	log     func(string, ...any)
 }
 
 // workload is one kind of load: its SIPp scenario and how each proxy is set up for it.
@@ -92,7 +101,7 @@ type workload struct {
 func workloads(name string, auth bool, store string, users int) workload {
 	switch name {
 	case "calls":
-		return workload{name: "calls", unit: "call", scenario: "call.xml", rates: "500,1000,2000,3000,4000,5000",
+		return workload{name: "calls", unit: "call", scenario: "call.xml", rates: "500,1000,2000,3000,3500,4000,5000",
 			uas: true, kamailio: true, store: "memory",
 			note: "Full calls (INVITE/100/180/200/ACK/BYE/200, `call.xml`) through a stateful Record-Routing proxy to a SIPp UAS."}
 	case "fork":
@@ -107,7 +116,7 @@ func workloads(name string, auth bool, store string, users int) workload {
 			note: "OPTIONS to the proxy itself, answered 200 (partysip: a server transaction; Kamailio: `sl_send_reply`)."}
 	}
 	w := workload{name: "register-" + store, unit: "REGISTER", scenario: "register.xml", users: users, store: store,
-		rates: "1000,2000,4000,8000,12000,16000,20000", kamailio: !auth,
+		rates: "1000,2000,4000,8000,12000,16000,18000,20000", kamailio: !auth,
 		note: fmt.Sprintf("One REGISTER per SIPp call, %d users in turn (`register.xml`), bindings store `%s`; "+
 			"Kamailio: usrloc in memory (db_mode 0), replying statelessly.", users, store)}
 	if auth {
@@ -141,6 +150,9 @@ func commonFlags(fs *flag.FlagSet) (*options, *string) {
 	fs.BoolVar(&o.kamailio, "kamailio", true, "also run Kamailio when it is installed")
 	fs.StringVar(&o.out, "out", "bench/results", "where results go")
 	fs.BoolVar(&o.profile, "profile", false, "take a CPU profile of partysip during each step (cpu.pprof beside the step's SIPp files)")
+	fs.StringVar(&o.target, "target", "", "host:port of a proxy already running: drive it instead of starting partysip and Kamailio")
+	fs.IntVar(&o.pid, "pid", 0, "with --target: the proxy's process id, for CPU per operation and peak RSS (0: not measured)")
+	fs.IntVar(&o.uasPort, "uas-port", 0, "loopback port of the SIPp UAS that answers calls (0: a free one); with --target, route calls there")
 	return o, fs.String("rates", "", "rates per second, in order (default: the workload's)")
 }
 
@@ -207,17 +219,20 @@ func (o options) run(w workload, sub string) (*harness.Report, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	bin, err := harness.BuildPartysip(root, dir)
-	if err != nil {
-		return nil, err
-	}
 	inf, usersYAML, err := writeUsers(dir, w)
 	if err != nil {
 		return nil, err
 	}
-	proxies := []string{"partysip"}
-	if _, err := exec.LookPath("kamailio"); err == nil && o.kamailio && w.kamailio {
-		proxies = append(proxies, "kamailio")
+	var bin string
+	proxies := []string{"target"}
+	if o.target == "" {
+		if bin, err = harness.BuildPartysip(root, dir); err != nil {
+			return nil, err
+		}
+		proxies = []string{"partysip"}
+		if _, err := exec.LookPath("kamailio"); err == nil && o.kamailio && w.kamailio {
+			proxies = append(proxies, "kamailio")
+		}
 	}
 	rep := &harness.Report{Workload: w.name, Unit: w.unit, Note: w.note, Step: o.step.String(),
 		Started: time.Now().UTC(), CPUs: runtime.NumCPU()}
@@ -255,14 +270,18 @@ func (o options) run(w workload, sub string) (*harness.Report, error) {
 	return rep, nil
 }
 
-// ramp starts one proxy (and the UAS the workload needs) in dir and ramps the scenario at it.
+// ramp starts one proxy (none for "target": o.target runs already) and the UAS the workload
+// needs in dir, and ramps the scenario at it.
 func (o options) ramp(root, bin, dir, name string, w workload, inf, usersYAML string) ([]harness.Step, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	uasAddr := "127.0.0.1:9" // nothing listens: registrations only
 	if w.uas {
-		uasPort, _ := sipp.FreePort()
+		uasPort := o.uasPort
+		if uasPort == 0 {
+			uasPort, _ = sipp.FreePort()
+		}
 		uas, err := sipp.StartServer(dir, filepath.Join(root, "bench", "scenarios", "uas.xml"), uasPort, 100_000_000)
 		if err != nil {
 			return nil, err
@@ -285,10 +304,13 @@ func (o options) ramp(root, bin, dir, name string, w workload, inf, usersYAML st
 		phones = []string{uasAddr, fmt.Sprintf("127.0.0.1:%d", ringPort)}
 	}
 	port, _ := sipp.FreePort()
+	target, pid := fmt.Sprintf("127.0.0.1:%d", port), 0
 	var proxy *harness.Proxy
 	var err error
 	var during func(int, time.Duration, string)
 	switch name {
+	case "target":
+		target, pid = o.target, o.pid
 	case "partysip":
 		cfg := fmt.Sprintf("listen: [udp:127.0.0.1:%d]\nstore:\n  driver: %s\n  path: %s\n",
 			port, w.store, filepath.Join(dir, "bindings.db"))
@@ -326,22 +348,25 @@ func (o options) ramp(root, bin, dir, name string, w workload, inf, usersYAML st
 	if err != nil {
 		return nil, err
 	}
-	defer proxy.Stop()
+	if proxy != nil {
+		defer proxy.Stop()
+		pid = proxy.PID()
+	}
 	if w.fork {
-		if err := registerPhones(root, dir, port, phones); err != nil {
+		if err := registerPhones(root, dir, target, phones); err != nil {
 			return nil, err
 		}
 	}
 	return harness.Ramp{
 		Scenario: filepath.Join(root, "bench", "scenarios", w.scenario), Extra: []string{"-inf", inf},
-		Target: fmt.Sprintf("127.0.0.1:%d", port), Rates: o.rates, Duration: o.step, ProxyPID: proxy.PID(), Dir: dir,
+		Target: target, Rates: o.rates, Duration: o.step, ProxyPID: pid, Dir: dir,
 		Log: o.log, During: during,
 	}.Run(context.Background())
 }
 
 // registerPhones registers the user every call of the ramp calls ("bench", see writeUsers)
-// at each of the contacts, through the proxy on port.
-func registerPhones(root, dir string, port int, contacts []string) error {
+// at each of the contacts, through the proxy at target.
+func registerPhones(root, dir, target string, contacts []string) error {
 	dir = filepath.Join(dir, "register")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -356,7 +381,7 @@ func registerPhones(root, dir string, port int, contacts []string) error {
 		return err
 	}
 	uacPort, _ := sipp.FreePort()
-	res, err := sipp.UAC{Dir: dir, Target: fmt.Sprintf("127.0.0.1:%d", port), Transport: "udp", Port: uacPort,
+	res, err := sipp.UAC{Dir: dir, Target: target, Transport: "udp", Port: uacPort,
 		Calls: len(contacts), Rate: 10, Scenario: filepath.Join(root, "bench", "scenarios", "register.xml"),
 		Extra: []string{"-inf", path}, Timeout: 10 * time.Second}.Run(context.Background())
 	if err != nil {

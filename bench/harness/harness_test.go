@@ -63,6 +63,15 @@ func TestRampSmoke(t *testing.T) {
 	if cpu, err := CPUTime(p.PID()); err != nil || cpu <= 0 {
 		t.Errorf("the daemon's CPU time: %v %v", cpu, err)
 	}
+	// A proxy whose process is not known (bench --target without --pid): calls measured, CPU
+	// and RSS not.
+	blind, err := Ramp{
+		Scenario: filepath.Join(root, "bench", "scenarios", "register.xml"), Extra: []string{"-inf", inf},
+		Target: fmt.Sprintf("127.0.0.1:%d", port), Rates: []int{20}, Duration: time.Second, Dir: filepath.Join(dir, "blind"),
+	}.Run(context.Background())
+	if err != nil || len(blind) != 1 || blind[0].Successful != 20 || blind[0].CPUms1000 != 0 || blind[0].PeakRSSMB != 0 {
+		t.Errorf("ramp without the proxy's pid: %+v, %v", blind, err)
+	}
 
 	// The report: two runs of the same ramp, their medians, the Markdown and the chart.
 	rep := &Report{Workload: "register", Unit: "REGISTER", Step: "1s", CPUs: 2}

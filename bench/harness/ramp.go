@@ -41,7 +41,7 @@ type Ramp struct {
 	Target   string   // proxy host:port
 	Rates    []int
 	Duration time.Duration
-	ProxyPID int    // measured through /proc, with its child processes
+	ProxyPID int    // measured through /proc, with its child processes (0: not measured)
 	Dir      string // where each step's SIPp files go
 	Log      func(format string, args ...any)
 	// During, when set, runs beside each step (e.g. to take a CPU profile of the proxy for
@@ -79,7 +79,7 @@ func (r Ramp) step(ctx context.Context, rate int) (Step, error) {
 	if err != nil {
 		return Step{}, err
 	}
-	cpu0, err := TreeCPUTime(r.ProxyPID)
+	cpu0, err := r.proxyCPU()
 	if err != nil {
 		return Step{}, err
 	}
@@ -98,11 +98,14 @@ func (r Ramp) step(ctx context.Context, rate int) (Step, error) {
 		return Step{}, err
 	}
 	wall := time.Since(start)
-	cpu1, err := TreeCPUTime(r.ProxyPID)
+	cpu1, err := r.proxyCPU()
 	if err != nil {
 		return Step{}, err
 	}
-	rss, _ := TreePeakRSS(r.ProxyPID)
+	var rss int64
+	if r.ProxyPID != 0 {
+		rss, _ = TreePeakRSS(r.ProxyPID)
+	}
 	st := Step{Rate: rate, Calls: calls, Successful: res.Successful, Failed: res.Failed,
 		Retransmissions: res.Retransmissions, PeakRSSMB: float64(rss) / (1 << 20)}
 	st.Achieved = float64(res.Successful) / wall.Seconds()
@@ -114,6 +117,14 @@ func (r Ramp) step(ctx context.Context, rate int) (Step, error) {
 	st.Clean = float64(res.Failed) < 0.001*float64(calls) && float64(res.Retransmissions) < 0.01*float64(calls) &&
 		res.Successful+res.Failed >= calls
 	return st, nil
+}
+
+// proxyCPU is the proxy's CPU time so far (zero when its process is not known).
+func (r Ramp) proxyCPU() (time.Duration, error) {
+	if r.ProxyPID == 0 {
+		return 0, nil
+	}
+	return TreeCPUTime(r.ProxyPID)
 }
 
 // readRTT reads every response time (ms) SIPp's -trace_rtt wrote in dir.

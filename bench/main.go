@@ -282,7 +282,8 @@ func (o options) ramp(root, bin, dir, name string, w workload, inf, usersYAML st
 		if uasPort == 0 {
 			uasPort, _ = sipp.FreePort()
 		}
-		uas, err := sipp.StartServer(dir, filepath.Join(root, "bench", "scenarios", "uas.xml"), uasPort, 100_000_000)
+		uas, err := sipp.StartServer(dir, filepath.Join(root, "bench", "scenarios", "uas.xml"), uasPort, 100_000_000,
+			"-buff_size", harness.SocketBuffer)
 		if err != nil {
 			return nil, err
 		}
@@ -296,7 +297,8 @@ func (o options) ramp(root, bin, dir, name string, w workload, inf, usersYAML st
 		if err := os.MkdirAll(ringDir, 0o755); err != nil {
 			return nil, err
 		}
-		ring, err := sipp.StartServer(ringDir, filepath.Join(root, "bench", "scenarios", "uas_ring_cancel.xml"), ringPort, 100_000_000)
+		ring, err := sipp.StartServer(ringDir, filepath.Join(root, "bench", "scenarios", "uas_ring_cancel.xml"), ringPort, 100_000_000,
+			"-buff_size", harness.SocketBuffer)
 		if err != nil {
 			return nil, err
 		}
@@ -343,6 +345,7 @@ func (o options) ramp(root, bin, dir, name string, w workload, inf, usersYAML st
 			// 512 MB of shared memory: the 64 MB default runs out above ~600 calls/s
 			// (tm cannot allocate transactions); production configs raise it too.
 			"-f", filepath.Join(root, "bench", "kamailio", "kamailio.cfg"), "-D", "-E", "-m", "512", "-M", "16",
+			"-b", harness.SocketBuffer, // its UDP receive buffer may grow as large as partysip's
 			"-l", fmt.Sprintf("udp:127.0.0.1:%d", port), "-A", fmt.Sprintf(`UAS="sip:%s"`, uasAddr))
 	}
 	if err != nil {

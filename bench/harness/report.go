@@ -224,14 +224,17 @@ func floats(v []float64, format string) string {
 func (r *Report) Chart(path string) error {
 	lat, cpu := plot.New(), plot.New()
 	lat.Title.Text = r.Workload + ": p95 response time"
-	lat.X.Label.Text, lat.Y.Label.Text = "achieved "+r.Unit+"/s", "p95 ms (SIPp -trace_rtt)"
+	// Against the rate asked (the offered load), not the rate achieved: a proxy that collapses
+	// at a step achieves less than at the one before, and its line would turn back on itself.
+	x := "rate asked, " + r.Unit + "/s"
+	lat.X.Label.Text, lat.Y.Label.Text = x, "p95 ms (SIPp -trace_rtt)"
 	cpu.Title.Text = r.Workload + ": proxy CPU per " + r.Unit
-	cpu.X.Label.Text, cpu.Y.Label.Text = "achieved "+r.Unit+"/s", "CPU ms per "+r.Unit
+	cpu.X.Label.Text, cpu.Y.Label.Text = x, "CPU ms per "+r.Unit
 	for i, name := range r.Order {
 		var l, c plotter.XYs
 		for _, s := range r.Results[name].Median {
-			l = append(l, plotter.XY{X: s.Achieved, Y: s.P95ms})
-			c = append(c, plotter.XY{X: s.Achieved, Y: s.CPUms1000 / 1000})
+			l = append(l, plotter.XY{X: float64(s.Rate), Y: s.P95ms})
+			c = append(c, plotter.XY{X: float64(s.Rate), Y: s.CPUms1000 / 1000})
 		}
 		for _, pc := range []struct {
 			p   *plot.Plot

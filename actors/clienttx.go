@@ -29,9 +29,11 @@ type clientTx struct {
 	cancelWanted, cancelSent, reported, ended bool
 	// timerCFired: Timer C expired once and the branch was CANCELled; a second expiry ends it.
 	timerCFired bool
-	// waitUntil is when the final wait (Timer M or K) ends; parking: handed to the shard.
+	// waitUntil is when the final wait (Timer M, D or K) ends; parking: handed to the shard.
 	waitUntil time.Time
 	parking   bool
+	// ackWire is the ACK for a non-2xx as sent over UDP, for a parked wait (Timer D) to resend.
+	ackWire *sentWire
 }
 
 // timerC is the proxy's Timer C (§16.8); it lives beside the §17 machine's timers in the same
@@ -121,7 +123,13 @@ func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
 			}
 		case transaction.SendAck:
 			ack := proxy.NewAckForNon2xx(t.req, t.last)
-			_ = t.c.tp.sendRequest(ack, t.hop, t.udp, nil)
+			if t.hop.Transport == "UDP" {
+				if w, err := t.c.tp.sendRequestKept(ack, t.hop, t.udp); err == nil {
+					t.ackWire = w
+				}
+			} else {
+				_ = t.c.tp.sendRequest(ack, t.hop, t.udp, nil)
+			}
 		case transaction.PassResponse:
 			if t.last.StatusCode >= 200 {
 				t.reported = true
@@ -129,7 +137,7 @@ func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
 			t.report(ctx, &branchResponded{Index: t.index, Res: t.last})
 		case transaction.StartTimer:
 			t.timers.start(ctx, a.Timer, a.After)
-			if a.Timer == transaction.TimerM || a.Timer == transaction.TimerK {
+			if a.Timer == transaction.TimerM || a.Timer == transaction.TimerD || a.Timer == transaction.TimerK {
 				t.waitUntil = time.Now().Add(a.After)
 			}
 		case transaction.InformTimeout:
@@ -183,20 +191,22 @@ func (t *clientTx) release() {
 }
 
 // park hands the final wait to the shard once the machine only absorbs responses: an INVITE
-// in Accepted (Timer M: a retransmitted 2xx goes upstream), a non-INVITE over UDP in Completed
-// (Timer K). A reliable non-INVITE has no such wait.
+// in Accepted (Timer M: a retransmitted 2xx goes upstream), an INVITE over UDP in Completed
+// (Timer D: a retransmitted final response gets the ACK again, from its bytes), a non-INVITE
+// over UDP in Completed (Timer K). Over a reliable transport D and K are zero: no such wait.
 func (t *clientTx) park(ctx actor.Context) {
 	if t.parking || t.ended || !t.reported || t.waitUntil.IsZero() {
 		return
 	}
 	switch st := t.m.State(); {
 	case t.m.Kind() == transaction.ClientInvite && st == transaction.Accepted:
+	case t.m.Kind() == transaction.ClientInvite && st == transaction.Completed && t.ackWire != nil:
 	case t.m.Kind() == transaction.ClientNonInvite && st == transaction.Completed && t.hop.Transport == "UDP":
 	default:
 		return
 	}
 	t.parking = true
-	ctx.Send(ctx.Parent(), &txParking{Key: t.key, PID: ctx.Self(), Entry: newParked(t.m.Kind(), t.m.State(), t.callID, t.waitUntil, nil)})
+	ctx.Send(ctx.Parent(), &txParking{Key: t.key, PID: ctx.Self(), Entry: newParked(t.m.Kind(), t.m.State(), t.callID, t.waitUntil, t.ackWire)})
 }
 
 func (t *clientTx) sendFailed(err error) {

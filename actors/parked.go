@@ -6,6 +6,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
+	"github.com/gammazero/deque"
 
 	"github.com/partysip/partysip/sipcore/transaction"
 )
@@ -13,8 +14,9 @@ import (
 // Parking: a transaction whose machine has made its last decision and only waits out its final
 // timer, absorbing retransmissions meanwhile, hands that wait to its shard and its actor stops.
 // The waits are long over UDP — 64*T1 (32 s) for Timer J (a non-INVITE server transaction in
-// Completed), Timer L (an INVITE server transaction in Accepted, RFC 6026) and Timer M (an
-// INVITE client transaction in Accepted) — and at a few thousand requests a second most
+// Completed), Timer L (an INVITE server transaction in Accepted, RFC 6026), Timer M (an INVITE
+// client transaction in Accepted) and Timer D (one in Completed: every CANCELled branch of a
+// forked call ends there) — and at a few thousand requests a second most
 // transactions alive are in them. An actor with its mailbox, timers and parsed messages costs
 // kilobytes and work for the collector; a parked entry costs the bytes of one response.
 //
@@ -25,6 +27,7 @@ import (
 //	IST  Accepted:  a retransmitted INVITE is absorbed, an ACK passes on (statelessly, like
 //	                any ACK for a 2xx), a CANCEL gets 200 (§16.10: the context exists)
 //	ICT  Accepted:  a retransmitted 2xx passes on upstream, by Via, as its context would
+//	ICT  Completed: a retransmitted final response gets the ACK again (from its bytes)
 //
 // When the wait is over, the entry goes (the machine's Terminated), and the trace says so.
 type parked struct {
@@ -33,7 +36,8 @@ type parked struct {
 	state  transaction.State
 	callID string
 	until  time.Time
-	// resend is the final response of a NIST, as sent, and where it went.
+	// resend is what a retransmission gets again, as sent and where it went: a NIST's final
+	// response, an ICT's ACK for a non-2xx.
 	resend *sentWire
 }
 
@@ -51,8 +55,8 @@ type parkSweep struct{}
 // parkSweepEvery batches expiries: a sweep runs at most this often.
 const parkSweepEvery = 250 * time.Millisecond
 
-// newParked builds a parked entry; resend is a NIST's final response as it went out over UDP
-// (nil for the other kinds).
+// newParked builds a parked entry; resend is what a retransmission gets again (a NIST's final
+// response, an ICT Completed's ACK) as it went out over UDP, nil for the other waits.
 func newParked(kind transaction.Kind, state transaction.State, callID string, until time.Time, resend *sentWire) *parked {
 	return &parked{kind: kind, state: state, callID: strings.Clone(callID), until: until, resend: resend}
 }
@@ -69,51 +73,77 @@ func (s *shard) park(ctx actor.Context, m *txParking) {
 	e.key = m.Key
 	e.key.Branch, e.key.Host = strings.Clone(e.key.Branch), strings.Clone(e.key.Host)
 	s.parked[e.key] = e
-	// Every wait of one kind lasts the same, so entries expire nearly in the order they
-	// came: the queue is a FIFO checked from its head (a ring buffer: no copying as it moves).
-	s.parkQueue.PushBack(e)
+	// Every wait on one timer lasts the same, so its entries expire in the order they came:
+	// each timer's queue is a FIFO checked from its head (a ring buffer: no copying as it
+	// moves). One queue for all would hold a 5 s Timer K behind a 32 s Timer D.
+	tm := waitTimer(e.kind, e.state)
+	q := s.parkQueues[tm]
+	if q == nil {
+		q = new(deque.Deque[*parked])
+		s.parkQueues[tm] = q
+	}
+	q.PushBack(e)
 	s.c.stats.Parked.Add(1)
 	s.c.metrics.txMoved(m.Entry.kind, transaction.Idle, m.Entry.state)
 	ctx.Poison(m.PID)
 	s.armSweep(ctx)
 }
 
+// armSweep schedules a sweep for when the earliest parked wait ends, unless one is due by then.
 func (s *shard) armSweep(ctx actor.Context) {
-	if s.sweepArmed || s.parkQueue.Len() == 0 {
+	var next time.Time
+	for _, q := range s.parkQueues {
+		if q.Len() > 0 && (next.IsZero() || q.Front().until.Before(next)) {
+			next = q.Front().until
+		}
+	}
+	if next.IsZero() {
 		return
 	}
-	s.sweepArmed = true
-	d := max(time.Until(s.parkQueue.Front().until), parkSweepEvery)
+	now := time.Now()
+	at := next
+	if soonest := now.Add(parkSweepEvery); at.Before(soonest) {
+		at = soonest
+	}
+	if !s.sweepAt.IsZero() && !at.Before(s.sweepAt) {
+		return // the sweep already armed comes soon enough
+	}
+	s.sweepAt = at
 	self, root := ctx.Self(), ctx.ActorSystem().Root
-	time.AfterFunc(d, func() { root.Send(self, &parkSweep{}) })
+	time.AfterFunc(at.Sub(now), func() { root.Send(self, &parkSweep{}) })
 }
 
 // sweep ends the parked waits that are over.
 func (s *shard) sweep(ctx actor.Context) {
-	s.sweepArmed = false
+	s.sweepAt = time.Time{}
 	now := time.Now()
-	for s.parkQueue.Len() > 0 && !s.parkQueue.Front().until.After(now) {
-		e := s.parkQueue.PopFront()
-		if s.parked[e.key] != e {
-			continue // gone already (cannot happen today: a parked key is never parked again)
+	for tm, q := range s.parkQueues {
+		for q.Len() > 0 && !q.Front().until.After(now) {
+			e := q.PopFront()
+			if s.parked[e.key] != e {
+				continue // gone already (cannot happen today: a parked key is never parked again)
+			}
+			delete(s.parked, e.key)
+			s.c.stats.Parked.Add(-1)
+			s.c.metrics.txMoved(e.kind, e.state, transaction.Terminated)
+			s.c.logTransition(e.kind, e.callID, e.key.Branch, e.state,
+				transaction.Event{Kind: transaction.TimerFired, Timer: tm}, transaction.Terminated, true)
 		}
-		delete(s.parked, e.key)
-		s.c.stats.Parked.Add(-1)
-		s.c.metrics.txMoved(e.kind, e.state, transaction.Terminated)
-		s.c.logTransition(e.kind, e.callID, e.key.Branch, e.state,
-			transaction.Event{Kind: transaction.TimerFired, Timer: waitTimer(e.kind)}, transaction.Terminated, true)
 	}
 	s.armSweep(ctx)
 }
 
-// waitTimer is the timer a parked wait of kind k waits out.
-func waitTimer(k transaction.Kind) transaction.Timer {
+// waitTimer is the timer a parked wait of kind k in state st waits out.
+func waitTimer(k transaction.Kind, st transaction.State) transaction.Timer {
 	switch k {
 	case transaction.ServerNonInvite:
 		return transaction.TimerJ
 	case transaction.ServerInvite:
 		return transaction.TimerL
 	case transaction.ClientInvite:
+		if st == transaction.Completed {
+			return transaction.TimerD
+		}
 		return transaction.TimerM
 	}
 	return transaction.TimerK
@@ -123,9 +153,7 @@ func waitTimer(k transaction.Kind) transaction.Timer {
 func (s *shard) parkedRequest(e *parked, req *sip.Request) {
 	switch {
 	case e.resend != nil:
-		if err := e.resend.udp.write(e.resend.b, e.resend.dst); err != nil {
-			s.c.stats.SendErrors.Add(1)
-		}
+		s.resend(e.resend)
 	case e.kind == transaction.ServerInvite && req.Method == sip.ACK:
 		s.c.forwardStateless(req)
 	}
@@ -133,8 +161,12 @@ func (s *shard) parkedRequest(e *parked, req *sip.Request) {
 
 // parkedResponse handles a response matching a parked client transaction.
 func (s *shard) parkedResponse(e *parked, res *sip.Response) {
-	if e.kind == transaction.ClientInvite && res.StatusCode >= 200 && res.StatusCode < 300 {
+	switch {
+	case e.kind != transaction.ClientInvite:
+	case e.state == transaction.Accepted && res.StatusCode >= 200 && res.StatusCode < 300:
 		s.c.forwardResponseStateless(res)
+	case e.state == transaction.Completed && res.StatusCode >= 300 && e.resend != nil:
+		s.resend(e.resend)
 	}
 }
 
@@ -146,4 +178,11 @@ func (s *shard) parkedInfo() []TransactionInfo {
 			CallID: e.callID, Branch: k.Branch, Parked: true})
 	}
 	return out
+}
+
+// resend writes a kept message again.
+func (s *shard) resend(w *sentWire) {
+	if err := w.udp.write(w.b, w.dst); err != nil {
+		s.c.stats.SendErrors.Add(1)
+	}
 }

@@ -87,3 +87,58 @@ func TestParkedTransactionsActLikeTheirMachines(t *testing.T) {
 	c.uac.send(c.proxy, bye)
 	c.uas.expectRequest(sip.BYE)
 }
+
+// TestParkedCompletedInviteResendsItsAck: a branch answered with a failure ACKs it and waits
+// out Timer D parked (the case of every CANCELled branch of a forked call); a retransmitted
+// final response gets the same ACK again, from its bytes, and goes no further upstream. Waits
+// on shorter timers parked after it, in the same shard, still end on their own time.
+func TestParkedCompletedInviteResendsItsAck(t *testing.T) {
+	c := placeCall(t, "z9hG4bKparkD", "call-park-d", func(cfg *config.Config) {
+		cfg.Timers.T1 = 50 * time.Millisecond // Timer G: the server side retransmits until ACKed
+		cfg.Timers.T4 = 300 * time.Millisecond
+		cfg.Transactions.Shards = 1
+	})
+	busy := sip.NewResponseFromRequest(c.fwd, 486, "Busy Here", nil)
+	busy.To().Params.Add("tag", "b1")
+	c.uas.sendMsg(c.proxyFrom, busy)
+	ack, _ := c.uas.expectRequest(sip.ACK)
+	c.uac.expectResponse(486)
+	c.uac.send(c.proxy, asMethod(c.inv, sip.ACK)) // ends the server side's retransmissions
+
+	waitFor(t, "the client INVITE to park in Completed", func() bool { return c.e.Stats().Parked.Load() == 1 })
+	list, err := c.e.Transactions(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parked := 0
+	for _, tx := range list {
+		if tx.Parked {
+			parked++
+			if tx.Kind != "ICT" || tx.State != "Completed" {
+				t.Fatalf("parked %s in %s, want ICT in Completed", tx.Kind, tx.State)
+			}
+		}
+	}
+	if parked != 1 {
+		t.Fatalf("listing: %+v, want one parked transaction", list)
+	}
+
+	c.uas.sendMsg(c.proxyFrom, busy) // the callee did not hear the ACK
+	again, _ := c.uas.expectRequest(sip.ACK)
+	if again.String() != ack.String() {
+		t.Fatalf("ACK again:\n%s\nwant the first one\n%s", again, ack)
+	}
+	if m, _, got := c.uac.tryRecv(300 * time.Millisecond); got && m.(*sip.Response).StatusCode == 486 {
+		t.Fatalf("retransmitted 486 went upstream: %s", firstLine(m))
+	}
+
+	// Timer D is at least 32 s whatever T1. A BYE's waits (Timer J 3.2 s, Timer K 0.3 s) park
+	// behind it and end first.
+	bye := strings.Replace(asMethod(c.inv, sip.BYE), "z9hG4bKparkD", "z9hG4bKbyeD", 1)
+	c.uac.send(c.proxy, strings.Replace(bye, "CSeq: 1 BYE", "CSeq: 2 BYE", 1))
+	fwdBye, _ := c.uas.expectRequest(sip.BYE)
+	c.answer(fwdBye, 200, "OK")
+	c.uac.expectResponse(200)
+	waitFor(t, "the BYE transactions to park", func() bool { return c.e.Stats().Parked.Load() == 3 })
+	waitFor(t, "their waits to end before Timer D's", func() bool { return c.e.Stats().Parked.Load() == 1 })
+}

@@ -3,6 +3,7 @@ package actors
 import (
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
@@ -22,15 +23,16 @@ type shard struct {
 	txs   map[transaction.Key]*actor.PID
 	byPID map[string]transaction.Key
 	// parked holds the transactions waiting out their final timer without an actor
-	// (parked.go), parkQueue the same entries in the order they expire.
+	// (parked.go); parkQueues the same entries, one FIFO per timer waited out (see park).
 	parked     map[transaction.Key]*parked
-	parkQueue  deque.Deque[*parked]
-	sweepArmed bool
+	parkQueues map[transaction.Timer]*deque.Deque[*parked]
+	sweepAt    time.Time // when the next sweep is armed for; zero: none
+
 }
 
 func newShard(c *core, index int) actor.Actor {
 	return &shard{c: c, index: index, txs: make(map[transaction.Key]*actor.PID), byPID: make(map[string]transaction.Key),
-		parked: make(map[transaction.Key]*parked)}
+		parked: make(map[transaction.Key]*parked), parkQueues: make(map[transaction.Timer]*deque.Deque[*parked])}
 }
 
 // txsListRequested asks a shard (through a future, for operators) for its live transactions.

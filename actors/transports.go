@@ -260,8 +260,9 @@ func (t *Transports) sendResponse(res *sip.Response, to Peer) error {
 	return writeUDP(udp, res, dst)
 }
 
-// sentWire is a response as it went out over UDP: its bytes (exactly their size: tens of
-// thousands of these wait at once under load, parked.go) and where they went.
+// sentWire is a message as it went out over UDP — a NIST's final response, an ICT's ACK — its
+// bytes (exactly their size: tens of thousands of these wait at once under load, parked.go)
+// and where they went.
 type sentWire struct {
 	b   []byte
 	udp *udpListener
@@ -275,9 +276,26 @@ func (t *Transports) sendResponseKept(res *sip.Response, to Peer) (*sentWire, er
 	if err != nil {
 		return nil, err
 	}
+	return sendKept(res, udp, dst)
+}
+
+// sendRequestKept is sendRequest over UDP, keeping what was sent (see sendResponseKept).
+func (t *Transports) sendRequestKept(req *sip.Request, hop proxy.Hop, udp *udpListener) (*sentWire, error) {
+	if udp == nil {
+		return nil, ErrNoTransport
+	}
+	dst, err := t.resolve(hop, udp)
+	if err != nil {
+		return nil, err
+	}
+	return sendKept(req, udp, dst)
+}
+
+// sendKept serializes msg once into bytes of exactly its size, and sends them.
+func sendKept(msg sip.Message, udp *udpListener, dst netip.AddrPort) (*sentWire, error) {
 	buf := wireBufs.Get().(*bytes.Buffer)
 	buf.Reset()
-	res.StringWrite(buf)
+	msg.StringWrite(buf)
 	w := &sentWire{b: bytes.Clone(buf.Bytes()), udp: udp, dst: dst}
 	wireBufs.Put(buf)
 	return w, udp.write(w.b, dst)

@@ -149,7 +149,7 @@ func commonFlags(fs *flag.FlagSet) (*options, *string) {
 	fs.DurationVar(&o.step, "step", 5*time.Second, "how long each rate runs")
 	fs.BoolVar(&o.kamailio, "kamailio", true, "also run Kamailio when it is installed")
 	fs.StringVar(&o.out, "out", "bench/results", "where results go")
-	fs.BoolVar(&o.profile, "profile", false, "take a CPU profile of partysip during each step (cpu.pprof beside the step's SIPp files)")
+	fs.BoolVar(&o.profile, "profile", false, "profile partysip during each step (cpu.pprof and heap.pprof beside the step's SIPp files)")
 	fs.StringVar(&o.target, "target", "", "host:port of a proxy already running: drive it instead of starting partysip and Kamailio")
 	fs.IntVar(&o.pid, "pid", 0, "with --target: the proxy's process id, for CPU per operation and peak RSS (0: not measured)")
 	fs.IntVar(&o.uasPort, "uas-port", 0, "loopback port of the SIPp UAS that answers calls (0: a free one); with --target, route calls there")
@@ -321,7 +321,7 @@ func (o options) ramp(root, bin, dir, name string, w workload, inf, usersYAML st
 		if o.profile {
 			cfg += "admin:\n  pprof: true\n"
 			during = func(_ int, d time.Duration, stepDir string) {
-				profile(adminAddr, d, filepath.Join(stepDir, "cpu.pprof"), o.log)
+				profile(adminAddr, d, stepDir, o.log)
 			}
 		}
 		if w.uas && !w.fork {
@@ -397,10 +397,17 @@ func registerPhones(root, dir, target string, contacts []string) error {
 	return nil
 }
 
-// profile saves a CPU profile of the daemon (its admin API, pprof on) over most of a step.
-func profile(admin string, d time.Duration, path string, log func(string, ...any)) {
+// profile saves a CPU profile of the daemon (its admin API, pprof on) over most of a step,
+// then a heap profile (what is live, and what was allocated) at the step's end.
+func profile(admin string, d time.Duration, stepDir string, log func(string, ...any)) {
 	secs := max(int(d.Seconds())-1, 1)
-	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", admin, secs))
+	fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", admin, secs), filepath.Join(stepDir, "cpu.pprof"), log)
+	fetch(fmt.Sprintf("http://%s/debug/pprof/heap", admin), filepath.Join(stepDir, "heap.pprof"), log)
+}
+
+// fetch saves one pprof endpoint's answer to path.
+func fetch(url, path string, log func(string, ...any)) {
+	resp, err := http.Get(url)
 	if err != nil {
 		log("profile: %v", err)
 		return

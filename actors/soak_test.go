@@ -36,9 +36,11 @@ func TestSoak(t *testing.T) {
 	}
 	defer uas.Stop()
 	time.Sleep(200 * time.Millisecond)
+	var uacDir string // the last run's, for its error log
 	run := func(d time.Duration, rate int) sipp.Result {
 		port2, _ := sipp.FreePort()
-		res, err := sipp.UAC{Dir: t.TempDir(), Target: fmt.Sprintf("127.0.0.1:%d", port), Transport: "udp", Port: port2,
+		uacDir = t.TempDir()
+		res, err := sipp.UAC{Dir: uacDir, Target: fmt.Sprintf("127.0.0.1:%d", port), Transport: "udp", Port: port2,
 			Calls: int(d.Seconds()) * rate, Rate: rate, Timeout: d + time.Minute}.Run(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -71,7 +73,8 @@ func TestSoak(t *testing.T) {
 	// what is bounded grows in neither after the first.
 	const rate = 200
 	if res := run(8*time.Second, rate); res.Failed != 0 {
-		t.Fatalf("warm-up: %+v", res)
+		t.Fatalf("warm-up: %d ok, %d failed, %d retransmissions; UAC errors:\n%s\nUAS errors:\n%s",
+			res.Successful, res.Failed, res.Retransmissions, sipp.ErrorLog(uacDir, "uac"), sipp.ErrorLog(dir, "uas"))
 	}
 	quiet()
 	warmRegistry(e)
@@ -81,7 +84,8 @@ func TestSoak(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		res := run(period, rate)
 		if res.Failed != 0 || res.Successful != int(period.Seconds())*rate {
-			t.Fatalf("soak period %d: %d ok, %d failed", i+1, res.Successful, res.Failed)
+			t.Fatalf("soak period %d: %d ok, %d failed; UAC errors:\n%s\nUAS errors:\n%s", i+1, res.Successful,
+				res.Failed, sipp.ErrorLog(uacDir, "uac"), sipp.ErrorLog(dir, "uas"))
 		}
 		quiet()
 		g, h := measure()

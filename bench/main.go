@@ -101,7 +101,7 @@ type workload struct {
 func workloads(name string, auth bool, store string, users int) workload {
 	switch name {
 	case "calls":
-		return workload{name: "calls", unit: "call", scenario: "call.xml", rates: "500,1000,2000,3000,3500,4000,5000",
+		return workload{name: "calls", unit: "call", scenario: "call.xml", rates: "500,1000,1500,2000,2500,3000,3500,4000,5000",
 			uas: true, kamailio: true, store: "memory",
 			note: "Full calls (INVITE/100/180/200/ACK/BYE/200, `call.xml`) through a stateful Record-Routing proxy to a SIPp UAS."}
 	case "fork":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	rtmetrics "runtime/metrics"
 	"runtime/pprof"
@@ -30,7 +31,10 @@ func TestSoak(t *testing.T) {
 	e, port := startEngineWith(t, fmt.Sprintf("sip:127.0.0.1:%d", uasPort), func(c *config.Config) {
 		c.Timers.T1 = 100 * time.Millisecond // transactions leave 64*T1 = 6.4 s after their answer
 	})
-	uas, err := sipp.StartUAS(dir, "udp", uasPort)
+	// A UAS that answers with 200 alone: with T1 = 100 ms the proxy retransmits an INVITE the
+	// UAS is slow to answer, and SIPp's built-in uas (180, then 200) aborts such a call.
+	scenario, _ := filepath.Abs(filepath.Join("..", "bench", "scenarios", "uas_answer.xml"))
+	uas, err := sipp.StartUASScenario(dir, scenario, "udp", uasPort)
 	if err != nil {
 		t.Fatal(err)
 	}

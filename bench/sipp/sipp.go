@@ -64,9 +64,19 @@ func transportFlag(tp string) string {
 
 // StartUAS starts `sipp -sn uas` on 127.0.0.1:port. dir receives its logs.
 func StartUAS(dir, transport string, port int, extra ...string) (*Proc, error) {
-	args := append([]string{"-sn", "uas", "-i", "127.0.0.1", "-p", strconv.Itoa(port),
+	return StartUASScenario(dir, "", transport, port, extra...)
+}
+
+// StartUASScenario starts a SIPp UAS that serves calls until stopped, on 127.0.0.1:port, with
+// a scenario file (empty: SIPp's built-in uas). dir receives its logs.
+func StartUASScenario(dir, scenario, transport string, port int, extra ...string) (*Proc, error) {
+	sc := []string{"-sn", "uas"}
+	if scenario != "" {
+		sc = []string{"-sf", scenario}
+	}
+	args := append(append(sc, "-i", "127.0.0.1", "-p", strconv.Itoa(port),
 		"-t", transportFlag(transport), "-nostdin", "-trace_err",
-		"-error_file", filepath.Join(dir, "uas_errors.log")}, extra...)
+		"-error_file", filepath.Join(dir, "uas_errors.log")), extra...)
 	return start(dir, "uas", args)
 }
 
@@ -239,10 +249,14 @@ func ReadStats(path string) (map[string]string, error) {
 	return m, nil
 }
 
-// ErrorLog returns the tail of a sipp error log in dir, for test failure messages.
+// ErrorLog returns a sipp error log in dir for a test failure message: its beginning, where the
+// first error (the cause) is, and its end, where the last are (often that cause's echoes).
 func ErrorLog(dir, name string) string {
 	b, _ := os.ReadFile(filepath.Join(dir, name+"_errors.log"))
-	return tail(b, 3000)
+	if len(b) <= 5000 {
+		return string(b)
+	}
+	return string(b[:2500]) + "\n[…]\n" + tail(b, 2500)
 }
 
 func tail(b []byte, n int) string {

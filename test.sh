@@ -22,8 +22,8 @@ go mod tidy -diff
 
 echo "== go test -race"
 # Test binaries are built in parallel first, then run one package at a time: the SIPp load tests
-# (the soak, the harness smoke test, the daemon's end-to-end runs) run with T1 = 100 ms and must
-# not share a 2-core machine with the compiler and each other, or a starved SIPp turns into 408s.
+# (the soak, the harness smoke test, the daemon's end-to-end runs) then never share the 2 cores
+# with the compiler or with each other, and a SIPp starved of CPU cannot fail a call.
 if ! out=$(go test -race -count=1 -run '^$' ./... 2>&1); then
   echo "$out"; exit 1
 fi

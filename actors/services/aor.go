@@ -21,6 +21,7 @@ type aorActor struct {
 	s      *Services
 	aor    string
 	rec    registrar.Record
+	seed   *registrar.Record // the record read by the registrar's scan, used once at start
 	loaded bool
 	saving *pendingSave
 	queue  []queued
@@ -51,36 +52,35 @@ type pendingSave struct {
 	remove  bool // a BindingRemoveRequested to answer (through replyTo, a future)
 }
 
-func newAOR(s *Services, aor string) actor.Actor {
+func newAOR(s *Services, aor string) *aorActor {
 	return &aorActor{s: s, aor: aor, rec: registrar.Record{AOR: aor}, log: s.opts.Log}
 }
 
 func (a *aorActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started, *loadRetried:
-		// First start and restart alike: the store has the truth.
+		if a.seed != nil {
+			// Started by the registrar from a scan of the store: no read of our own.
+			rec := *a.seed
+			a.seed = nil
+			a.load(ctx, rec)
+			return
+		}
+		// A restart, or an AOR first seen since start: the store has the truth.
 		self, root := ctx.Self(), ctx.ActorSystem().Root
 		a.s.opts.Store.Load(a.aor, func(rec registrar.Record, err error) { root.Send(self, &recordLoaded{Rec: rec, Err: err}) })
 	case *recordLoaded:
 		if errors.Is(m.Err, store.ErrBusy) {
 			// The store's queue is full: try again shortly; requests wait in the queue.
 			self, root := ctx.Self(), ctx.ActorSystem().Root
-			time.AfterFunc(50*time.Millisecond, func() { root.Send(self, &loadRetried{}) })
+			time.AfterFunc(retryDelay(), func() { root.Send(self, &loadRetried{}) })
 			return
 		}
 		if m.Err != nil {
 			// Serving without our bindings would overwrite them: fail, and be restarted.
 			panic(m.Err)
 		}
-		a.rec, a.loaded = m.Rec, true
-		a.rec.AOR = a.aor
-		now := time.Now()
-		if next := (registrar.Record{AOR: a.aor, Bindings: slices.Clone(a.rec.Bindings)}); next.Purge(now) {
-			a.save(ctx, next, nil)
-		} else {
-			a.settled(ctx)
-			a.drain(ctx)
-		}
+		a.load(ctx, m.Rec)
 	case *recordSaved:
 		a.saved(ctx, m)
 	case *expiryDue:
@@ -102,6 +102,19 @@ func (a *aorActor) Receive(ctx actor.Context) {
 		if a.timer != nil {
 			a.timer.Stop()
 		}
+	}
+}
+
+// load takes rec as the actor's record: bindings that expired while nobody watched (the daemon
+// was down) are purged and stored, then the requests that waited are served.
+func (a *aorActor) load(ctx actor.Context, rec registrar.Record) {
+	a.rec, a.loaded = rec, true
+	a.rec.AOR = a.aor
+	if next := (registrar.Record{AOR: a.aor, Bindings: slices.Clone(a.rec.Bindings)}); next.Purge(time.Now()) {
+		a.save(ctx, next, nil)
+	} else {
+		a.settled(ctx)
+		a.drain(ctx)
 	}
 }
 
@@ -202,6 +215,14 @@ func (a *aorActor) saved(ctx actor.Context, m *recordSaved) {
 		return // a save of a previous incarnation of this actor
 	}
 	a.saving = nil
+	if p.reg == nil && !p.remove && errors.Is(m.Err, store.ErrBusy) {
+		// An expiry nobody waits on, turned away by a full queue: purge again a little later
+		// rather than at once (the expiry is already due, so arm would fire straight away).
+		a.log.Debug("expiry purge deferred: store busy", zap.String("aor", a.aor))
+		a.retryExpiry(ctx)
+		a.drain(ctx)
+		return
+	}
 	if m.Err != nil {
 		// §10.3: a binding change that cannot be committed fails the request with 500 and
 		// leaves the bindings as they were.
@@ -260,6 +281,19 @@ func (a *aorActor) arm(ctx actor.Context) {
 	msg := &expiryDue{Gen: a.gen, At: next}
 	self, root := ctx.Self(), ctx.ActorSystem().Root
 	a.timer = time.AfterFunc(time.Until(next), func() { root.Send(self, msg) })
+}
+
+// retryExpiry replaces the expiry timer with one that fires after retryDelay.
+func (a *aorActor) retryExpiry(ctx actor.Context) {
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	a.gen++
+	d := retryDelay()
+	a.due = time.Now().Add(d)
+	msg := &expiryDue{Gen: a.gen, At: a.due}
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	a.timer = time.AfterFunc(d, func() { root.Send(self, msg) })
 }
 
 func ok(now time.Time, rec *registrar.Record, reg *registrar.Register) *proxy.Rejection {

@@ -20,18 +20,25 @@ type locationActor struct {
 	known   map[string]bool // AORs registered at least once since start
 }
 
-func newLocation(s *Services) actor.Actor {
+func newLocation(s *Services) *locationActor {
 	return &locationActor{s: s, records: map[string]registrar.Record{}, known: map[string]bool{}}
 }
 
 // seed gives a new location service the records read at start-up.
-func (l *locationActor) seed(recs map[string]registrar.Record) {
-	for aor, rec := range recs {
-		l.known[aor] = true
-		if len(rec.Bindings) > 0 {
-			l.records[aor] = rec
-			l.s.stats.Bindings.Add(int64(len(rec.Bindings)))
-		}
+func (l *locationActor) seed(recs []registrar.Record) {
+	for _, rec := range recs {
+		l.changed(rec)
+	}
+}
+
+// changed takes rec as the newest record of its address-of-record.
+func (l *locationActor) changed(rec registrar.Record) {
+	l.known[rec.AOR] = true
+	l.s.stats.Bindings.Add(int64(len(rec.Bindings) - len(l.records[rec.AOR].Bindings)))
+	if len(rec.Bindings) == 0 {
+		delete(l.records, rec.AOR)
+	} else {
+		l.records[rec.AOR] = rec
 	}
 }
 
@@ -39,16 +46,20 @@ func (l *locationActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		if l.s.locationStarted.Swap(true) {
-			l.reload(ctx)
+			// A restart: this instance starts empty, and so does its count.
+			l.s.stats.Bindings.Store(0)
+			l.s.scanFor(ctx)
 		}
+	case *recordsScanned:
+		if m.Err != nil {
+			panic(m.Err) // restarted again, with backoff from the supervisor's limits
+		}
+		for _, rec := range m.Recs {
+			l.changed(rec)
+		}
+		l.s.opts.Log.Info("location service reloaded from the store", zap.Int("aors", len(m.Recs)))
 	case *bindingsChanged:
-		l.known[m.Rec.AOR] = true
-		l.s.stats.Bindings.Add(int64(len(m.Rec.Bindings) - len(l.records[m.Rec.AOR].Bindings)))
-		if len(m.Rec.Bindings) == 0 {
-			delete(l.records, m.Rec.AOR)
-		} else {
-			l.records[m.Rec.AOR] = m.Rec
-		}
+		l.changed(m.Rec)
 	case *LookupRequested:
 		if l.s.fault("location", m.AOR) {
 			panic("fault injected into the location service at " + m.AOR)
@@ -109,23 +120,4 @@ func userOf(aor string) string {
 		return ""
 	}
 	return user
-}
-
-// reload reads every stored record back after a restart. Each load is queued in the store after
-// the saves before it, and its answer reaches us before any later publication by that AOR's
-// actor, so the newest record wins.
-func (l *locationActor) reload(ctx actor.Context) {
-	aors, err := l.s.opts.Store.AORs()
-	if err != nil {
-		panic(err) // restarted again, with backoff from the supervisor's limits
-	}
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	for _, aor := range aors {
-		l.s.opts.Store.Load(aor, func(rec registrar.Record, err error) {
-			if err == nil {
-				root.Send(self, &bindingsChanged{Rec: rec})
-			}
-		})
-	}
-	l.s.opts.Log.Info("location service reloaded from the store", zap.Int("aors", len(aors)))
 }

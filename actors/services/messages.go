@@ -68,6 +68,12 @@ type recordLoaded struct {
 	Err error
 }
 
+// recordsScanned is the store's answer to a scan (see Services.scanFor): every stored record.
+type recordsScanned struct {
+	Recs []registrar.Record
+	Err  error
+}
+
 // recordSaved is the store's answer to an AOR actor's save number Seq.
 type recordSaved struct {
 	Seq uint64

@@ -3,29 +3,28 @@ package services
 import (
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
+
+	"github.com/partysip/partysip/sipcore/registrar"
 )
 
 // registrarActor routes each REGISTER to the actor of its address-of-record, spawning it on
 // first use, and supervises those actors.
 type registrarActor struct {
 	s        *Services
-	stored   []string // AORs in the store at the first start: their actors are spawned at once
+	stored   []registrar.Record // the store's records at the first start: their actors start at once
+	rescan   bool               // a restart: read the records from the store again
 	children map[string]*actor.PID
 	byID     map[string]string
 }
 
-func newRegistrar(s *Services, stored []string) actor.Actor {
+func newRegistrar(s *Services, stored []registrar.Record) actor.Actor {
 	return &registrarActor{s: s, stored: stored}
 }
 
-// restartedRegistrar is the producer's product after a failure: it lists the store again, since
-// AORs registered since the start are not in the first list.
+// restartedRegistrar is the producer's product after a failure: it scans the store again, since
+// AORs registered since the start are not in the first records.
 func restartedRegistrar(s *Services) actor.Actor {
-	aors, err := s.opts.Store.AORs()
-	if err != nil {
-		s.opts.Log.Error("registrar restart: cannot list stored bindings", zap.Error(err))
-	}
-	return &registrarActor{s: s, stored: aors}
+	return &registrarActor{s: s, rescan: true}
 }
 
 func (r *registrarActor) Receive(ctx actor.Context) {
@@ -33,14 +32,26 @@ func (r *registrarActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		// Also after a restart of the registrar itself: its children were stopped with it.
 		r.children, r.byID = map[string]*actor.PID{}, map[string]string{}
-		for _, aor := range r.stored {
-			r.child(ctx, aor)
+		if r.rescan {
+			r.s.scanFor(ctx)
 		}
+		r.spawnStored(ctx, r.stored)
 		r.stored = nil
+	case *recordsScanned:
+		if m.Err != nil {
+			// The AORs are still served, each loading its own record on its first request; only
+			// the expiry of those not asked for waits until then.
+			r.s.opts.Log.Error("registrar restart: cannot read stored bindings", zap.Error(m.Err))
+			return
+		}
+		r.spawnStored(ctx, m.Recs)
 	case *RegisterRequested:
-		ctx.Forward(r.child(ctx, m.Reg.AOR))
+		if r.s.fault("registrar", m.Reg.AOR) {
+			panic("fault injected into the registrar at " + m.Reg.AOR)
+		}
+		ctx.Forward(r.child(ctx, m.Reg.AOR, nil))
 	case *BindingRemoveRequested:
-		ctx.Forward(r.child(ctx, m.AOR))
+		ctx.Forward(r.child(ctx, m.AOR, nil))
 	case *actor.Terminated:
 		if aor, ok := r.byID[m.Who.Id]; ok {
 			delete(r.byID, m.Who.Id)
@@ -49,11 +60,25 @@ func (r *registrarActor) Receive(ctx actor.Context) {
 	}
 }
 
-func (r *registrarActor) child(ctx actor.Context, aor string) *actor.PID {
+// spawnStored starts an actor for each stored record that has none yet, handing it its record.
+// One started since (by a request) loaded its own, at least as new.
+func (r *registrarActor) spawnStored(ctx actor.Context, recs []registrar.Record) {
+	for i := range recs {
+		r.child(ctx, recs[i].AOR, &recs[i])
+	}
+}
+
+// child returns aor's actor, spawning it if needed: with seed, the record it starts from (read
+// by a scan); without, it loads its record itself.
+func (r *registrarActor) child(ctx actor.Context, aor string, seed *registrar.Record) *actor.PID {
 	if pid, ok := r.children[aor]; ok {
 		return pid
 	}
-	pid := ctx.Spawn(r.s.props(func() actor.Actor { return newAOR(r.s, aor) }))
+	pid := ctx.Spawn(r.s.props(func() actor.Actor {
+		a := newAOR(r.s, aor)
+		a.seed, seed = seed, nil // the first incarnation only: a restarted one reads the store
+		return a
+	}))
 	r.children[aor] = pid
 	r.byID[pid.Id] = aor
 	return pid

@@ -4,7 +4,9 @@
 package services
 
 import (
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -32,9 +34,9 @@ type Options struct {
 	Log      *zap.Logger
 	// Dispatcher runs the service actors' mailboxes (nil: protoactor's default).
 	Dispatcher actor.Dispatcher
-	// Fault, when set, is asked before a service actor serves a request: by an AOR actor
-	// before each REGISTER (kind "aor", id the AOR), by the location service before each
-	// lookup (kind "location", id the AOR looked up). True makes the actor panic: tests of
+	// Fault, when set, is asked before a service actor serves a request: by the registrar and
+	// by an AOR actor before each REGISTER (kinds "registrar" and "aor", id the AOR), by the
+	// location service before each lookup (kind "location", id the AOR looked up). True makes the actor panic: tests of
 	// supervision, and later an operator's fault-injection switch.
 	Fault func(kind, id string) bool
 }
@@ -67,26 +69,24 @@ type Services struct {
 }
 
 // Start spawns the location service and the registrar, which spawns an AOR actor for every
-// stored address-of-record (each loads its bindings and re-arms its expiry).
+// stored address-of-record (each starts from its stored record and re-arms its expiry).
 func Start(root *actor.RootContext, opts Options) (*Services, error) {
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
 	}
-	aors, err := opts.Store.AORs()
+	// One pass over the store, however many records it holds: the location service starts
+	// knowing every stored binding, so that the daemon, once it says it listens, routes calls to
+	// users registered before it started, and each AOR actor starts with its record in hand.
+	recs, err := store.ScanWait(opts.Store)
 	if err != nil {
-		return nil, fmt.Errorf("registrar: list stored bindings: %w", err)
-	}
-	// The location service starts knowing every stored binding, so that the daemon, once it
-	// says it listens, routes calls to users registered before it started.
-	initial, err := loadAll(opts.Store, aors)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("registrar: read stored bindings: %w", err)
 	}
 	stored, err := opts.Store.Users()
 	if err != nil {
 		return nil, fmt.Errorf("users: read the store: %w", err)
 	}
 	s := &Services{opts: opts, root: root, Credentials: &Credentials{}}
+	storedAORs := len(recs)
 	set := &CredentialSet{HA1: map[string]map[string]string{}, FromFile: map[string]bool{}}
 	for name, ha1 := range stored {
 		set.HA1[name] = ha1
@@ -100,9 +100,8 @@ func Start(root *actor.RootContext, opts Options) (*Services, error) {
 	// Both live under a supervisor of the root's: they restart, rebuilding from the store.
 	s.Location = root.Spawn(s.props(func() actor.Actor {
 		l := newLocation(s)
-		if initial != nil {
-			l.(*locationActor).seed(initial)
-			initial = nil // a restarted location reads the store again (reload)
+		if recs != nil {
+			l.seed(recs)
 		}
 		return l
 	}, actor.WithGuardian(s.serviceSupervisor())))
@@ -115,11 +114,13 @@ func Start(root *actor.RootContext, opts Options) (*Services, error) {
 	s.Registrar = root.Spawn(s.props(func() actor.Actor {
 		if first {
 			first = false
-			return newRegistrar(s, aors)
+			r := newRegistrar(s, recs)
+			recs = nil // a restarted location or registrar scans the store again
+			return r
 		}
 		return restartedRegistrar(s)
 	}, actor.WithSupervisor(s.aorSupervisor()), actor.WithGuardian(s.serviceSupervisor())))
-	opts.Log.Info("registrar started", zap.Int("stored_aors", len(aors)), zap.Int("users", len(set.HA1)))
+	opts.Log.Info("registrar started", zap.Int("stored_aors", storedAORs), zap.Int("users", len(set.HA1)))
 	return s, nil
 }
 
@@ -185,23 +186,26 @@ func (s *Services) aorSupervisor() actor.SupervisorStrategy {
 	})
 }
 
-// loadAll reads every stored record, waiting for the store (start-up only).
-func loadAll(st store.Store, aors []string) (map[string]registrar.Record, error) {
-	type loaded struct {
-		rec registrar.Record
-		err error
+// scanFor queues a Scan of the store whose answer reaches ctx's actor as a *recordsScanned. A
+// full queue is tried again shortly: the answer then comes later, still after every write queued
+// before the scan that succeeded.
+func (s *Services) scanFor(ctx actor.Context) {
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	var try func()
+	try = func() {
+		s.opts.Store.Scan(func(recs []registrar.Record, err error) {
+			if errors.Is(err, store.ErrBusy) {
+				time.AfterFunc(retryDelay(), try)
+				return
+			}
+			root.Send(self, &recordsScanned{Recs: recs, Err: err})
+		})
 	}
-	ch := make(chan loaded, len(aors))
-	for _, aor := range aors {
-		st.Load(aor, func(rec registrar.Record, err error) { ch <- loaded{rec, err} })
-	}
-	out := make(map[string]registrar.Record, len(aors))
-	for range aors {
-		l := <-ch
-		if l.err != nil {
-			return nil, fmt.Errorf("registrar: load stored bindings: %w", l.err)
-		}
-		out[l.rec.AOR] = l.rec
-	}
-	return out, nil
+	try()
+}
+
+// retryDelay is how long to wait before asking a busy store again: 50–500 ms, spread so that
+// many actors turned away together (a mass expiry at a restart) do not come back together.
+func retryDelay() time.Duration {
+	return 50*time.Millisecond + rand.N(450*time.Millisecond)
 }

@@ -1,6 +1,7 @@
 package services
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -161,13 +162,13 @@ func TestBindingExpiresOnItsTimer(t *testing.T) {
 	if code := h.wait().(*RegisterAnswered).Answer.Code; code != 200 {
 		t.Fatalf("register: %d", code)
 	}
-	if aors, _ := h.s.opts.Store.AORs(); len(aors) != 1 {
+	if aors := storedAORs(t, h.s.opts.Store); len(aors) != 1 {
 		t.Fatalf("stored: %v", aors)
 	}
 	// The AOR actor's timer purges the binding from the store and the location service.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		aors, _ := h.s.opts.Store.AORs()
+		aors := storedAORs(t, h.s.opts.Store)
 		list, err := h.system.Root.RequestFuture(h.s.Location, &BindingsListRequested{}, time.Second).Result()
 		if err != nil {
 			t.Fatal(err)
@@ -203,11 +204,7 @@ func TestRefreshMovesTheExpiryTimer(t *testing.T) {
 	// Stored: only the timer's purge takes a binding out of the store (a lookup already
 	// leaves out expired ones).
 	known := func(user string) bool {
-		aors, err := h.s.opts.Store.AORs()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return slices.Contains(aors, "sip:"+user+"@example.com")
+		return slices.Contains(storedAORs(t, h.s.opts.Store), "sip:"+user+"@example.com")
 	}
 	register("erin", 1, 3600)
 	register("erin", 2, 1) // shortened: the timer moves to 1 s
@@ -346,6 +343,135 @@ func TestPanickingLocationIsRebuiltFromTheStore(t *testing.T) {
 	for _, u := range []string{"alice", "carol"} {
 		if got := contacts(h.lookup("sip:" + u + "@example.com")); len(got) != 1 {
 			t.Fatalf("%s after the location restart: %v", u, got)
+		}
+	}
+}
+
+// storedAORs lists the stored addresses-of-record, through a scan.
+func storedAORs(t *testing.T, s store.Store) []string {
+	t.Helper()
+	recs, err := store.ScanWait(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aors := make([]string, len(recs))
+	for i, rec := range recs {
+		aors[i] = rec.AOR
+	}
+	return aors
+}
+
+// manyRecords returns n records of one binding each, for users prefix00000…, expiring at exp.
+func manyRecords(prefix string, n int, exp time.Time) []registrar.Record {
+	recs := make([]registrar.Record, n)
+	for i := range recs {
+		recs[i] = registrar.Record{AOR: fmt.Sprintf("sip:%s%05d@example.com", prefix, i), Bindings: []registrar.Binding{{
+			Contact: fmt.Sprintf("sip:%s%05d@10.1.%d.%d", prefix, i, i/250, i%250), Q: registrar.QUnset,
+			CallID: "cid", CSeq: 1, Expires: exp,
+		}}}
+	}
+	return recs
+}
+
+// prefill writes recs into the Bolt store at path, as a daemon that registered them would have.
+func prefill(t *testing.T, path string, recs ...[]registrar.Record) {
+	t.Helper()
+	st, err := store.OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if err := store.SaveAll(st, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The registrar starts on more stored AORs than the store's queue holds operations (it used to
+// fail from ~4,500): every live binding is found at once, and those that expired while the
+// daemon was down are purged from the store although there are more of them than the queue
+// takes at a time (turned away, each tries again later).
+func TestStartWithMoreStoredAORsThanTheQueueHolds(t *testing.T) {
+	const live, expired = 20_000, 6_000
+	path := filepath.Join(t.TempDir(), "bindings.db")
+	prefill(t, path, manyRecords("live", live, time.Now().Add(time.Hour)), manyRecords("old", expired, time.Now().Add(-time.Minute)))
+	h := newHarness(t, path)
+	defer h.stop()
+	for _, i := range []int{0, 4095, 4096, 12345, live - 1} {
+		aor := fmt.Sprintf("sip:live%05d@example.com", i)
+		if got := contacts(h.lookup(aor)); len(got) != 1 || got[0] != fmt.Sprintf("sip:live%05d@10.1.%d.%d", i, i/250, i%250) {
+			t.Fatalf("%s right after start: %v", aor, got)
+		}
+	}
+	if a := h.lookup("sip:old00042@example.com"); !a.Known || len(a.Bindings) != 0 {
+		t.Fatalf("an expired binding is routed to: %+v", a)
+	}
+	if code := h.register("live00007", "sip:live00007@10.9.9.9", 2, 300); code != 200 {
+		t.Fatalf("REGISTER of a stored user: %d", code)
+	}
+	if got := contacts(h.lookup("sip:live00007@example.com")); len(got) != 2 {
+		t.Fatalf("after a second contact: %v", got)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for n := len(storedAORs(t, h.s.opts.Store)); n != live; n = len(storedAORs(t, h.s.opts.Store)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d AORs stored, want the %d live ones (expired ones not purged)", n, live)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if f := h.s.Stats().StoreFailures.Load(); f != 0 {
+		t.Fatalf("%d store failures counted for purges that were only deferred", f)
+	}
+}
+
+// The registrar itself fails: its successor scans the store and starts an actor for every
+// stored AOR again, so bindings registered before the failure still expire on their timers.
+func TestPanickingRegistrarRespawnsStoredAORs(t *testing.T) {
+	h := newHarness(t, filepath.Join(t.TempDir(), "bindings.db"))
+	defer h.stop()
+	short := registrar.Policy{DefaultExpires: time.Second, MinExpires: time.Second, MaxExpires: time.Hour}
+	reg := mustParse(t, "gina", "sip:gina@10.0.0.7;expires=2", 1, short)
+	h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: reg, ReplyTo: h.probe})
+	if code := h.wait().(*RegisterAnswered).Answer.Code; code != 200 {
+		t.Fatalf("register gina: %d", code)
+	}
+	h.fault.Store("registrar sip:hank@example.com")
+	h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: mustParse(t, "hank", "sip:hank@10.0.0.8;expires=300", 1, registrar.DefaultPolicy), ReplyTo: h.probe})
+	deadline := time.Now().Add(10 * time.Second)
+	for h.s.Stats().ServiceRestarts.Load() != 1 || len(storedAORs(t, h.s.opts.Store)) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the registrar's restart: restarts %d, stored %v", h.s.Stats().ServiceRestarts.Load(), storedAORs(t, h.s.opts.Store))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code := h.register("hank", "sip:hank@10.0.0.8", 2, 300); code != 200 {
+		t.Fatalf("register after the restart: %d", code)
+	}
+}
+
+// The location service fails with thousands of AORs stored: its successor reads them back in
+// one scan and answers for every one.
+func TestLocationRebuiltFromManyStoredAORs(t *testing.T) {
+	const n = 10_000
+	path := filepath.Join(t.TempDir(), "bindings.db")
+	prefill(t, path, manyRecords("u", n, time.Now().Add(time.Hour)))
+	h := newHarness(t, path)
+	defer h.stop()
+	h.fault.Store("location sip:u00001@example.com")
+	h.system.Root.Send(h.s.Location, &LookupRequested{AOR: "sip:u00001@example.com", ReplyTo: h.probe})
+	deadline := time.Now().Add(10 * time.Second)
+	for h.s.Stats().ServiceRestarts.Load() != 1 || h.s.Stats().Bindings.Load() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("location not rebuilt: restarts %d, bindings %d", h.s.Stats().ServiceRestarts.Load(), h.s.Stats().Bindings.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, i := range []int{1, 5000, n - 1} {
+		if got := contacts(h.lookup(fmt.Sprintf("sip:u%05d@example.com", i))); len(got) != 1 {
+			t.Fatalf("u%05d after the restart: %v", i, got)
 		}
 	}
 }

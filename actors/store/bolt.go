@@ -31,17 +31,18 @@ type Bolt struct {
 	once sync.Once
 }
 
-// op is one queued operation: a load (load set), or a write of a record or of a user.
+// op is one queued operation: a read (load or scan set), or a write of a record or of a user.
 type op struct {
 	aor   string
 	rec   *registrar.Record
 	user  string
 	ha1   map[string]string // nil with user set: remove the user
 	load  func(registrar.Record, error)
+	scan  func([]registrar.Record, error)
 	saved func(error)
 }
 
-func (o *op) write() bool { return o.load == nil }
+func (o *op) write() bool { return o.load == nil && o.scan == nil }
 
 // OpenBolt opens (creating if needed) the store at path. It fails at once, naming the file, when
 // another process holds it.
@@ -68,16 +69,11 @@ func OpenBolt(path string) (*Bolt, error) {
 	return b, nil
 }
 
-// AORs lists the stored addresses-of-record.
-func (b *Bolt) AORs() ([]string, error) {
-	var out []string
-	err := b.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucket).ForEach(func(k, _ []byte) error {
-			out = append(out, string(k))
-			return nil
-		})
-	})
-	return out, err
+// Scan queues a read of every record; it is one operation in the queue, however many records.
+func (b *Bolt) Scan(reply func([]registrar.Record, error)) {
+	if !b.enqueue(op{scan: reply}) {
+		reply(nil, ErrBusy)
+	}
 }
 
 // Users lists the stored users.
@@ -165,9 +161,12 @@ func (b *Bolt) run() {
 // sees every write queued before it.
 func (b *Bolt) serve(batch []op) {
 	for start := 0; start < len(batch); {
-		if !batch[start].write() {
-			rec, err := b.get(batch[start].aor)
-			batch[start].load(rec, err)
+		if o := &batch[start]; !o.write() {
+			if o.scan != nil {
+				o.scan(b.all())
+			} else {
+				o.load(b.get(o.aor))
+			}
 			start++
 			continue
 		}
@@ -229,4 +228,26 @@ func (b *Bolt) get(aor string) (registrar.Record, error) {
 		return registrar.Record{AOR: aor}, fmt.Errorf("store: load %s: %w", aor, err)
 	}
 	return rec, nil
+}
+
+// all reads every record in one read transaction, in key (AOR) order.
+func (b *Bolt) all() ([]registrar.Record, error) {
+	var out []registrar.Record
+	err := b.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucket)
+		out = make([]registrar.Record, 0, bk.Stats().KeyN)
+		return bk.ForEach(func(k, v []byte) error {
+			rec := registrar.Record{AOR: string(k)}
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("record %s: %w", k, err)
+			}
+			rec.AOR = string(k)
+			out = append(out, rec)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: scan: %w", err)
+	}
+	return out, nil
 }

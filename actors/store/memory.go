@@ -3,6 +3,7 @@ package store
 import (
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/partysip/partysip/sipcore/registrar"
@@ -40,16 +41,17 @@ func (m *Memory) SaveUser(name string, ha1 map[string]string, reply func(error))
 	reply(nil)
 }
 
-// AORs lists the stored addresses-of-record.
-func (m *Memory) AORs() ([]string, error) {
+// Scan answers at once, sorted by AOR.
+func (m *Memory) Scan(reply func([]registrar.Record, error)) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]string, 0, len(m.recs))
-	for k := range m.recs {
-		out = append(out, k)
+	out := make([]registrar.Record, 0, len(m.recs))
+	for _, rec := range m.recs {
+		rec.Bindings = slices.Clone(rec.Bindings)
+		out = append(out, rec)
 	}
-	slices.Sort(out)
-	return out, nil
+	m.mu.Unlock()
+	slices.SortFunc(out, func(x, y registrar.Record) int { return strings.Compare(x.AOR, y.AOR) })
+	reply(out, nil)
 }
 
 // Load answers at once.

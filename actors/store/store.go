@@ -5,14 +5,20 @@
 package store
 
 import (
+	"errors"
+	"time"
+
 	"github.com/partysip/partysip/sipcore/registrar"
 )
 
 // Store is where bindings live. The embedded Bolt store is the default; the interface is what a
 // shared server database would implement for several nodes.
 type Store interface {
-	// AORs lists every stored address-of-record. Called at start-up, before serving.
-	AORs() ([]string, error)
+	// Scan reads every stored record in one pass (one read transaction, not one queued
+	// operation per address-of-record), after every write queued before it, and passes them,
+	// sorted by AOR, to reply on the store's goroutine. Start-up and a restarted registrar or
+	// location service rebuild their state from it, however many records there are.
+	Scan(reply func([]registrar.Record, error))
 	// Load reads the record of aor (empty when there is none) after every write queued before
 	// it, and passes it to reply on the store's goroutine.
 	Load(aor string, reply func(registrar.Record, error))
@@ -27,4 +33,56 @@ type Store interface {
 	SaveUser(name string, ha1 map[string]string, reply func(error))
 	// Close finishes the queued operations and closes the store.
 	Close() error
+}
+
+// ScanWait runs a Scan and waits for its answer: for start-up, before any actor serves, and for
+// tests. A full queue (ErrBusy) is waited out, since start-up cannot go on without the records.
+func ScanWait(s Store) ([]registrar.Record, error) {
+	type scanned struct {
+		recs []registrar.Record
+		err  error
+	}
+	for delay := time.Millisecond; ; delay = min(2*delay, 100*time.Millisecond) {
+		ch := make(chan scanned, 1)
+		s.Scan(func(recs []registrar.Record, err error) { ch <- scanned{recs, err} })
+		r := <-ch
+		if !errors.Is(r.err, ErrBusy) {
+			return r.recs, r.err
+		}
+		time.Sleep(delay)
+	}
+}
+
+// SaveAll writes every record and waits until all are stored, keeping at most a window of saves
+// queued so that others' operations still find room; a full queue is waited out. For bulk
+// imports and tests, never for an actor.
+func SaveAll(s Store, recs []registrar.Record) error {
+	const window = 1024
+	type saved struct {
+		i   int
+		err error
+	}
+	results := make(chan saved, window)
+	save := func(i int) { s.Save(recs[i], func(err error) { results <- saved{i, err} }) }
+	next, inFlight := 0, 0
+	for next < len(recs) || inFlight > 0 {
+		for ; next < len(recs) && inFlight < window; next++ {
+			inFlight++
+			save(next)
+		}
+		r := <-results
+		switch {
+		case errors.Is(r.err, ErrBusy):
+			time.Sleep(time.Millisecond)
+			save(r.i) // still in flight
+		case r.err != nil:
+			for inFlight--; inFlight > 0; inFlight-- {
+				<-results // let the others finish before the caller closes the store
+			}
+			return r.err
+		default:
+			inFlight--
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -32,6 +33,20 @@ func saveWait(t *testing.T, s Store, rec registrar.Record) {
 	}
 }
 
+// storedAORs lists the stored addresses-of-record, through a scan.
+func storedAORs(t *testing.T, s Store) []string {
+	t.Helper()
+	recs, err := ScanWait(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aors := make([]string, len(recs))
+	for i, rec := range recs {
+		aors[i] = rec.AOR
+	}
+	return aors
+}
+
 func loadWait(t *testing.T, s Store, aor string) registrar.Record {
 	t.Helper()
 	type res struct {
@@ -59,9 +74,9 @@ func TestBoltSurvivesReopen(t *testing.T) {
 	saveWait(t, s, record("sip:carol@example.com")) // no bindings: removed
 	s = reopen(t, s, path)
 	defer s.Close()
-	aors, err := s.AORs()
-	if err != nil || strings.Join(aors, ",") != "sip:alice@example.com,sip:bob@example.com" {
-		t.Fatalf("AORs %v %v", aors, err)
+	aors := storedAORs(t, s)
+	if strings.Join(aors, ",") != "sip:alice@example.com,sip:bob@example.com" {
+		t.Fatalf("AORs %v", aors)
 	}
 	got := loadWait(t, s, "sip:alice@example.com")
 	if len(got.Bindings) != 2 || got.Bindings[1].Contact != "sip:alice@10.0.0.2" || got.Bindings[0].Path[0] != "<sip:edge;lr>" {
@@ -117,7 +132,7 @@ func TestBoltOrderUnderConcurrency(t *testing.T) {
 			}(w)
 		}
 		wg.Wait()
-		aors, _ := s.AORs()
+		aors := storedAORs(t, s)
 		if len(aors) != 8 {
 			t.Fatalf("%T: %d AORs", s, len(aors))
 		}
@@ -179,7 +194,7 @@ func TestUsersSurviveReopen(t *testing.T) {
 	if err != nil || len(users) != 1 || users["bob"]["SHA-256"] != "cc" {
 		t.Fatalf("users %v %v", users, err)
 	}
-	if aors, _ := s.AORs(); len(aors) != 1 {
+	if aors := storedAORs(t, s); len(aors) != 1 {
 		t.Fatalf("AORs %v", aors)
 	}
 }
@@ -210,5 +225,72 @@ func TestBoltQueueBounded(t *testing.T) {
 		}
 	case <-time.After(time.Second):
 		t.Fatal("Save blocked on a full queue")
+	}
+}
+
+// Start-up reads every record in one pass, however many there are: more records than the queue
+// has room for operations (4,096) come back from one Scan, in AOR order, for both stores.
+func TestScanReadsMoreRecordsThanTheQueueHolds(t *testing.T) {
+	const n = 12_000
+	recs := make([]registrar.Record, n)
+	for i := range recs {
+		recs[i] = record(fmt.Sprintf("sip:u%05d@example.com", i), fmt.Sprintf("sip:u%05d@10.0.%d.%d", i, i/250, i%250))
+	}
+	path := filepath.Join(t.TempDir(), "b.db")
+	b, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []Store{b, NewMemory()} {
+		if err := SaveAll(s, recs); err != nil {
+			t.Fatalf("%T: %v", s, err)
+		}
+		if s == Store(b) {
+			b = reopen(t, b, path) // what a restarted daemon reads
+			s = b
+		}
+		got, err := ScanWait(s)
+		if err != nil {
+			t.Fatalf("%T: %v", s, err)
+		}
+		if len(got) != n {
+			t.Fatalf("%T: scanned %d records, want %d", s, len(got), n)
+		}
+		for _, i := range []int{0, 4095, 4096, 7777, n - 1} {
+			if got[i].AOR != recs[i].AOR || len(got[i].Bindings) != 1 || got[i].Bindings[0].Contact != recs[i].Bindings[0].Contact {
+				t.Fatalf("%T: record %d is %+v, want %+v", s, i, got[i], recs[i])
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A scan is one operation in the queue: it sees every write queued before it, and none after.
+func TestScanSeesWritesQueuedBeforeIt(t *testing.T) {
+	b, err := OpenBolt(filepath.Join(t.TempDir(), "b.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	saveWait(t, b, record("sip:gone@example.com", "sip:gone@10.0.0.9"))
+	scanned := make(chan []registrar.Record, 1)
+	nop := func(error) {}
+	b.Save(record("sip:before@example.com", "sip:before@10.0.0.1"), nop)
+	b.Save(record("sip:gone@example.com"), nop) // removed before the scan
+	b.Scan(func(recs []registrar.Record, err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		scanned <- recs
+	})
+	saveWait(t, b, record("sip:after@example.com", "sip:after@10.0.0.2"))
+	var aors []string
+	for _, rec := range <-scanned {
+		aors = append(aors, rec.AOR)
+	}
+	if strings.Join(aors, ",") != "sip:before@example.com" {
+		t.Fatalf("scan saw %v, want only sip:before@example.com", aors)
 	}
 }

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partysip/partysip/actors/store"
 	"github.com/partysip/partysip/bench/sipp"
+	"github.com/partysip/partysip/sipcore/registrar"
 )
 
 // scenario returns the path of a SIPp scenario file shipped in bench/scenarios.
@@ -75,6 +77,7 @@ func expectScenario(t *testing.T, d *daemon, proxyPort int, file, users string, 
 // and a real `sipp -sn uas` whose address users register as their contact.
 type rig struct {
 	cfg       string
+	store     string // the bindings file the configuration names
 	proxyPort int
 	contact   string
 }
@@ -93,8 +96,10 @@ func newRig(t *testing.T, extra string) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(uas.Stop)
+	storePath := filepath.Join(t.TempDir(), "bindings.db")
 	return &rig{
-		cfg:       registrarConfig(t, proxyPort, filepath.Join(t.TempDir(), "bindings.db"), extra),
+		cfg:       registrarConfig(t, proxyPort, storePath, extra),
+		store:     storePath,
 		proxyPort: proxyPort,
 		contact:   fmt.Sprintf("127.0.0.1:%d", uasPort),
 	}
@@ -170,6 +175,68 @@ func TestBindingsSurviveKill(t *testing.T) {
 	if code := d.stop(t); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
+}
+
+// TestRestartWith100kStoredAORs starts the daemon on a store that already holds 100,000
+// addresses-of-record (more than the store queues operations: it used to fail from ~4,500 with
+// "too many operations queued"): it says READY, reports them all, and calls to users sampled
+// across the store reach their contact at once.
+func TestRestartWith100kStoredAORs(t *testing.T) {
+	const n, every = 100_000, 5_000
+	r := newRig(t, "")
+	recs := make([]registrar.Record, n)
+	var sampled []string
+	expires := time.Now().Add(time.Hour)
+	for i := range recs {
+		user := fmt.Sprintf("m%06d", i)
+		contact := "sip:" + user + "@127.0.0.2:9" // loopback: never called
+		if i%every == 0 || i == n-1 {
+			contact = "sip:" + user + "@" + r.contact
+			sampled = append(sampled, fmt.Sprintf("%s;%s;3600", user, r.contact))
+		}
+		recs[i] = registrar.Record{AOR: "sip:" + user + "@127.0.0.1", Bindings: []registrar.Binding{{
+			Contact: contact, Q: registrar.QUnset, CallID: user, CSeq: 1, Expires: expires, Updated: time.Now(),
+		}}}
+	}
+	st, err := store.OpenBolt(r.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.SaveAll(st, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	d := startDaemon(t, "-c", r.cfg)
+	ready := time.Since(start)
+	if !strings.Contains(d.logs.String(), fmt.Sprintf(`"stored_aors":%d`, n)) {
+		t.Fatalf("daemon did not report %d stored AORs:\n%s", n, tailString(d.logs.String(), 2000))
+	}
+	t.Logf("READY %v after exec with %d stored AORs; %s", ready.Round(time.Millisecond), n, rss(d.cmd.Process.Pid))
+	runScenario(t, d, r.proxyPort, scenario(t, "call.xml"), usersFile(t, sampled...), len(sampled))
+	if got := metric(t, d, "partysip_registrations"); got != n {
+		t.Fatalf("partysip_registrations %v, want %d", got, n)
+	}
+	if code := d.stop(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+// rss is a process's resident memory as /proc says it, for a test's log.
+func rss(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "RSS unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			return "RSS " + strings.Join(strings.Fields(line)[1:], " ")
+		}
+	}
+	return "RSS unknown"
 }
 
 // TestRegistrationWithDigest registers users through the auth plugin with real SIPp digest

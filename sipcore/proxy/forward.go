@@ -56,6 +56,9 @@ type Outbound struct {
 type ForwardOptions struct {
 	Branch      string
 	RecordRoute bool
+	// Sig, when set, signs our Record-Route URIs (DialogSigner.RecordRouteToken), so that the
+	// dialog's later requests prove they belong to it.
+	Sig string
 	// Via is the listener the request leaves from: our Via and the callee-facing Record-Route.
 	Via Outbound
 	// Inbound, when set, is the listener the request arrived on. If it differs from Via (UDP in,
@@ -92,9 +95,9 @@ func Forward(req *sip.Request, target Target, opt ForwardOptions) (*sip.Request,
 	// Step 4: Record-Route, for requests that can create dialogs.
 	if opt.RecordRoute && createsDialog(out.Method) && !hasToTag(out) {
 		if in := opt.Inbound; in != nil && *in != opt.Via {
-			out.PrependHeader(&sip.RecordRouteHeader{Address: ourURI(*in)})
+			out.PrependHeader(&sip.RecordRouteHeader{Address: ourURI(*in, opt.Sig)})
 		}
-		out.PrependHeader(&sip.RecordRouteHeader{Address: ourURI(opt.Via)})
+		out.PrependHeader(&sip.RecordRouteHeader{Address: ourURI(opt.Via, opt.Sig)})
 	}
 
 	// RFC 3327 §5.3: a contact registered with a Path is reached through it.
@@ -154,13 +157,17 @@ func NextHopURI(req *sip.Request, target Target) *sip.Uri {
 	return &target.URI
 }
 
-// ourURI is the URI we Record-Route with: our address, loose routing (lr).
-func ourURI(ob Outbound) sip.Uri {
+// ourURI is the URI we Record-Route with: our address, loose routing (lr), and our signature
+// of the dialog when there is one.
+func ourURI(ob Outbound, sig string) sip.Uri {
 	u := sip.Uri{Scheme: "sip", Host: ob.Host, Port: ob.Port, UriParams: sip.NewParams()}
 	if !strings.EqualFold(ob.Transport, "UDP") {
 		u.UriParams.Add("transport", strings.ToLower(ob.Transport))
 	}
 	u.UriParams.Add("lr", "")
+	if sig != "" {
+		u.UriParams.Add(SigParam, sig)
+	}
 	return u
 }
 

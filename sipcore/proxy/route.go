@@ -14,9 +14,7 @@ import (
 // (clone a message another actor may read first).
 func PreprocessRoute(req *sip.Request, local *Local) (strictHop, removedOwn bool) {
 	routes := req.GetHeaders("Route")
-	// Our Record-Route URIs have no user part and carry lr; only such a URI in the
-	// Request-URI means a strict router sent the request (§16.4, §16.12.1.2).
-	if len(routes) > 0 && req.Recipient.User == "" && req.Recipient.UriParams.Has("lr") && local.IsUs(&req.Recipient) {
+	if len(routes) > 0 && fromStrictRouter(req, local) {
 		if last, ok := routes[len(routes)-1].(*sip.RouteHeader); ok {
 			req.Recipient = *last.Address.Clone()
 			removeLastRoute(req)
@@ -30,6 +28,13 @@ func PreprocessRoute(req *sip.Request, local *Local) (strictHop, removedOwn bool
 		removedOwn = true
 	}
 	return strictHop, removedOwn
+}
+
+// fromStrictRouter reports whether req's Request-URI is one of our Record-Route URIs: they have
+// no user part and carry lr, and only such a URI in the Request-URI means a strict router sent
+// the request (§16.4, §16.12.1.2).
+func fromStrictRouter(req *sip.Request, local *Local) bool {
+	return req.Recipient.User == "" && req.Recipient.UriParams.Has("lr") && local.IsUs(&req.Recipient)
 }
 
 // TopRoute returns the first Route header value, or nil. sipgo's Request.Route allocates a

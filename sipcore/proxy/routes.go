@@ -88,24 +88,35 @@ type Target struct {
 	Q int
 }
 
+// Routing is where Route sends a request.
+type Routing struct {
+	Targets []Target
+	Fork    ForkMode
+	// Foreign: the destination is one the request named itself (its Route set, or the
+	// Request-URI of an in-dialog request or of a domain we do not serve), not a configured
+	// route: the relay policy decides whether the sender may use us to reach it.
+	Foreign bool
+}
+
 // Decide returns the targets for req, or a rejection. A request with a Route header is sent to
 // that route (§16.6 step 7) and an in-dialog request to its Request-URI, so the static routes
 // see new requests (and requests addressed to us).
 func (r *Router) Decide(req *sip.Request) ([]Target, *Rejection) {
-	targets, _, rej := r.Route(req)
-	return targets, rej
+	rt, rej := r.Route(req)
+	return rt.Targets, rej
 }
 
-// Route is Decide that also says how a static route's hops are forked.
-func (r *Router) Route(req *sip.Request) ([]Target, ForkMode, *Rejection) {
+// Route is Decide that also says how a static route's hops are forked and whether the
+// destination is foreign.
+func (r *Router) Route(req *sip.Request) (Routing, *Rejection) {
 	if TopRoute(req) != nil {
-		return []Target{{URI: req.Recipient}}, Parallel, nil
+		return Routing{Targets: []Target{{URI: req.Recipient}}, Foreign: true}, nil
 	}
 	// An in-dialog request (To tag) goes to the remote target the dialog established (§12.2),
 	// its Request-URI, and not through the static routes meant for new requests; unless it is
 	// addressed to us, as SIPp's built-in UAC does with no route set.
 	if hasToTag(req) && !r.Local.IsUs(&req.Recipient) {
-		return []Target{{URI: req.Recipient}}, Parallel, nil
+		return Routing{Targets: []Target{{URI: req.Recipient}}, Foreign: true}, nil
 	}
 	if sr := r.Match(req); sr != nil {
 		hops := append([]sip.Uri{sr.To}, sr.Alternates...)
@@ -114,14 +125,14 @@ func (r *Router) Route(req *sip.Request) ([]Target, ForkMode, *Rejection) {
 			// Descending q keeps the written order when the hops are tried one after another.
 			targets[i] = Target{URI: req.Recipient, Hop: &hops[i], Q: 1000 - i}
 		}
-		return targets, sr.Fork, nil
+		return Routing{Targets: targets, Fork: sr.Fork}, nil
 	}
 	// A domain we do not serve: forward to the Request-URI (§16.5). One we serve and know no
 	// route for: nobody is there.
 	if !r.Local.IsDomain(req.Recipient.Host) {
-		return []Target{{URI: req.Recipient}}, Parallel, nil
+		return Routing{Targets: []Target{{URI: req.Recipient}}, Foreign: true}, nil
 	}
-	return nil, Parallel, reject(404, "Not Found")
+	return Routing{}, reject(404, "Not Found")
 }
 
 // Match returns the first static route whose pattern matches the Request-URI, or nil.

@@ -53,6 +53,9 @@ type core struct {
 	stats   Stats
 	metrics *metrics
 
+	// signer signs our Record-Route entries and recognises them on in-dialog requests.
+	signer proxy.DialogSigner
+
 	branchPrefix string
 	branchSeq    atomic.Uint64
 }
@@ -207,6 +210,8 @@ type routing struct {
 	forkGroupTimeout time.Duration
 	// maxTransactions caps live transaction actors (0: no cap).
 	maxTransactions int64
+	// relay says who may reach destinations that are not ours.
+	relay *proxy.RelayPolicy
 }
 
 func (c *core) routing() *routing { return c.rt.Load() }

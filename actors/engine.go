@@ -132,6 +132,18 @@ func Start(opts Options) (*Engine, error) {
 	if err != nil {
 		return fail(err)
 	}
+	secret, secretPath, err := nodeSecret(cfg)
+	if err != nil {
+		_ = st.Close()
+		return fail(err)
+	}
+	c.signer = proxy.DialogSigner{Secret: secret}
+	if secretPath == "" {
+		log.Info("node secret is new for this run (memory store): calls set up before a restart lose their Record-Route proof")
+	}
+	if cfg.Relay.Mode == "open" {
+		log.Warn("relay: open — anyone may use this proxy to reach any destination (an open relay)")
+	}
 	undo = append(undo, func() { _ = st.Close() })
 	svc, err := services.Start(system.Root, services.Options{
 		Store:      st,

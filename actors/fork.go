@@ -64,6 +64,14 @@ func (p *proxyContext) startFork(ctx actor.Context, work *sip.Request, owned boo
 	p.startGroup(ctx, 0)
 }
 
+// sig is the signature of our Record-Route for this request's dialog, "" when it creates none.
+func (p *proxyContext) sig() string {
+	if !p.rt.recordRoute {
+		return ""
+	}
+	return p.c.signer.RecordRouteToken(p.work)
+}
+
 // startGroup starts a branch for every target of group g.
 func (p *proxyContext) startGroup(ctx actor.Context, g int) {
 	p.group = g
@@ -137,6 +145,7 @@ func (p *proxyContext) sendBranch(ctx actor.Context, i int) {
 	out, _ := proxy.Forward(p.work, target, proxy.ForwardOptions{
 		Branch:      branchID,
 		RecordRoute: p.rt.recordRoute,
+		Sig:         p.sig(),
 		Via:         ob,
 		Inbound:     p.c.tp.inbound(p.from),
 		InPlace:     inPlace,

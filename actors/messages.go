@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"net/netip"
+
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
 
@@ -23,6 +25,15 @@ type Peer struct {
 	Transport string // "UDP" or "TCP"
 	Addr      string // source address, host:port
 	udp       *udpListener
+}
+
+// IP is the peer's address without its port (the zero Addr when Addr does not parse).
+func (p Peer) IP() netip.Addr {
+	ap, err := netip.ParseAddrPort(p.Addr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }
 
 // clientTxRequested asks a shard to start a client transaction for a forwarded request.

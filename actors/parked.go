@@ -155,7 +155,7 @@ func (s *shard) parkedRequest(e *parked, req *sip.Request) {
 	case e.resend != nil:
 		s.resend(e.resend)
 	case e.kind == transaction.ServerInvite && req.Method == sip.ACK:
-		s.c.forwardStateless(req)
+		s.c.forwardStateless(req, nil)
 	}
 }
 

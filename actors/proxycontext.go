@@ -137,6 +137,8 @@ func (p *proxyContext) start(ctx actor.Context) {
 		Work:     plugin.WorkOn(req, p.c.local),
 		CallID:   p.callID,
 		Source:   p.from.Transport + ":" + p.from.Addr,
+		SourceIP: p.from.IP(),
+		Dialog:   p.c.signer.Proven(req, p.c.local),
 		LoopHash: proxy.LoopHash(req),
 		Self:     ctx.Self(),
 		Send:     ctx.Send,

@@ -21,13 +21,15 @@ func randomSecret() []byte {
 // newRouting builds the routing of cfg: static routes and the plugin chain with their settings.
 func (e *Engine) newRouting(cfg *config.Config) (*routing, error) {
 	router := &proxy.Router{Routes: cfg.StaticRoutes(), Local: e.c.local}
-	chain, err := plugins.Build(cfg, plugins.Deps{Local: e.c.local, Router: router, Services: e.services, NonceSecret: e.nonceSecret})
+	relay := cfg.RelayPolicy()
+	chain, err := plugins.Build(cfg, plugins.Deps{Local: e.c.local, Router: router, Services: e.services, NonceSecret: e.nonceSecret, Relay: relay})
 	if err != nil {
 		return nil, err
 	}
 	rt := &routing{
 		router: router, chain: chain, recordRoute: cfg.RecordRoute, statelessAll: cfg.Stateless,
 		forkGroupTimeout: cfg.Forking.GroupTimeout, maxTransactions: int64(cfg.Limits.Transactions),
+		relay: relay,
 	}
 	for _, r := range router.Routes {
 		rt.statelessRoutes = rt.statelessRoutes || r.Stateless

@@ -207,7 +207,7 @@ func (t *serverTx) step(ctx actor.Context, ev transaction.Event) {
 		case transaction.PassAck:
 			// RFC 6026 §7.1: an ACK matching an accepted INVITE goes on like any ACK for a 2xx.
 			if t.ack != nil {
-				t.c.forwardStateless(t.ack)
+				t.c.forwardStateless(t.ack, nil)
 			}
 		case transaction.SendResponse, transaction.ResendResponse:
 			if a.Kind == transaction.SendResponse {

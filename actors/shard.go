@@ -108,7 +108,7 @@ func (s *shard) request(ctx actor.Context, req *sip.Request, m *MessageReceived)
 	case sip.ACK:
 		// No INVITE transaction: an ACK for a 2xx, its own transaction end to end (§17.1.1.3);
 		// a proxy forwards it statelessly (§16.6, §16.11).
-		s.c.forwardStateless(req)
+		s.c.forwardStateless(req, &m.From)
 		return
 	case sip.CANCEL:
 		target, ok := s.txs[transaction.InviteKey(m.Key)]
@@ -120,7 +120,7 @@ func (s *shard) request(ctx actor.Context, req *sip.Request, m *MessageReceived)
 		}
 		if !ok {
 			// §16.10: no response context to apply it to; forward it statelessly.
-			s.c.forwardStateless(req)
+			s.c.forwardStateless(req, &m.From)
 			return
 		}
 		s.spawn(ctx, m.Key, newServerTx(s.c, m, target))

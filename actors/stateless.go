@@ -16,8 +16,10 @@ import (
 // goes out with the same branch. Nothing is answered: an ACK never is, and such a CANCEL's
 // response comes back from downstream. Stateless relaying takes the first target only: forking
 // needs a response context.
-func (c *core) forwardStateless(req *sip.Request) {
-	c.relay(req, nil)
+// from is where it came from when nothing vetted it yet (the relay policy applies), nil when it
+// belongs to an INVITE that was (an ACK matching a server transaction).
+func (c *core) forwardStateless(req *sip.Request, from *Peer) {
+	c.relay(req, from, false)
 }
 
 // isStateless says whether req is relayed in stateless mode: all requests, or those a
@@ -38,16 +40,17 @@ func (c *core) isStateless(req *sip.Request) bool {
 // answered when it cannot be forwarded (unless an ACK), else forwarded with a hashed branch.
 // It runs on the read goroutine: no actor is involved.
 func (c *core) relayStateless(req *sip.Request, from Peer) {
-	c.relay(req, &from)
+	c.relay(req, &from, true)
 }
 
-// relay forwards req statelessly; from is set in stateless mode, where failures are answered.
-func (c *core) relay(req *sip.Request, from *Peer) {
+// relay forwards req statelessly. With from set, the relay policy applies to where it goes;
+// with answering (stateless mode), failures are answered.
+func (c *core) relay(req *sip.Request, from *Peer, answering bool) {
 	if req.Method == sip.ACK {
 		c.observeDialog(req, dialog.AckSeen, "ACK")
 	}
 	answer := func(rej *proxy.Rejection) {
-		if from != nil && req.Method != sip.ACK {
+		if answering && req.Method != sip.ACK {
 			c.respondStateless(req, *from, rej.Code, rej.Reason, rej.Headers...)
 		}
 	}
@@ -64,9 +67,16 @@ func (c *core) relay(req *sip.Request, from *Peer) {
 		return
 	}
 	rt := c.routing()
-	targets, rej := rt.router.Decide(work)
+	routed, rej := rt.router.Route(work)
 	if rej != nil {
 		answer(rej)
+		return
+	}
+	targets := routed.Targets
+	if routed.Foreign && from != nil && !rt.relay.Allows(from.IP(), false, c.signer.Proven(req, c.local)) {
+		c.log.Info("relaying refused", callIDField(req), zap.String("method", string(req.Method)),
+			zap.String("source", from.Transport+":"+from.Addr), zap.String("ruri", req.Recipient.String()))
+		answer(&proxy.Rejection{Code: 403, Reason: "Relaying Forbidden"})
 		return
 	}
 	var inbound *proxy.Outbound
@@ -85,7 +95,8 @@ func (c *core) relay(req *sip.Request, from *Peer) {
 		}
 		out, _ := proxy.Forward(work, targets[0], proxy.ForwardOptions{
 			Branch:      proxy.StatelessBranch(req),
-			RecordRoute: from != nil && rt.recordRoute,
+			RecordRoute: answering && rt.recordRoute,
+			Sig:         c.signer.RecordRouteToken(req),
 			Via:         ob,
 			Inbound:     inbound,
 			InPlace:     true, // work is our own copy

@@ -8,12 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/partysip/partysip/sipcore/proxy"
 )
 
 //go:embed default.yaml
@@ -25,6 +28,7 @@ type Config struct {
 	Domains      []string      `yaml:"domains"`
 	Routes       []Route       `yaml:"routes"`
 	RecordRoute  bool          `yaml:"record_route"`
+	Relay        Relay         `yaml:"relay"`
 	Stateless    bool          `yaml:"stateless"`
 	Forking      Forking       `yaml:"forking"`
 	Dialogs      Dialogs       `yaml:"dialogs"`
@@ -74,6 +78,41 @@ type Admin struct {
 	// Pprof serves Go's profiler under /debug/pprof/ on the admin listener (off by default:
 	// a profile reveals internals and costs CPU while it runs).
 	Pprof bool `yaml:"pprof"`
+}
+
+// Relay says who may use partysip to reach a destination that is not ours: one a request names
+// itself (a Route set, an in-dialog Request-URI, a domain we do not serve) rather than a static
+// route or a registered contact. Closed: only authenticated users of ours, requests within a
+// dialog we Record-Routed (signed Record-Route), and trusted sources; others get 403.
+type Relay struct {
+	// Mode is closed (the default) or open (anyone may relay through us: logged as a warning).
+	Mode string `yaml:"mode"`
+	// Trusted are source addresses or CIDR prefixes that may relay (peers, gateways, an SBC).
+	Trusted []string `yaml:"trusted"`
+}
+
+// RelayPolicy is the relay section, parsed; call after Validate.
+func (c *Config) RelayPolicy() *proxy.RelayPolicy {
+	p := &proxy.RelayPolicy{Open: c.Relay.Mode == "open"}
+	for _, t := range c.Relay.Trusted {
+		if pre, err := parsePrefix(t); err == nil {
+			p.Trusted = append(p.Trusted, pre)
+		}
+	}
+	return p
+}
+
+// parsePrefix reads a CIDR prefix, or one address as a prefix of its own.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+	}
+	pre, err := netip.ParsePrefix(s)
+	return pre.Masked(), err
 }
 
 // Route is one static route.

@@ -32,7 +32,7 @@ type Auth struct {
 	// MatchIdentity requires the authenticated user to be the From user (the To user for
 	// REGISTER), so nobody registers or calls as someone else with their own password.
 	MatchIdentity bool `yaml:"match_identity"`
-	// Methods that are challenged; others pass (ACK and CANCEL never are: §22.1).
+	// Methods that are challenged; others pass (ACK and CANCEL never are: §22.1). Empty: all.
 	Methods []string `yaml:"methods"`
 }
 

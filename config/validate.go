@@ -52,6 +52,16 @@ func (c *Config) Validate() error {
 			add(c.at(key+".forking", "%q: want parallel or sequential", r.Forking))
 		}
 	}
+	switch c.Relay.Mode {
+	case "closed", "open":
+	default:
+		add(c.at("relay.mode", "%q: want closed or open", c.Relay.Mode))
+	}
+	for i, t := range c.Relay.Trusted {
+		if _, err := parsePrefix(t); err != nil {
+			add(c.at("relay.trusted["+strconv.Itoa(i)+"]", "%q: want an address or a CIDR prefix such as 192.0.2.0/24", t))
+		}
+	}
 	if c.Timers.T1 <= 0 {
 		add(c.at("timers.t1", "must be positive, got %s", c.Timers.T1))
 	}

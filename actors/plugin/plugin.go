@@ -5,6 +5,7 @@
 package plugin
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -58,8 +59,12 @@ type Request struct {
 	Work *sip.Request
 	// CallID is the request's Call-ID, for log lines.
 	CallID string
-	// Source is where the request came from, as "transport:address".
-	Source string
+	// Source is where the request came from, as "transport:address", and SourceIP its address.
+	Source   string
+	SourceIP netip.Addr
+	// Dialog is set by the proxy when the request proved it belongs to a dialog we
+	// Record-Routed: a To tag and our signed Record-Route in its Route (proxy.DialogSigner).
+	Dialog bool
 	// LoopHash identifies the request for loop detection (§16.3 step 4).
 	LoopHash string
 	// Targets are the branches to fork (set by location or forward), and Fork how.
@@ -118,10 +123,9 @@ func (r *Request) ReplyWith(a *proxy.Rejection) Result {
 	return Answered
 }
 
-// InDialog reports whether the request belongs to a dialog (its To has a tag): such requests
-// are routed by their Route set or Request-URI and skip authentication, registration and
-// location, as in Kamailio's default route (WITHINDLG before AUTH).
-func (r *Request) InDialog() bool {
-	to := r.Work.To()
-	return to != nil && to.Params.Has("tag")
-}
+// InDialog reports whether the request is proven to belong to a dialog we Record-Routed (see
+// Dialog): such requests are routed by their Route set or Request-URI and skip authentication,
+// registration and location, as in Kamailio's default route (WITHINDLG before AUTH). A To tag
+// alone proves nothing: anyone can write one, and such a request is handled as a new one. A
+// REGISTER never is (RFC 3261 §10.2: it creates no dialog).
+func (r *Request) InDialog() bool { return r.Dialog && r.Work.Method != sip.REGISTER }

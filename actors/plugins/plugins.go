@@ -26,6 +26,8 @@ type Deps struct {
 	Services *services.Services
 	// NonceSecret signs digest nonces (one per daemon run, so a reload keeps them valid).
 	NonceSecret []byte
+	// Relay says who may reach destinations that are not ours (the forward plugin asks it).
+	Relay *proxy.RelayPolicy
 }
 
 // Build returns the chain cfg.Plugins names, in that order. cfg has been validated.
@@ -47,7 +49,7 @@ func Build(cfg *config.Config, d Deps) (plugin.Chain, error) {
 		case "redirect":
 			h = &redirect.Redirect{Domains: cfg.Redirect.Domains, Router: d.Router, Local: d.Local}
 		case "forward":
-			h = &forward.Forward{Router: d.Router}
+			h = &forward.Forward{Router: d.Router, Relay: d.Relay}
 		default:
 			return nil, fmt.Errorf("plugin %q is not available in this build", name)
 		}

@@ -74,7 +74,7 @@ func expectScenario(t *testing.T, d *daemon, proxyPort int, file, users string, 
 }
 
 // rig is a registrar test's setup: a configuration with a store of its own, the proxy's port,
-// and a real `sipp -sn uas` whose address users register as their contact.
+// and a real SIPp UAS (bench/scenarios/uas.xml) whose address users register as their contact.
 type rig struct {
 	cfg       string
 	store     string // the bindings file the configuration names
@@ -91,7 +91,10 @@ func newRig(t *testing.T, extra string) *rig {
 	}
 	proxyPort, _ := sipp.FreePort()
 	uasPort, _ := sipp.FreePort()
-	uas, err := sipp.StartUAS(t.TempDir(), "udp", uasPort)
+	// uas.xml copies the Record-Route into its answers as RFC 3261 §12.1.1 asks (sipp -sn uas
+	// does not): the caller's ACK and BYE then bring back our signed Record-Route, the proof
+	// that they belong to the call.
+	uas, err := sipp.StartUASScenario(t.TempDir(), scenario(t, "uas.xml"), "udp", uasPort)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 // Package auth is digest authentication (RFC 3261 §22 with RFC 7616 / RFC 8760 algorithms):
-// REGISTERs for our domains are challenged with 401, other requests from our users with 407;
-// requests that would use us as an open relay are refused.
+// REGISTERs for our domains are challenged with 401, other requests from our users with 407.
+// Who may relay through us is the forward plugin's relay policy: it lets authenticated users by.
 package auth
 
 import (
@@ -30,9 +30,10 @@ type Auth struct {
 	Users *services.Credentials
 	// MatchIdentity: the user authenticated must be the To user (REGISTER) or From user.
 	MatchIdentity bool
-	Methods       []sip.RequestMethod
-	Nonces        *digest.Nonces
-	Service       *actor.PID // the nonce service
+	// Methods challenged; empty: every method but ACK and CANCEL.
+	Methods []sip.RequestMethod
+	Nonces  *digest.Nonces
+	Service *actor.PID // the nonce service
 }
 
 var _ plugin.Waiter = (*Auth)(nil)
@@ -67,8 +68,9 @@ type pending struct {
 // Serve decides whether the request needs credentials and checks them.
 func (a *Auth) Serve(r *plugin.Request) plugin.Result {
 	w := r.Work
-	// ACK and CANCEL cannot be challenged (§22.1); in-dialog requests were authorized with the
-	// dialog (Kamailio's default route authenticates initial requests only).
+	// ACK and CANCEL cannot be challenged (§22.1); requests proven to be within a dialog we
+	// Record-Routed were authorized with the dialog (Kamailio's default route authenticates
+	// initial requests only). A To tag without that proof is a new request here.
 	if w.Method == sip.ACK || w.Method == sip.CANCEL || r.InDialog() {
 		return plugin.Continue
 	}
@@ -76,14 +78,11 @@ func (a *Auth) Serve(r *plugin.Request) plugin.Result {
 	from := w.From()
 	ours := from != nil && a.Local.IsDomain(from.Address.Host)
 	if !register && !ours {
-		// Not one of our users: fine when calling one of our users or us, an open relay
-		// otherwise.
-		if proxy.TopRoute(w) == nil && !a.Local.IsDomain(w.Recipient.Host) {
-			return r.Reply(403, "Relaying Forbidden")
-		}
+		// Not one of our users: nothing to check here. Calling one of ours is fine; anywhere
+		// else, the relay policy (forward) refuses it.
 		return plugin.Continue
 	}
-	if !slices.Contains(a.Methods, w.Method) {
+	if len(a.Methods) > 0 && !slices.Contains(a.Methods, w.Method) {
 		return plugin.Continue
 	}
 	header := "Proxy-Authorization"

@@ -29,8 +29,8 @@ func newAuth(t *testing.T, algs ...string) *Auth {
 		digest.SHA256: digest.HA1(digest.SHA256, "alice", "example.com", "secret"),
 	}}
 	svc := plugintest.StartServices(t, services.Options{Users: users, Realm: "example.com"})
-	return New(config.Auth{Algorithms: algs, NonceTTL: time.Minute, MatchIdentity: true,
-		Methods: []string{"REGISTER", "INVITE"}}, "example.com", svc.Credentials, local, nil, nil)
+	return New(config.Auth{Algorithms: algs, NonceTTL: time.Minute, MatchIdentity: true},
+		"example.com", svc.Credentials, local, nil, nil)
 }
 
 // request parses raw (header lines after the request line) into a chain request.
@@ -162,23 +162,46 @@ func TestProxyAuthentication(t *testing.T) {
 		t.Fatalf("the received request was edited: %v", hs)
 	}
 
-	// Someone else's user calling one of ours: no challenge. Calling elsewhere through us: 403.
+	// Someone else's user calling one of ours: no challenge (calling elsewhere is the relay
+	// policy's to refuse, in forward).
 	r, _ = invite("carol@example.net", "alice@example.com")
 	if res := a.Serve(r); res != plugin.Continue {
 		t.Fatalf("inbound call: %v %+v", res, r.Answer)
 	}
-	r, _ = invite("carol@example.net", "dave@example.org")
-	if a.Serve(r); r.Answer == nil || r.Answer.Code != 403 {
-		t.Fatalf("relay: %+v", r.Answer)
-	}
-	// In-dialog requests and unlisted methods pass.
-	r, _ = invite("alice@example.com", "bob@example.org")
+	// A request proven in-dialog (our signed Record-Route came back) passes; a To tag alone
+	// proves nothing and is challenged like a new request, whatever its method.
+	r, _ = invite("alice@example.com", "bob@example.org", "")
 	r.Work.To().Params.Add("tag", "x")
+	r.Dialog = true
 	if res := a.Serve(r); res != plugin.Continue {
 		t.Fatalf("in-dialog: %v", res)
 	}
+	for _, method := range []string{"INVITE", "BYE", "MESSAGE", "NOTIFY", "PUBLISH", "INFO"} {
+		r, _ = request(t, method+" sip:bob@example.org SIP/2.0", "From: <sip:alice@example.com>;tag=1", "To: <sip:bob@example.org>;tag=forged", "CSeq: 1 "+method)
+		if a.Serve(r); r.Answer == nil || r.Answer.Code != 407 {
+			t.Fatalf("%s with a To tag, unproven: %+v, want 407", method, r.Answer)
+		}
+	}
+	// Methods left out of a narrowed auth.methods pass unauthenticated (forward's relay policy
+	// then refuses them foreign destinations).
+	narrow := newAuth(t, "MD5")
+	narrow.Methods = []sip.RequestMethod{sip.INVITE}
 	r, _ = request(t, "MESSAGE sip:bob@example.org SIP/2.0", "From: <sip:alice@example.com>;tag=1", "To: <sip:bob@example.org>", "CSeq: 1 MESSAGE")
-	if res := a.Serve(r); res != plugin.Continue {
-		t.Fatalf("unlisted method: %v", res)
+	if res := narrow.Serve(r); res != plugin.Continue || r.Identity != "" {
+		t.Fatalf("unlisted method: %v %q", res, r.Identity)
+	}
+}
+
+// A REGISTER is never in-dialog: one with a To tag and no credentials is challenged, for an
+// existing user and for one that does not exist (it used to get 200 and bind any contact).
+func TestRegisterWithToTagIsChallenged(t *testing.T) {
+	a := newAuth(t, "MD5")
+	for _, user := range []string{"alice", "nobody"} {
+		r, _ := request(t, "REGISTER sip:example.com SIP/2.0", "From: <sip:"+user+"@example.com>;tag=1",
+			"To: <sip:"+user+"@example.com>;tag=x", "CSeq: 1 REGISTER", "Contact: <sip:evil@127.0.0.2>")
+		r.Dialog = true // even were it claimed proven
+		if a.Serve(r); r.Answer == nil || r.Answer.Code != 401 {
+			t.Fatalf("REGISTER for %s with a To tag: %+v, want 401", user, r.Answer)
+		}
 	}
 }

@@ -3,6 +3,8 @@
 package forward
 
 import (
+	"go.uber.org/zap"
+
 	"github.com/partysip/partysip/actors/plugin"
 	"github.com/partysip/partysip/sipcore/proxy"
 )
@@ -10,8 +12,11 @@ import (
 // Forward sends the request on: to Request.Targets when a plugin set them, else by the Route
 // set, the Request-URI of an in-dialog request, the static routes, or the Request-URI of a
 // domain we do not serve; a request for one of our domains that nothing resolves gets 404.
+// Destinations the request named itself (not a static route, not a located contact) are for
+// those the relay policy allows; others get 403.
 type Forward struct {
 	Router *proxy.Router
+	Relay  *proxy.RelayPolicy // nil: open
 }
 
 var _ plugin.Handler = (*Forward)(nil)
@@ -22,11 +27,16 @@ func (*Forward) Name() string { return "forward" }
 // Serve decides the targets if no plugin did, and forwards.
 func (f *Forward) Serve(r *plugin.Request) plugin.Result {
 	if len(r.Targets) == 0 {
-		targets, mode, rej := f.Router.Route(r.Work)
+		rt, rej := f.Router.Route(r.Work)
 		if rej != nil {
 			return r.ReplyWith(rej)
 		}
-		r.Targets, r.Fork = targets, mode
+		if rt.Foreign && f.Relay != nil && !f.Relay.Allows(r.SourceIP, r.Identity != "", r.InDialog()) {
+			r.Log.Info("relaying refused", zap.String("call_id", r.CallID), zap.String("method", string(r.Work.Method)),
+				zap.String("source", r.Source), zap.String("ruri", r.Work.Recipient.String()))
+			return r.Reply(403, "Relaying Forbidden")
+		}
+		r.Targets, r.Fork = rt.Targets, rt.Fork
 	}
 	return plugin.Forward
 }

@@ -53,11 +53,18 @@ func TestLocationPlugin(t *testing.T) {
 			t.Errorf("%s: %v %+v, want %d", uri, res, r.Answer, code)
 		}
 	}
-	// In-dialog requests and requests for other domains are not looked up.
+	// Requests proven in-dialog and requests for other domains are not looked up; a To tag
+	// without the proof is a new request, looked up like one.
 	r = plugintest.Invite(t, "sip:bob@example.com")
 	r.Work.To().Params.Add("tag", "x")
+	r.Dialog = true
 	if res := svc.Run(t, l, r); res != plugin.Continue || len(r.Targets) != 0 {
 		t.Fatalf("in-dialog looked up: %+v", r.Targets)
+	}
+	r = plugintest.Invite(t, "sip:bob@example.com")
+	r.Work.To().Params.Add("tag", "x")
+	if res := svc.Run(t, l, r); res != plugin.Continue || len(r.Targets) == 0 {
+		t.Fatalf("unproven To tag not looked up: %v %+v", res, r.Targets)
 	}
 	if res := svc.Run(t, l, plugintest.Invite(t, "sip:bob@example.net")); res != plugin.Continue {
 		t.Fatal("foreign domain looked up")

@@ -53,9 +53,10 @@ func TestRedirectRoute(t *testing.T) {
 	if d.Serve(r) != plugin.Answered || r.Answer.Code != 302 || r.Answer.Headers[0].Value() != "<sip:9001@gw.example.net:5070>" {
 		t.Fatalf("route redirect: %+v", r.Answer)
 	}
-	// In-dialog requests are never redirected.
+	// Requests proven in-dialog are never redirected.
 	r = plugintest.Invite(t, "sip:9001@example.com")
 	r.Work.To().Params.Add("tag", "x")
+	r.Dialog = true
 	if d.Serve(r) != plugin.Continue {
 		t.Fatal("in-dialog request redirected")
 	}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/partysip/partysip/bench/sipp"
+)
+
+// The addresses of the attack tests: the proxy listens on 127.0.0.1, the attacker sends from
+// 127.0.0.3, and 127.0.0.2 plays the foreign destination it wants to reach through us.
+const (
+	attackerIP = "127.0.0.3"
+	foreignIP  = "127.0.0.2"
+)
+
+// sink is a UDP socket on the foreign address that records every datagram it receives: what
+// reaches it was relayed.
+type sink struct {
+	conn *net.UDPConn
+	mu   sync.Mutex
+	got  []string
+}
+
+func newSink(t *testing.T) *sink {
+	t.Helper()
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(foreignIP)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sink{conn: conn}
+	t.Cleanup(func() { _ = conn.Close() })
+	go func() {
+		buf := make([]byte, 65535)
+		for {
+			n, _, err := conn.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.got = append(s.got, firstLine(string(buf[:n])))
+			s.mu.Unlock()
+		}
+	}()
+	return s
+}
+
+func (s *sink) port() int { return s.conn.LocalAddr().(*net.UDPAddr).Port }
+
+func (s *sink) received() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.got...)
+}
+
+func firstLine(msg string) string {
+	line, _, _ := strings.Cut(msg, "\r\n")
+	return line
+}
+
+// attacker is a UDP socket on the attacker's address that sends raw SIP to the proxy.
+type attacker struct {
+	t     *testing.T
+	conn  *net.UDPConn
+	proxy *net.UDPAddr
+	seq   int
+}
+
+func newAttacker(t *testing.T, proxyPort int) *attacker {
+	t.Helper()
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(attackerIP)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return &attacker{t: t, conn: conn, proxy: &net.UDPAddr{IP: net.ParseIP("127.0.0.1"), Port: proxyPort}}
+}
+
+// send sends a request (start line and headers, Via, Call-ID, CSeq and Content-Length added)
+// and returns the status of the final response, 0 when none came within 2 s (an ACK, or a
+// request dropped).
+func (a *attacker) send(method, ruri string, hdrs ...string) int {
+	a.t.Helper()
+	a.seq++
+	laddr := a.conn.LocalAddr().(*net.UDPAddr)
+	raw := fmt.Sprintf("%s %s SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;branch=z9hG4bK-attack-%d;rport\r\nMax-Forwards: 70\r\n"+
+		"Call-ID: attack-%d@%s\r\nCSeq: 1 %s\r\n%s\r\nContent-Length: 0\r\n\r\n",
+		method, ruri, laddr.IP, laddr.Port, a.seq, a.seq, attackerIP, method, strings.Join(hdrs, "\r\n"))
+	if _, err := a.conn.WriteToUDP([]byte(raw), a.proxy); err != nil {
+		a.t.Fatal(err)
+	}
+	buf := make([]byte, 65535)
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		_ = a.conn.SetReadDeadline(deadline)
+		n, _, err := a.conn.ReadFromUDP(buf)
+		if err != nil {
+			return 0
+		}
+		fields := strings.Fields(firstLine(string(buf[:n])))
+		if len(fields) < 2 || fields[0] != "SIP/2.0" || !strings.Contains(string(buf[:n]), "attack-"+strconv.Itoa(a.seq)+"@") {
+			continue
+		}
+		if code, _ := strconv.Atoi(fields[1]); code >= 200 {
+			return code
+		}
+	}
+}
+
+// authDaemon starts partysip with digest authentication (the configuration of
+// docs/examples/registrar.yaml's kind) and one user, alice.
+func authDaemon(t *testing.T) (*daemon, int) {
+	t.Helper()
+	usersPath := filepath.Join(t.TempDir(), "users.yaml")
+	if err := os.WriteFile(usersPath, []byte("users:\n  - name: alice\n    password: secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port, _ := sipp.FreePort()
+	cfg := registrarConfig(t, port, filepath.Join(t.TempDir(), "bindings.db"), authConfig(usersPath))
+	return startDaemon(t, "-c", cfg), port
+}
+
+// TestStrangerCannotHijackOrRelay attacks a daemon with auth on, as the closed-by-default issue
+// found it open: a REGISTER with a made-up To tag, requests of every kind with a To tag or a
+// forged Route set aimed at a foreign hop. None is accepted, none reaches the foreign hop.
+func TestStrangerCannotHijackOrRelay(t *testing.T) {
+	d, port := authDaemon(t)
+	foreign := newSink(t)
+	a := newAttacker(t, port)
+	hop := fmt.Sprintf("%s:%d", foreignIP, foreign.port())
+	us := fmt.Sprintf("127.0.0.1:%d", port)
+
+	// Registration hijack: a To tag used to skip authentication, for any AOR.
+	for _, user := range []string{"alice", "nobody"} {
+		aor := "sip:" + user + "@127.0.0.1"
+		code := a.send("REGISTER", "sip:127.0.0.1", "From: <"+aor+">;tag=x1", "To: <"+aor+">;tag=x", "Contact: <sip:evil@"+hop+">")
+		if code != 401 {
+			t.Errorf("REGISTER %s with a To tag, no credentials: %d, want 401", user, code)
+		}
+		code = a.send("REGISTER", "sip:127.0.0.1", "From: <"+aor+">;tag=x1", "To: <"+aor+">;tag=x", "Contact: *", "Expires: 0")
+		if code != 401 {
+			t.Errorf("REGISTER %s Contact: * with a To tag: %d, want 401", user, code)
+		}
+	}
+	if out, _ := ctl(t, d, "bindings", "list"); !strings.Contains(out, "0 binding(s)") {
+		t.Errorf("bindings after the hijack attempts:\n%s", out)
+	}
+
+	// Toll fraud: requests for a foreign hop, unauthenticated, from a foreign user and from one
+	// claiming to be ours.
+	for _, from := range []string{"<sip:evil@" + attackerIP + ">;tag=f", "<sip:alice@127.0.0.1>;tag=f"} {
+		for _, method := range []string{"INVITE", "MESSAGE", "NOTIFY", "PUBLISH", "INFO", "BYE"} {
+			ruri := "sip:victim@" + hop
+			for name, hdrs := range map[string][]string{
+				"To tag":                 {"To: <" + ruri + ">;tag=t"},
+				"Route: foreign":         {"To: <" + ruri + ">", "Route: <sip:" + hop + ";lr>"},
+				"Route: us, foreign":     {"To: <" + ruri + ">;tag=t", "Route: <sip:" + us + ";lr>, <sip:" + hop + ";lr>"},
+				"Route: us;sig, foreign": {"To: <" + ruri + ">;tag=t", "Route: <sip:" + us + ";lr;sig=AAAAAAAAAAAAAAAAAAAAAA>, <sip:" + hop + ";lr>"},
+			} {
+				code := a.send(method, ruri, append([]string{"From: " + from}, hdrs...)...)
+				if code != 403 && code != 407 {
+					t.Errorf("%s from %s with %s: %d, want 403 or 407", method, from, name, code)
+				}
+			}
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := foreign.received(); len(got) != 0 {
+		t.Fatalf("the foreign hop received %d request(s) relayed for a stranger: %v", len(got), got)
+	}
+	if !strings.Contains(d.logs.String(), "relaying refused") {
+		t.Errorf("no 'relaying refused' in the log")
+	}
+}
+
+// TestEmbeddedDefaultsAreNotAnOpenRelay: partysip run with nothing configured relays a request
+// whose From and Request-URI are both foreign nowhere (403), while a configured route still
+// carries anyone's calls (the README's SIPp run: TestCallsThroughProxy).
+func TestEmbeddedDefaultsAreNotAnOpenRelay(t *testing.T) {
+	port, _ := sipp.FreePort()
+	startDaemon(t, "--listen", fmt.Sprintf("udp:127.0.0.1:%d", port))
+	foreign := newSink(t)
+	a := newAttacker(t, port)
+	ruri := fmt.Sprintf("sip:victim@%s:%d", foreignIP, foreign.port())
+	for _, method := range []string{"INVITE", "MESSAGE", "OPTIONS"} {
+		if code := a.send(method, ruri, "From: <sip:evil@"+attackerIP+">;tag=f", "To: <"+ruri+">"); code != 403 {
+			t.Errorf("%s from a stranger to a foreign destination: %d, want 403", method, code)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := foreign.received(); len(got) != 0 {
+		t.Fatalf("relayed by the embedded defaults: %v", got)
+	}
+}

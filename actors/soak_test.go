@@ -68,7 +68,7 @@ func TestSoak(t *testing.T) {
 		// Live heap bytes as the last GC marked them (HeapInuse also counts free room in spans).
 		sample := []rtmetrics.Sample{{Name: "/gc/heap/live:bytes"}}
 		rtmetrics.Read(sample)
-		return runtime.NumGoroutine(), sample[0].Value.Uint64()
+		return goroutinesOfOurs(), sample[0].Value.Uint64()
 	}
 
 	// Warm up at the soak's rate for longer than a transaction lives (64*T1), so that what
@@ -126,4 +126,21 @@ func warmRegistry(e *Engine) {
 		pid, _ := reg.Add(e.system.DeadLetter, "warm-"+strconv.Itoa(i))
 		reg.Remove(pid)
 	}
+}
+
+// goroutinesOfOurs counts the live goroutines but protoactor's dead-letter throttle timers: each
+// actor system that saw a dead letter (a Stop to an actor already gone, common as transactions
+// end) runs one for DeadLetterThrottleInterval (10 s), and systems of earlier tests count too.
+// They end by themselves (TestMain's goleak ignores them as well); counted, they made the soak
+// fail at random with 6 to 8 of them.
+func goroutinesOfOurs() int {
+	var b strings.Builder
+	_ = pprof.Lookup("goroutine").WriteTo(&b, 2)
+	n := 0
+	for _, g := range strings.Split(b.String(), "\n\ngoroutine ") {
+		if strings.TrimSpace(g) != "" && !strings.Contains(g, "actor.NewThrottle") {
+			n++
+		}
+	}
+	return n
 }

@@ -321,7 +321,7 @@ func (o options) ramp(root, bin, dir, name string, w workload, inf, usersYAML st
 		if o.profile {
 			cfg += "admin:\n  pprof: true\n"
 			during = func(_ int, d time.Duration, stepDir string) {
-				profile(adminAddr, d, stepDir, o.log)
+				profile(adminAddr, filepath.Join(dir, "admin.token"), d, stepDir, o.log)
 			}
 		}
 		if w.uas && !w.fork {
@@ -398,21 +398,38 @@ func registerPhones(root, dir, target string, contacts []string) error {
 }
 
 // profile saves a CPU profile of the daemon (its admin API, pprof on) over most of a step,
-// then a heap profile (what is live, and what was allocated) at the step's end.
-func profile(admin string, d time.Duration, stepDir string, log func(string, ...any)) {
+// then a heap profile (what is live, and what was allocated) at the step's end. The admin API's
+// token is in tokenFile (the daemon made it at start).
+func profile(admin, tokenFile string, d time.Duration, stepDir string, log func(string, ...any)) {
+	token, err := os.ReadFile(tokenFile)
+	if err != nil {
+		log("profile: %v", err)
+		return
+	}
+	bearer := "Bearer " + strings.TrimSpace(string(token))
 	secs := max(int(d.Seconds())-1, 1)
-	fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", admin, secs), filepath.Join(stepDir, "cpu.pprof"), log)
-	fetch(fmt.Sprintf("http://%s/debug/pprof/heap", admin), filepath.Join(stepDir, "heap.pprof"), log)
+	fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", admin, secs), bearer, filepath.Join(stepDir, "cpu.pprof"), log)
+	fetch(fmt.Sprintf("http://%s/debug/pprof/heap", admin), bearer, filepath.Join(stepDir, "heap.pprof"), log)
 }
 
 // fetch saves one pprof endpoint's answer to path.
-func fetch(url, path string, log func(string, ...any)) {
-	resp, err := http.Get(url)
+func fetch(url, bearer, path string, log func(string, ...any)) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		log("profile: %v", err)
+		return
+	}
+	req.Header.Set("Authorization", bearer)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		log("profile: %v", err)
 		return
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		log("profile: %s: %s", url, resp.Status)
+		return
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		log("profile: %v", err)

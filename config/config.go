@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -78,6 +79,17 @@ type Admin struct {
 	// Pprof serves Go's profiler under /debug/pprof/ on the admin listener (off by default:
 	// a profile reveals internals and costs CPU while it runs).
 	Pprof bool `yaml:"pprof"`
+	// TokenFile holds the bearer token every call but /metrics, /healthz and /readyz must carry
+	// (made at first start, mode 0600); "" is admin.token beside the store (store.path).
+	TokenFile string `yaml:"token_file"`
+}
+
+// AdminTokenFile is where the admin API's token is kept.
+func (c *Config) AdminTokenFile() string {
+	if c.Admin.TokenFile != "" {
+		return c.Admin.TokenFile
+	}
+	return filepath.Join(filepath.Dir(c.Store.Path), "admin.token")
 }
 
 // Relay says who may use partysip to reach a destination that is not ours: one a request names

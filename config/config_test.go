@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,6 +58,9 @@ func TestLoadErrorsNameFileLineKey(t *testing.T) {
 		{"bad log level", "log:\n  level: loud\n", []string{":2: log.level: \"loud\""}},
 		{"not a list", "routes: 5\n", []string{":1: routes: want a list"}},
 		{"syntax", "listen: [\n", []string{"partysip.yaml:"}},
+		{"admin API off loopback", "admin:\n  listen: 0.0.0.0:5064\n", []string{":2: admin.listen: ", "not a loopback address"}},
+		{"relay mode and trusted", "relay:\n  mode: half\n  trusted: [10.0.0.0/33, 192.0.2.1]\n",
+			[]string{":2: relay.mode: \"half\"", "relay.trusted[0]: \"10.0.0.0/33\""}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -182,5 +186,22 @@ func TestProductionExampleIsComplete(t *testing.T) {
 		if _, ok := prod.lines[key]; !ok && !strings.Contains(key, "[") {
 			t.Errorf("docs/examples/production.yaml lacks %s", key)
 		}
+	}
+}
+
+// relay.trusted takes single addresses and prefixes; the policy trusts exactly those sources.
+func TestRelayTrusted(t *testing.T) {
+	c, err := Load(write(t, "relay:\n  trusted: [192.0.2.1, 198.51.100.9/24]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.RelayPolicy()
+	for addr, want := range map[string]bool{"192.0.2.1": true, "192.0.2.2": false, "198.51.100.7": true, "198.51.101.1": false, "::ffff:192.0.2.1": true} {
+		if got := p.TrustedSource(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("%s trusted %v, want %v", addr, got, want)
+		}
+	}
+	if p.Open {
+		t.Error("relay open by default")
 	}
 }

@@ -126,6 +126,15 @@ func (c *Config) Validate() error {
 	if c.DrainTimeout < 0 {
 		add(c.at("drain_timeout", "must not be negative, got %s", c.DrainTimeout))
 	}
+	if c.Admin.Listen != "" {
+		// The API takes a bearer token but speaks plain HTTP: the token would cross the network
+		// in the clear. A management network reaches it through a TLS proxy or an SSH tunnel.
+		if host, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
+			add(c.at("admin.listen", "%q: want host:port (e.g. 127.0.0.1:5064)", c.Admin.Listen))
+		} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			add(c.at("admin.listen", "%q is not a loopback address: the admin API has no TLS, so it listens on loopback only (reach it through a TLS proxy or an SSH tunnel)", c.Admin.Listen))
+		}
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

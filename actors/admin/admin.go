@@ -14,10 +14,14 @@
 //	GET    /healthz                               200 while the daemon runs
 //	GET    /debug/pprof/...                       Go's profiler, with admin.pprof: true
 //	GET    /readyz                                200 while it takes new calls, 503 once draining
+//
+// Every call but /metrics, /healthz and /readyz carries the daemon's token
+// ("Authorization: Bearer TOKEN", admin.token_file); without it the answer is 401.
 package admin
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -66,8 +70,9 @@ type Error struct {
 	Error string `json:"error"`
 }
 
-// Handler serves the admin API of e.
-func Handler(e *actors.Engine, log *zap.Logger, withPprof bool) http.Handler {
+// Handler serves the admin API of e. Every call but the monitoring ones (/metrics, /healthz,
+// /readyz) must carry token as a bearer token.
+func Handler(e *actors.Engine, log *zap.Logger, withPprof bool, token string) http.Handler {
 	mux := http.NewServeMux()
 	if withPprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -213,7 +218,27 @@ func Handler(e *actors.Engine, log *zap.Logger, withPprof bool) http.Handler {
 	mux.HandleFunc("DELETE /v1/users/{name}", func(w http.ResponseWriter, r *http.Request) {
 		userChange(w, r, log, "removed", e.RemoveUser)
 	})
-	return mux
+	return requireToken(mux, token, log)
+}
+
+// open are the calls monitoring systems make without a credential.
+var open = map[string]bool{"/metrics": true, "/healthz": true, "/readyz": true}
+
+// requireToken lets a call through when it is a monitoring one or carries token; others get 401,
+// logged at warn (someone on this host without the token tried).
+func requireToken(next http.Handler, token string, log *zap.Logger) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.Method == http.MethodGet && open[r.URL.Path]) ||
+			subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) == 1 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		log.Warn("admin: call without the token refused", zap.String("method", r.Method),
+			zap.String("path", r.URL.Path), zap.String("remote", r.RemoteAddr))
+		w.Header().Set("WWW-Authenticate", `Bearer realm="partysip admin"`)
+		reply(w, http.StatusUnauthorized, Error{"the admin API needs its token (admin.token_file): partysip ctl -c FILE reads it"})
+	})
 }
 
 // UserResult answers a user change.

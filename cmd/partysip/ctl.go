@@ -17,9 +17,10 @@ import (
 	"github.com/partysip/partysip/actors"
 	"github.com/partysip/partysip/actors/admin"
 	"github.com/partysip/partysip/actors/services"
+	"github.com/partysip/partysip/config"
 )
 
-const ctlUsage = `Usage:
+const ctlUsage = `Usage (every form takes -c FILE, --admin HOST:PORT, --token-file FILE):
   partysip ctl [--admin HOST:PORT] [--json] bindings list [AOR]
   partysip ctl [--admin HOST:PORT] bindings rm AOR CONTACT
   partysip ctl [--admin HOST:PORT] [--json] users list
@@ -31,19 +32,44 @@ const ctlUsage = `Usage:
 AOR is user@domain (or a sip: URI); CONTACT is the contact URI as listed. users add reads the
 password from standard input when it is not given (keep it out of the process list); users added
 here are stored with the bindings, users of the users file cannot be changed here.
+
+-c FILE reads the daemon's configuration for its admin.listen and its token (admin.token_file,
+by default admin.token beside store.path); without it, the embedded defaults say where they are.
+--admin and --token-file override them.
 `
 
 // cmdCtl talks to a running daemon's admin API.
 func cmdCtl(args []string) int {
 	fs := flag.NewFlagSet("ctl", flag.ContinueOnError)
-	addr := fs.String("admin", "127.0.0.1:5064", "the daemon's admin API (admin.listen)")
+	cfgFile := fs.String("c", "", "the daemon's configuration file (for admin.listen and admin.token_file)")
+	addr := fs.String("admin", "", "the daemon's admin API (default: admin.listen of the configuration)")
+	tokenFile := fs.String("token-file", "", "the admin API's token (default: admin.token_file of the configuration)")
 	asJSON := fs.Bool("json", false, "print the API's JSON")
 	fs.Usage = func() { fmt.Fprint(os.Stderr, ctlUsage) }
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	cfg := config.Default()
+	if *cfgFile != "" {
+		var err error
+		if cfg, err = config.Load(*cfgFile); err != nil {
+			fmt.Fprintln(os.Stderr, "partysip ctl:", err)
+			return 1
+		}
+	}
+	if *addr == "" {
+		*addr = cfg.Admin.Listen
+	}
+	if *tokenFile == "" {
+		*tokenFile = cfg.AdminTokenFile()
+	}
+	token, err := os.ReadFile(*tokenFile)
+	if err != nil {
+		// Go on: the API says 401, and this says why.
+		fmt.Fprintf(os.Stderr, "partysip ctl: no admin token (%v): give -c FILE or --token-file\n", err)
+	}
 	rest := fs.Args()
-	client := &http.Client{Timeout: 10 * time.Second}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: bearer{token: strings.TrimSpace(string(token))}}
 	if len(rest) == 2 && rest[0] == "transactions" && rest[1] == "list" {
 		var txs []actors.TransactionInfo
 		if done, code := list(client, "http://"+*addr+"/v1/transactions?limit=1000", &txs, *asJSON); done {
@@ -251,4 +277,13 @@ func printBindings(w io.Writer, recs []admin.Record) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%d binding(s), %d address(es)-of-record\n", n, len(recs))
+}
+
+// bearer adds the admin API's token to every call.
+type bearer struct{ token string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
 }

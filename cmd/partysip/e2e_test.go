@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/partysip/partysip/bench/sipp"
+	"github.com/partysip/partysip/config"
 )
 
 var binary string
@@ -42,10 +43,21 @@ func TestMain(m *testing.M) {
 
 // daemon is a partysip process started by a test.
 type daemon struct {
-	cmd   *exec.Cmd
-	logs  *syncLog
-	done  chan error
-	admin string // host:port of its admin API
+	cmd       *exec.Cmd
+	logs      *syncLog
+	done      chan error
+	admin     string // host:port of its admin API
+	tokenFile string // its admin API's token
+}
+
+// token is the daemon's admin API token (it makes it at start).
+func (d *daemon) token(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(d.tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // syncLog collects the daemon's output from its reader goroutine for the test to read.
@@ -92,7 +104,7 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{cmd: cmd, logs: &syncLog{}, done: make(chan error, 1), admin: adminAddr}
+	d := &daemon{cmd: cmd, logs: &syncLog{}, done: make(chan error, 1), admin: adminAddr, tokenFile: tokenFileOf(t, args)}
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(pr)
@@ -118,6 +130,23 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	return d
+}
+
+// tokenFileOf is where a daemon started with args keeps its admin token: beside the store the
+// flags or the configuration file name.
+func tokenFileOf(t *testing.T, args []string) string {
+	t.Helper()
+	cfg := config.Default()
+	if i := slices.Index(args, "-c"); i >= 0 {
+		var err error
+		if cfg, err = config.Load(args[i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if i := slices.Index(args, "--store"); i >= 0 {
+		cfg.Store.Path = args[i+1]
+	}
+	return cfg.AdminTokenFile()
 }
 
 // stop sends SIGTERM and returns the exit code.
@@ -283,11 +312,15 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 }
 
 // waitHTTP polls url until it answers status (5 s at most).
-func waitHTTP(t *testing.T, url string, status int) {
+func waitHTTP(t *testing.T, url string, status int, token ...string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		res, err := http.Get(url)
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		if len(token) > 0 {
+			req.Header.Set("Authorization", "Bearer "+token[0])
+		}
+		res, err := http.DefaultClient.Do(req)
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == status {
@@ -372,6 +405,7 @@ func TestFaultInjectionUnderLoad(t *testing.T) {
 	waitHTTP(t, "http://"+d.admin+"/readyz", 200)
 	setFaults := func(body string) {
 		req, _ := http.NewRequest(http.MethodPut, "http://"+d.admin+"/v1/faults", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+d.token(t))
 		res, err := http.DefaultClient.Do(req)
 		if err != nil || res.StatusCode != 200 {
 			t.Fatalf("PUT /v1/faults: %v %v", res, err)

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -215,6 +216,15 @@ func cmdRun(args []string) int {
 	defer func() { _ = log.Sync() }()
 
 	applyRuntime(cfg.Runtime)
+	// The admin token exists before the daemon says it listens: whoever waits for that line
+	// (systemd, a test, an operator's script) can use partysip ctl at once.
+	var token []byte
+	if cfg.Admin.Listen != "" {
+		if token, err = actors.LoadOrCreateSecret(cfg.AdminTokenFile()); err != nil {
+			log.Error("start failed: admin API token", zap.String("token_file", cfg.AdminTokenFile()), zap.Error(err))
+			return 1
+		}
+	}
 	engine, err := actors.Start(actors.Options{Config: cfg, Logger: log})
 	if err != nil {
 		log.Error("start failed", zap.Error(err))
@@ -228,9 +238,9 @@ func cmdRun(args []string) int {
 			engine.Stop()
 			return 1
 		}
-		adminSrv = &http.Server{Handler: admin.Handler(engine, log, cfg.Admin.Pprof), ReadHeaderTimeout: 5 * time.Second}
+		adminSrv = &http.Server{Handler: admin.Handler(engine, log, cfg.Admin.Pprof, hex.EncodeToString(token)), ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = adminSrv.Serve(ln) }()
-		log.Info("admin API listening", zap.String("listen", ln.Addr().String()))
+		log.Info("admin API listening", zap.String("listen", ln.Addr().String()), zap.String("token_file", cfg.AdminTokenFile()))
 	}
 	// Signals are caught before systemd hears we are ready, so a stop request that follows
 	// READY at once still drains.

@@ -288,7 +288,7 @@ func TestRegistrationWithDigest(t *testing.T) {
 // ctl runs `partysip ctl` against d and returns its output and exit code.
 func ctl(t *testing.T, d *daemon, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"ctl", "--admin", d.admin}, args...)...)
+	cmd := exec.Command(binary, append([]string{"ctl", "--admin", d.admin, "--token-file", d.tokenFile}, args...)...)
 	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -333,7 +333,7 @@ func TestCtlListsAndRemovesBindings(t *testing.T) {
 	}
 	// The same facts through /metrics and the health endpoints.
 	waitHTTP(t, "http://"+d.admin+"/healthz", 200)
-	waitHTTP(t, "http://"+d.admin+"/debug/pprof/", 404) // admin.pprof is off by default
+	waitHTTP(t, "http://"+d.admin+"/debug/pprof/", 404, d.token(t)) // admin.pprof is off by default
 	waitHTTP(t, "http://"+d.admin+"/readyz", 200)
 	for sample, want := range map[string]float64{
 		"partysip_registrations":                              2,
@@ -395,7 +395,7 @@ func TestRuntimeUsers(t *testing.T) {
 	if out, code := ctl(t, d, "users", "add", "dyn1", "pw1"); code != 0 || !strings.Contains(out, "user dyn1 set") {
 		t.Fatalf("add dyn1 (exit %d): %s", code, out)
 	}
-	cmd := exec.Command(binary, "ctl", "--admin", d.admin, "users", "add", "dyn2")
+	cmd := exec.Command(binary, "ctl", "--admin", d.admin, "--token-file", d.tokenFile, "users", "add", "dyn2")
 	cmd.Stdin = strings.NewReader("pw2\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("add dyn2 from stdin: %v %s", err, out)

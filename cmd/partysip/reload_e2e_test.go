@@ -61,10 +61,13 @@ func TestReloadDuringCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	base := fmt.Sprintf("listen: [udp:127.0.0.1:%d]\nstore:\n  driver: memory\nadmin:\n  pprof: true\n", proxyPort)
+	// The memory store has no file: the admin token goes where token_file says (by default it
+	// would be beside store.path, in the working directory).
+	base := fmt.Sprintf("listen: [udp:127.0.0.1:%d]\nstore:\n  driver: memory\nadmin:\n  pprof: true\n  token_file: %s\n",
+		proxyPort, filepath.Join(t.TempDir(), "admin.token"))
 	write(base + fmt.Sprintf("routes:\n  - match: '.*'\n    to: sip:127.0.0.1:%d\n", a.port))
 	d := startDaemon(t, "-c", cfgPath)
-	waitHTTP(t, "http://"+d.admin+"/debug/pprof/", 200) // admin.pprof: true
+	waitHTTP(t, "http://"+d.admin+"/debug/pprof/", 200, d.token(t)) // admin.pprof: true
 	users := usersFile(t, repeat("anyone;x;0", 1)...)
 
 	done := make(chan sipp.Result, 1)

@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -197,5 +199,68 @@ func TestEmbeddedDefaultsAreNotAnOpenRelay(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if got := foreign.received(); len(got) != 0 {
 		t.Fatalf("relayed by the embedded defaults: %v", got)
+	}
+}
+
+// TestAdminNeedsItsToken: a local user without the token reads and changes nothing through the
+// admin API (it used to add users, delete bindings and turn on fault injection for anyone);
+// monitoring stays open; partysip ctl -c finds the address and the token by itself.
+func TestAdminNeedsItsToken(t *testing.T) {
+	port, _ := sipp.FreePort()
+	adminPort, _ := sipp.FreePort()
+	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	cfg := registrarConfig(t, port, filepath.Join(t.TempDir(), "bindings.db"), "admin:\n  listen: "+admin+"\n")
+	d := startDaemon(t, "-c", cfg, "--admin", admin)
+	waitHTTP(t, "http://"+admin+"/healthz", 200)
+	do := func(method, path, token, body string) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, "http://"+admin+path, strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	calls := []struct{ method, path, body string }{
+		{"GET", "/v1/bindings", ""},
+		{"DELETE", "/v1/bindings?aor=alice@127.0.0.1&contact=sip:alice@127.0.0.1", ""},
+		{"GET", "/v1/users", ""},
+		{"PUT", "/v1/users/mallory", `{"password": "x"}`},
+		{"DELETE", "/v1/users/alice", ""},
+		{"GET", "/v1/faults", ""},
+		{"PUT", "/v1/faults", `{"transaction": 1}`},
+		{"GET", "/v1/dialogs", ""},
+		{"GET", "/v1/transactions", ""},
+	}
+	for _, token := range []string{"", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"} {
+		for _, c := range calls {
+			if code := do(c.method, c.path, token, c.body); code != http.StatusUnauthorized {
+				t.Errorf("%s %s with token %q: %d, want 401", c.method, c.path, token, code)
+			}
+		}
+	}
+	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
+		if code := do("GET", path, "", ""); code != http.StatusOK {
+			t.Errorf("GET %s without a token: %d, want 200", path, code)
+		}
+	}
+	if code := do("GET", "/v1/faults", d.token(t), ""); code != http.StatusOK {
+		t.Fatalf("GET /v1/faults with the token: %d", code)
+	}
+	if fi, err := os.Stat(d.tokenFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("token file %s: %v %v, want mode 0600", d.tokenFile, fi.Mode(), err)
+	}
+	// ctl with only -c: the address and the token come from the configuration.
+	out, err := exec.Command(binary, "ctl", "-c", cfg, "users", "add", "bob", "pw").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "user bob set") {
+		t.Fatalf("ctl -c users add: %v\n%s", err, out)
+	}
+	out, err = exec.Command(binary, "ctl", "-c", cfg, "--token-file", filepath.Join(t.TempDir(), "none"), "users", "list").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "token") {
+		t.Fatalf("ctl without the token succeeded or did not say why: %v\n%s", err, out)
 	}
 }

@@ -49,6 +49,7 @@ type Binding struct {
 	CSeq      uint32    `json:"cseq"`
 	Path      []string  `json:"path,omitempty"`
 	Source    string    `json:"source,omitempty"`
+	Received  string    `json:"received,omitempty"`
 	Updated   time.Time `json:"updated"`
 }
 
@@ -271,7 +272,7 @@ func bindings(bs []registrar.Binding, now time.Time) []Binding {
 	out := make([]Binding, len(bs))
 	for i, b := range bs {
 		out[i] = Binding{Contact: b.Contact, Expires: b.Expires.UTC(), ExpiresIn: b.Remaining(now), CallID: b.CallID,
-			CSeq: b.CSeq, Path: b.Path, Source: b.Source, Updated: b.Updated.UTC()}
+			CSeq: b.CSeq, Path: b.Path, Source: b.Source, Received: b.Received, Updated: b.Updated.UTC()}
 		if b.Q != registrar.QUnset {
 			out[i].Q = registrar.FormatQ(b.Q)
 		}

@@ -66,14 +66,15 @@ func outOfOrder() *proxy.Rejection {
 
 func bindingOf(now time.Time, c ContactChange, reg *Register) Binding {
 	return Binding{
-		Contact: c.URI,
-		Q:       c.Q,
-		Expires: now.Add(c.Expires),
-		CallID:  reg.CallID,
-		CSeq:    reg.CSeq,
-		Path:    reg.Path,
-		Source:  reg.Source,
-		Updated: now,
+		Contact:  c.URI,
+		Q:        c.Q,
+		Expires:  now.Add(c.Expires),
+		CallID:   reg.CallID,
+		CSeq:     reg.CSeq,
+		Path:     reg.Path,
+		Source:   reg.Source,
+		Received: reg.Received,
+		Updated:  now,
 	}
 }
 

@@ -1,6 +1,7 @@
 package registrar
 
 import (
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,9 @@ type Register struct {
 	// PathSupported: the UA sent "Supported: path", so the 200 echoes Path (RFC 3327 §5.3).
 	PathSupported bool
 	Source        string
+	// Received is where requests for these contacts go when the UA is behind a NAT (see
+	// NATReceived), "" when its contacts are reachable as they are written.
+	Received string
 }
 
 // ContactChange is one Contact of a REGISTER with its resolved expiry.
@@ -69,6 +73,7 @@ func Parse(req *sip.Request, pol Policy, local *proxy.Local, source string) (*Re
 		Path:          headerValues(req, "Path"),
 		PathSupported: hasOptionTag(req, "Supported", "path"),
 		Source:        source,
+		Received:      NATReceived(req, source),
 	}
 	headerExpires, hasHeaderExpires := -1, false
 	if h := req.GetHeader("Expires"); h != nil {
@@ -205,4 +210,35 @@ func hasOptionTag(req *sip.Request, header, tag string) bool {
 		}
 	}
 	return false
+}
+
+// NATReceived is the address requests to a UDP UA must be sent to when it is behind a NAT: the
+// source of its REGISTER, as a next-hop URI ("sip:203.0.113.5:40312"). A UA is behind a NAT when
+// the sent-by of its top Via (the address it believes it has, RFC 3261 §18.2.1) is not the
+// address its request came from; its Contact then names that private address too, which nobody
+// outside can reach, and the NAT only lets in what comes to the mapping the REGISTER opened
+// (RFC 3581 for responses; Kamailio's nathelper fix_nated_register for requests). A REGISTER
+// that names someone else's contact (third-party registration, §10.2) from a UA that is not
+// behind a NAT keeps its contact as written. source is "TRANSPORT:host:port"; only UDP is
+// handled here (a TCP, TLS or WebSocket UA is reached on its connection).
+func NATReceived(req *sip.Request, source string) string {
+	transport, addr, ok := strings.Cut(source, ":")
+	if !ok || !strings.EqualFold(transport, "UDP") {
+		return ""
+	}
+	via := req.Via()
+	src, err := netip.ParseAddrPort(addr)
+	if via == nil || err != nil {
+		return ""
+	}
+	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	sentPort := via.Port
+	if sentPort == 0 {
+		sentPort = 5060
+	}
+	// A sent-by that is a name, not an address, cannot be the source: treated as behind a NAT.
+	if sent, err := netip.ParseAddr(strings.Trim(via.Host, "[]")); err == nil && sent.Unmap() == src.Addr() && sentPort == int(src.Port()) {
+		return ""
+	}
+	return "sip:" + src.String()
 }

@@ -68,11 +68,19 @@ func (l *Location) Resume(r *plugin.Request, answer any) plugin.Result {
 	return r.Reply(404, "Not Found")
 }
 
-// Target is the branch for one binding: its contact as Request-URI, its Path as routes.
+// Target is the branch for one binding: its contact as Request-URI, its Path as routes, and for
+// a UA behind a NAT the address its REGISTER came from as the next hop.
 func Target(b *registrar.Binding) (proxy.Target, error) {
 	t := proxy.Target{Q: max(b.Q, 0)} // QUnset (-1) becomes "none"
 	if err := sip.ParseUri(b.Contact, &t.URI); err != nil {
 		return t, err
+	}
+	if b.Received != "" {
+		var hop sip.Uri
+		if err := sip.ParseUri(b.Received, &hop); err != nil {
+			return t, err
+		}
+		t.Hop = &hop
 	}
 	for _, p := range b.Path {
 		var u sip.Uri

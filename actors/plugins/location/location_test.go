@@ -3,6 +3,8 @@ package location
 import (
 	"testing"
 
+	"github.com/emiago/sipgo/sip"
+
 	"github.com/partysip/partysip/actors/plugin"
 	"github.com/partysip/partysip/actors/plugins/internal/plugintest"
 	"github.com/partysip/partysip/actors/plugins/registrar"
@@ -68,5 +70,25 @@ func TestLocationPlugin(t *testing.T) {
 	}
 	if res := svc.Run(t, l, plugintest.Invite(t, "sip:bob@example.net")); res != plugin.Continue {
 		t.Fatal("foreign domain looked up")
+	}
+}
+
+// A binding of a UA behind a NAT is reached at the address its REGISTER came from; the
+// Request-URI stays its contact. Without Received, the contact is the next hop.
+func TestTargetBehindNAT(t *testing.T) {
+	b := sipreg.Binding{Contact: "sip:bob@10.0.0.99:5060", Q: sipreg.QUnset, Received: "sip:203.0.113.5:40312"}
+	tg, err := Target(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.URI.Host != "10.0.0.99" || tg.Hop == nil || tg.Hop.Host != "203.0.113.5" || tg.Hop.Port != 40312 {
+		t.Fatalf("target %+v hop %+v", tg.URI, tg.Hop)
+	}
+	if hop := proxy.NextHop(&sip.Request{}, tg); hop.Host != "203.0.113.5" || hop.Port != 40312 || hop.Transport != "UDP" {
+		t.Fatalf("next hop %+v", hop)
+	}
+	b.Received = ""
+	if tg, _ = Target(&b); tg.Hop != nil {
+		t.Fatalf("hop without NAT: %+v", tg.Hop)
 	}
 }

@@ -30,6 +30,12 @@ func TestCLI(t *testing.T) {
 	bad := filepath.Join(dir, "bad.yaml")
 	_ = os.WriteFile(good, []byte("listen: [udp:127.0.0.1:5099]\nroutes:\n  - match: '.*'\n    to: sip:127.0.0.1:5070\n"), 0o644)
 	_ = os.WriteFile(bad, []byte("listen: [udp:127.0.0.1:5099]\nroutes:\n  - match: '(['\n    to: sip:127.0.0.1:5070\ntimers:\n  t5: 1s\n"), 0o644)
+	badUsers := filepath.Join(dir, "users.yaml")
+	_ = os.WriteFile(badUsers, []byte("users:\n  - name: alice\n"), 0o600) // no password nor HA1
+	withBadUsers := filepath.Join(dir, "auth.yaml")
+	_ = os.WriteFile(withBadUsers, []byte("listen: [udp:127.0.0.1:5099]\nplugins: [sanity, auth, forward]\nauth:\n  users_file: "+badUsers+"\n"), 0o644)
+	noUsers := filepath.Join(dir, "nousers.yaml")
+	_ = os.WriteFile(noUsers, []byte("listen: [udp:127.0.0.1:5099]\nplugins: [sanity, auth, forward]\nauth:\n  users_file: "+filepath.Join(dir, "missing.yaml")+"\n"), 0o644)
 	cases := []struct {
 		name string
 		args []string
@@ -43,6 +49,8 @@ func TestCLI(t *testing.T) {
 		{"check bad names file, line and key of every problem", []string{"check", "-c", bad}, 1,
 			[]string{"bad.yaml:3: routes[0].match: invalid regular expression", "bad.yaml:6: timers.t5: unknown key"}},
 		{"check without file", []string{"check"}, 2, []string{"-c FILE is required"}},
+		{"check loads the users file", []string{"check", "-c", withBadUsers}, 1, []string{"users.yaml"}},
+		{"check finds a missing users file", []string{"check", "-c", noUsers}, 1, []string{"missing.yaml"}},
 		{"run with a bad route flag", []string{"run", "--route", "nohop"}, 1, []string{"flag --route", "REGEX=sip:"}},
 		{"run with a bad listener", []string{"run", "--listen", "sctp:127.0.0.1:5060"}, 1, []string{"flag --listen: listen[0]:", "sctp"}},
 		{"run with a bad log level", []string{"run", "--log-level", "loud"}, 1, []string{"flag --log-level/--log-format: log.level:"}},

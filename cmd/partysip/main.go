@@ -188,9 +188,18 @@ func cmdCheck(args []string) int {
 		fmt.Fprintln(os.Stderr, "partysip check: -c FILE is required")
 		return 2
 	}
-	if _, err := config.Load(*file); err != nil {
+	cfg, err := config.Load(*file)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	// Everything run loads besides the file itself (the TLS certificates are loaded by Load's
+	// validation): a pre-start check that passes must not be followed by a run that fails.
+	if cfg.Auth.UsersFile != "" {
+		if _, err := config.LoadUsers(cfg.Auth.UsersFile); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
 	}
 	fmt.Printf("%s: ok\n", *file)
 	return 0

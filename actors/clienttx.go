@@ -27,6 +27,8 @@ type clientTx struct {
 	last   *sip.Response
 	// cancelWanted: a CANCEL was asked for before any provisional response; §9.1 says wait.
 	cancelWanted, cancelSent, reported, ended bool
+	// cancelReason is the Reason header of that CANCEL (RFC 3326), "" for none.
+	cancelReason string
 	// timerCFired: Timer C expired once and the branch was CANCELled; a second expiry ends it.
 	timerCFired bool
 	// waitUntil is when the final wait (Timer M, D or K) ends; parking: handed to the shard.
@@ -81,6 +83,7 @@ func (t *clientTx) Receive(ctx actor.Context) {
 		ctx.Respond(&TransactionInfo{Kind: t.m.Kind().String(), State: t.m.State().String(), Method: string(t.key.Method),
 			CallID: t.callID, Branch: t.key.Branch})
 	case *branchCancelRequested:
+		t.cancelReason = m.Reason
 		switch t.m.State() {
 		case transaction.Proceeding:
 			t.sendCancel(ctx)
@@ -229,6 +232,9 @@ func (t *clientTx) sendCancel(ctx actor.Context) {
 	}
 	t.cancelSent, t.cancelWanted = true, false
 	cancel := proxy.NewCancel(t.req)
+	if t.cancelReason != "" {
+		cancel.AppendHeader(sip.NewHeader("Reason", t.cancelReason))
+	}
 	ctx.Send(t.c.shardFor(t.key), &clientTxRequested{
 		Req: cancel, Hop: t.hop, UDP: t.udp, Key: transaction.ClientKeyFor(t.key.Branch, sip.CANCEL),
 	})

@@ -177,7 +177,9 @@ func (p *proxyContext) onResponse(ctx actor.Context, i int, res *sip.Response) {
 		}
 		p.branches[i].done, p.branches[i].code = true, code
 		if p.method == sip.INVITE {
-			p.cancelPending(ctx, i) // §16.7 step 10
+			// §16.7 step 10; the Reason tells the other phones not to show a missed call.
+			p.cancelReason = proxy.ReasonCompletedElsewhere
+			p.cancelPending(ctx, i)
 		}
 	default:
 		if code >= 600 && p.method == sip.INVITE {
@@ -257,7 +259,7 @@ func (p *proxyContext) cancelBranches(ctx actor.Context, skip int) {
 		case b.pid == nil:
 			b.cancel = true
 		default:
-			ctx.Send(b.pid, &branchCancelRequested{})
+			ctx.Send(b.pid, &branchCancelRequested{Reason: p.cancelReason})
 		}
 	}
 }

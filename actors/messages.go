@@ -65,8 +65,9 @@ type branchFailed struct {
 	Code  int
 }
 
-// branchCancelRequested asks a client INVITE transaction to CANCEL its request (§16.10).
-type branchCancelRequested struct{}
+// branchCancelRequested asks a client INVITE transaction to CANCEL its request (§16.10); Reason,
+// when set, is the CANCEL's Reason header value (RFC 3326).
+type branchCancelRequested struct{ Reason string }
 
 // responseSent is the proxy context handing a response to its server transaction.
 type responseSent struct {

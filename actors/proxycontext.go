@@ -29,7 +29,9 @@ type proxyContext struct {
 	createsDialog bool
 	final         bool // a final response went upstream
 	canceled      bool // no new branch may start: a CANCEL, a 2xx or a 6xx arrived
-	doneSent      bool // contextDone went to the server transaction
+	// cancelReason is the Reason header of the CANCELs to pending branches (RFC 3326).
+	cancelReason string
+	doneSent     bool // contextDone went to the server transaction
 	// r is the request going through the plugin chain; waiting is the index of the plugin
 	// awaiting a service actor's answer (-1 when none), waitGen tells its timeout apart.
 	r       *plugin.Request
@@ -58,7 +60,7 @@ func (p *proxyContext) Receive(ctx actor.Context) {
 		b := &p.branches[m.Index]
 		b.pid = m.PID
 		if (p.canceled || b.cancel) && !b.done {
-			ctx.Send(b.pid, &branchCancelRequested{})
+			ctx.Send(b.pid, &branchCancelRequested{Reason: p.cancelReason})
 		}
 	case *branchResponded:
 		p.onResponse(ctx, m.Index, m.Res)

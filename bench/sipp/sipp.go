@@ -54,6 +54,9 @@ type Proc struct {
 	done chan error
 }
 
+// Errors is the process's SIPp error log (the first 5,000 bytes), for a failing test's message.
+func (p *Proc) Errors() string { return ErrorLog(p.dir, "uas") }
+
 // transportFlag maps "udp"/"tcp" to sipp's -t value (one socket for all calls).
 func transportFlag(tp string) string {
 	if strings.EqualFold(tp, "tcp") {

@@ -12,6 +12,10 @@ func NewCancel(forwarded *sip.Request) *sip.Request {
 	return sameTransaction(forwarded, sip.CANCEL, forwarded.To())
 }
 
+// ReasonCompletedElsewhere is the Reason header value (RFC 3326) of the CANCEL a forking proxy
+// sends the branches that lost to a 2xx: the phones that rang do not show a missed call.
+const ReasonCompletedElsewhere = `SIP;cause=200;text="Call completed elsewhere"`
+
 // NewAckForNon2xx builds the ACK a client transaction sends for a non-2xx final response
 // (RFC 3261 §17.1.1.3): Request-URI, Call-ID, From, CSeq number and top Via of the INVITE, the To
 // of the response (with its tag), the INVITE's Route header fields.

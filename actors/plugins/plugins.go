@@ -4,6 +4,7 @@ package plugins
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/partysip/partysip/actors/plugin"
 	"github.com/partysip/partysip/actors/plugins/auth"
@@ -45,7 +46,8 @@ func Build(cfg *config.Config, d Deps) (plugin.Chain, error) {
 		case "registrar":
 			h = &registrar.Registrar{Local: d.Local, Service: d.Services.Registrar, Policy: Policy(cfg)}
 		case "location":
-			h = &location.Location{Local: d.Local, Router: d.Router, Service: d.Services.Location, Fork: cfg.ForkMode()}
+			h = &location.Location{Local: d.Local, Router: d.Router, Service: d.Services.Location, Fork: cfg.ForkMode(),
+				Conceal: slices.Contains(cfg.Plugins, "auth")}
 		case "redirect":
 			h = &redirect.Redirect{Domains: cfg.Redirect.Domains, Router: d.Router, Local: d.Local}
 		case "forward":

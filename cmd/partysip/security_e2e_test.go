@@ -173,6 +173,14 @@ func TestStrangerCannotHijackOrRelay(t *testing.T) {
 			}
 		}
 	}
+	// Enumeration: a stranger's call to a user who exists (alice, not registered) and to one who
+	// does not get the same answer (it used to be 480 and 404: svwar's signal).
+	for _, user := range []string{"alice", "nobody"} {
+		ruri := "sip:" + user + "@127.0.0.1"
+		if code := a.send("INVITE", ruri, "From: <sip:evil@"+attackerIP+">;tag=e", "To: <"+ruri+">"); code != 404 {
+			t.Errorf("a stranger calling %s: %d, want 404 for existing and absent users alike", user, code)
+		}
+	}
 	time.Sleep(300 * time.Millisecond)
 	if got := foreign.received(); len(got) != 0 {
 		t.Fatalf("the foreign hop received %d request(s) relayed for a stranger: %v", len(got), got)

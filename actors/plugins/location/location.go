@@ -23,6 +23,10 @@ type Location struct {
 	Service *actor.PID
 	// Fork is how the contacts of one AOR are tried (forking.mode).
 	Fork proxy.ForkMode
+	// Conceal answers an unauthenticated request for a known user with no binding 404, as for
+	// one that does not exist, so that strangers cannot list our users (svwar reads 480 as
+	// "exists"). Set when auth is in the chain: without it anyone may register anyway.
+	Conceal bool
 }
 
 var _ plugin.Waiter = (*Location)(nil)
@@ -62,7 +66,7 @@ func (l *Location) Resume(r *plugin.Request, answer any) plugin.Result {
 	if l.Router.Match(r.Work) != nil {
 		return plugin.Continue
 	}
-	if a.Known {
+	if a.Known && !(l.Conceal && r.Identity == "") {
 		return r.Reply(480, "Temporarily Unavailable")
 	}
 	return r.Reply(404, "Not Found")

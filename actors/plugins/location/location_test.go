@@ -55,6 +55,20 @@ func TestLocationPlugin(t *testing.T) {
 			t.Errorf("%s: %v %+v, want %d", uri, res, r.Answer, code)
 		}
 	}
+	// With auth in the chain (Conceal), a stranger cannot tell a known user with no binding from
+	// nobody: 404 for both; our authenticated users still learn 480.
+	l.Conceal = true
+	for _, c := range []struct {
+		uri, identity string
+		code          int
+	}{{"sip:carol@example.com", "", 404}, {"sip:zed@example.com", "", 404}, {"sip:carol@example.com", "alice", 480}} {
+		r = plugintest.Invite(t, c.uri)
+		r.Identity = c.identity
+		if svc.Run(t, l, r); r.Answer == nil || r.Answer.Code != c.code {
+			t.Errorf("conceal, %s as %q: %+v, want %d", c.uri, c.identity, r.Answer, c.code)
+		}
+	}
+	l.Conceal = false
 	// Requests proven in-dialog and requests for other domains are not looked up; a To tag
 	// without the proof is a new request, looked up like one.
 	r = plugintest.Invite(t, "sip:bob@example.com")

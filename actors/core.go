@@ -55,6 +55,8 @@ type core struct {
 
 	// signer signs our Record-Route entries and recognises them on in-dialog requests.
 	signer proxy.DialogSigner
+	// sources limits and bans source addresses (request rate, failed authentications).
+	sources *sources
 
 	branchPrefix string
 	branchSeq    atomic.Uint64
@@ -108,6 +110,13 @@ func (c *core) route(msg sip.Message, from Peer) {
 	case *sip.Request:
 		c.stats.RequestsIn.Add(1)
 		c.metrics.request(m.Method)
+		if ok, banned := c.sources.admit(from.IP(), time.Now()); !ok {
+			if banned {
+				c.log.Warn("source banned: request rate", zap.String("source", from.Addr),
+					zap.Int("per_second", c.sources.policy.Load().Requests), zap.Duration("for", c.sources.policy.Load().Ban))
+			}
+			return // dropped unanswered: an answer would feed the flood
+		}
 		if c.isStateless(m) {
 			c.relayStateless(m, from)
 			return

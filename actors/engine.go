@@ -49,6 +49,8 @@ type Engine struct {
 	// cfg is the configuration in force (replaced by Reload).
 	cfgMu sync.Mutex
 	cfg   *config.Config
+	// stopSweep ends the goroutine that sweeps the source table.
+	stopSweep chan struct{}
 }
 
 // Start opens the listeners and starts the actor tree. It returns once every listener is bound.
@@ -171,6 +173,9 @@ func Start(opts Options) (*Engine, error) {
 		return fail(err)
 	}
 	c.rt.Store(rt)
+	c.sources = newSources(sourcePolicy(cfg))
+	e.stopSweep = make(chan struct{})
+	go c.sources.sweepEvery(30*time.Second, e.stopSweep)
 	stats = &c.stats
 	n := cfg.Transactions.Shards
 	if n == 0 {
@@ -239,6 +244,7 @@ func (e *Engine) Drain(ctx context.Context) error {
 // Stop closes the listeners and stops every actor: transports first, so nothing new arrives,
 // then the transaction shards and everything under them.
 func (e *Engine) Stop() {
+	close(e.stopSweep)
 	_ = e.system.Root.StopFuture(e.transports).Wait()
 	e.c.tp.close()
 	for _, s := range e.c.shards {

@@ -113,6 +113,9 @@ var statDescs = []statDesc{
 	counter("partysip_dialogs_created_total", "Dialogs created.", func(e *Engine) int64 { return e.c.stats.DialogsCreated.Load() }),
 	gauge("partysip_registrations", "Bindings held by the registrar.", func(e *Engine) int64 { return e.services.Stats().Bindings.Load() }),
 	counter("partysip_registers_total", "REGISTERs that changed bindings (stored).", func(e *Engine) int64 { return e.services.Stats().Registers.Load() }),
+	counter("partysip_source_bans_total", "Source addresses banned (limits.source_requests, limits.auth_failures).", func(e *Engine) int64 { return e.c.sources.bans.Load() }),
+	counter("partysip_source_dropped_total", "Requests dropped unanswered because their source was banned.", func(e *Engine) int64 { return e.c.sources.dropped.Load() }),
+	gauge("partysip_sources_tracked", "Source addresses in the limits table.", func(e *Engine) int64 { return e.c.sources.n.Load() }),
 	counter("partysip_store_failures_total", "Binding changes the store could not write (answered 500).", func(e *Engine) int64 { return e.services.Stats().StoreFailures.Load() }),
 }
 

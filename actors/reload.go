@@ -22,7 +22,8 @@ func randomSecret() []byte {
 func (e *Engine) newRouting(cfg *config.Config) (*routing, error) {
 	router := &proxy.Router{Routes: cfg.StaticRoutes(), Local: e.c.local}
 	relay := cfg.RelayPolicy()
-	chain, err := plugins.Build(cfg, plugins.Deps{Local: e.c.local, Router: router, Services: e.services, NonceSecret: e.nonceSecret, Relay: relay})
+	chain, err := plugins.Build(cfg, plugins.Deps{Local: e.c.local, Router: router, Services: e.services, NonceSecret: e.nonceSecret, Relay: relay,
+		AuthFailed: e.authFailed})
 	if err != nil {
 		return nil, err
 	}
@@ -77,6 +78,7 @@ func (e *Engine) Reload(cfg *config.Config) (needRestart []string, err error) {
 	e.services.ReplaceAliases(aliases(cfg, e.c.local))
 	e.c.faults.Set(faultRates(cfg))
 	e.c.rt.Store(rt)
+	e.c.sources.policy.Store(ptr(sourcePolicy(cfg)))
 	e.cfg = cfg
 	e.c.log.Info("configuration reloaded", zap.Int("routes", len(rt.router.Routes)), zap.Strings("plugins", rt.chain.Names()),
 		zap.Int("users", len(users)))

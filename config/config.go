@@ -157,6 +157,15 @@ type Runtime struct {
 type Limits struct {
 	// Transactions caps live transaction actors; new requests over it get 503. 0: no cap.
 	Transactions int `yaml:"transactions"`
+	// SourceRequests is how many requests per second one source address may send; the one over
+	// it bans the address for SourceBan (its messages are dropped unanswered). 0: no limit.
+	SourceRequests int           `yaml:"source_requests"`
+	SourceBan      time.Duration `yaml:"source_ban"`
+	// AuthFailures is how many wrong digest credentials one address may send within
+	// AuthWindow; the next gets 403 and bans the address for AuthBan. 0: no limit.
+	AuthFailures int           `yaml:"auth_failures"`
+	AuthWindow   time.Duration `yaml:"auth_window"`
+	AuthBan      time.Duration `yaml:"auth_ban"`
 }
 
 // Faults is the fault-injection switch: fractions (0 to 1) of new actors of each kind that

@@ -88,6 +88,16 @@ func (c *Config) Validate() error {
 	if c.Runtime.MemoryLimit < 0 {
 		add(c.at("runtime.memory_limit_mib", "must be 0 (none) or positive, got %d", c.Runtime.MemoryLimit))
 	}
+	for key, v := range map[string]int{"limits.source_requests": c.Limits.SourceRequests, "limits.auth_failures": c.Limits.AuthFailures} {
+		if v < 0 {
+			add(c.at(key, "must be 0 (no limit) or positive, got %d", v))
+		}
+	}
+	for key, v := range map[string]time.Duration{"limits.source_ban": c.Limits.SourceBan, "limits.auth_window": c.Limits.AuthWindow, "limits.auth_ban": c.Limits.AuthBan} {
+		if v <= 0 {
+			add(c.at(key, "must be positive, got %s", v))
+		}
+	}
 	if c.Limits.Transactions < 0 {
 		add(c.at("limits.transactions", "must be 0 (no cap) or positive, got %d", c.Limits.Transactions))
 	}

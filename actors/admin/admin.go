@@ -8,6 +8,8 @@
 //	DELETE /v1/users/{name}                       remove a run-time user
 //	GET    /v1/dialogs                            dialogs in progress, oldest first
 //	GET    /v1/transactions[?limit=N]             live transactions with their state (100 by default)
+//	GET    /v1/bans                               source addresses banned now (limits.source_*, auth_*)
+//	DELETE /v1/bans/{addr}                        lift one ban
 //	GET    /v1/faults                             the fault-injection fractions
 //	PUT    /v1/faults  {"transaction": 0.01, ...} change them (every field; 0 turns one off)
 //	GET    /metrics                               Prometheus metrics (partysip_*, go_*, process_*)
@@ -25,6 +27,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/netip"
 	"net/http/pprof"
 	"strconv"
 	"time"
@@ -169,6 +172,26 @@ func Handler(e *actors.Engine, log *zap.Logger, withPprof bool, token string) ht
 			return
 		}
 		reply(w, http.StatusOK, txs)
+	})
+	mux.HandleFunc("GET /v1/bans", func(w http.ResponseWriter, r *http.Request) {
+		bans := e.Bans()
+		if bans == nil {
+			bans = []actors.Ban{}
+		}
+		reply(w, http.StatusOK, bans)
+	})
+	mux.HandleFunc("DELETE /v1/bans/{addr}", func(w http.ResponseWriter, r *http.Request) {
+		addr, err := netip.ParseAddr(r.PathValue("addr"))
+		if err != nil {
+			reply(w, http.StatusBadRequest, Error{"want an IP address: " + err.Error()})
+			return
+		}
+		if !e.Unban(addr) {
+			reply(w, http.StatusNotFound, Error{addr.String() + " is not banned"})
+			return
+		}
+		log.Info("admin: ban lifted", zap.Stringer("addr", addr))
+		reply(w, http.StatusOK, map[string]string{"addr": addr.String(), "action": "unbanned"})
 	})
 	mux.HandleFunc("GET /v1/faults", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, e.Faults().Rates())

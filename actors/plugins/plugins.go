@@ -4,6 +4,7 @@ package plugins
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 
 	"github.com/partysip/partysip/actors/plugin"
@@ -29,6 +30,8 @@ type Deps struct {
 	NonceSecret []byte
 	// Relay says who may reach destinations that are not ours (the forward plugin asks it).
 	Relay *proxy.RelayPolicy
+	// AuthFailed counts wrong credentials from a source and says whether it is banned for it.
+	AuthFailed func(netip.Addr) bool
 }
 
 // Build returns the chain cfg.Plugins names, in that order. cfg has been validated.
@@ -40,7 +43,9 @@ func Build(cfg *config.Config, d Deps) (plugin.Chain, error) {
 		case "sanity":
 			h = &sanity.Sanity{Local: d.Local}
 		case "auth":
-			h = auth.New(cfg.Auth, cfg.Realm(), d.Services.Credentials, d.Local, d.Services.Nonces, d.NonceSecret)
+			a := auth.New(cfg.Auth, cfg.Realm(), d.Services.Credentials, d.Local, d.Services.Nonces, d.NonceSecret)
+			a.Failed = d.AuthFailed
+			h = a
 		case "maxfwd":
 			h = &maxfwd.MaxFwd{Limit: cfg.MaxFwd.Limit}
 		case "registrar":

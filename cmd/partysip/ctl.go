@@ -28,6 +28,8 @@ const ctlUsage = `Usage (every form takes -c FILE, --admin HOST:PORT, --token-fi
   partysip ctl [--admin HOST:PORT] users rm NAME
   partysip ctl [--admin HOST:PORT] [--json] dialogs list
   partysip ctl [--admin HOST:PORT] [--json] transactions list
+  partysip ctl [--admin HOST:PORT] [--json] bans list
+  partysip ctl [--admin HOST:PORT] bans rm ADDR
 
 AOR is user@domain (or a sip: URI); CONTACT is the contact URI as listed. users add reads the
 password from standard input when it is not given (keep it out of the process list); users added
@@ -83,6 +85,9 @@ func cmdCtl(args []string) int {
 		tw.Flush()
 		fmt.Printf("%d transaction(s)\n", len(txs))
 		return 0
+	}
+	if len(rest) >= 2 && rest[0] == "bans" {
+		return ctlBans(client, "http://"+*addr+"/v1/bans", rest[1:], *asJSON, fs.Usage)
 	}
 	if len(rest) == 2 && rest[0] == "dialogs" && rest[1] == "list" {
 		return ctlDialogs(client, "http://"+*addr+"/v1/dialogs", *asJSON)
@@ -286,4 +291,34 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", "Bearer "+b.token)
 	return http.DefaultTransport.RoundTrip(r)
+}
+
+// ctlBans lists the banned sources or lifts one ban.
+func ctlBans(client *http.Client, base string, args []string, asJSON bool, usage func()) int {
+	switch {
+	case args[0] == "list" && len(args) == 1:
+		var bans []actors.Ban
+		if done, code := list(client, base, &bans, asJSON); done {
+			return code
+		}
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ADDRESS\tREASON\tUNTIL")
+		for _, b := range bans {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", b.Addr, b.Reason, b.Until.Local().Format(time.DateTime))
+		}
+		tw.Flush()
+		fmt.Printf("%d banned source(s)\n", len(bans))
+		return 0
+	case args[0] == "rm" && len(args) == 2:
+		var res map[string]string
+		body, code, err := call(client, http.MethodDelete, base+"/"+url.PathEscape(args[1]), &res)
+		if err != nil || code != http.StatusOK {
+			fmt.Fprintln(os.Stderr, "partysip ctl:", errOr(err, body))
+			return 1
+		}
+		fmt.Printf("%s unbanned\n", args[1])
+		return 0
+	}
+	usage()
+	return 2
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -90,6 +91,26 @@ func newAttacker(t *testing.T, proxyPort int) *attacker {
 // request dropped).
 func (a *attacker) send(method, ruri string, hdrs ...string) int {
 	a.t.Helper()
+	code, _ := a.exchange(method, ruri, hdrs...)
+	return code
+}
+
+// nonce asks for a digest challenge (a REGISTER without credentials) and returns its nonce, ""
+// when none came.
+func (a *attacker) nonce(t *testing.T) string {
+	t.Helper()
+	_, msg := a.exchange("REGISTER", "sip:127.0.0.1", "From: <sip:alice@127.0.0.1>;tag=n", "To: <sip:alice@127.0.0.1>")
+	_, rest, ok := strings.Cut(msg, `nonce="`)
+	if !ok {
+		return ""
+	}
+	nonce, _, _ := strings.Cut(rest, `"`)
+	return nonce
+}
+
+// exchange is send that also returns the final response's text.
+func (a *attacker) exchange(method, ruri string, hdrs ...string) (int, string) {
+	a.t.Helper()
 	a.seq++
 	laddr := a.conn.LocalAddr().(*net.UDPAddr)
 	raw := fmt.Sprintf("%s %s SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;branch=z9hG4bK-attack-%d;rport\r\nMax-Forwards: 70\r\n"+
@@ -104,14 +125,14 @@ func (a *attacker) send(method, ruri string, hdrs ...string) int {
 		_ = a.conn.SetReadDeadline(deadline)
 		n, _, err := a.conn.ReadFromUDP(buf)
 		if err != nil {
-			return 0
+			return 0, ""
 		}
 		fields := strings.Fields(firstLine(string(buf[:n])))
 		if len(fields) < 2 || fields[0] != "SIP/2.0" || !strings.Contains(string(buf[:n]), "attack-"+strconv.Itoa(a.seq)+"@") {
 			continue
 		}
 		if code, _ := strconv.Atoi(fields[1]); code >= 200 {
-			return code
+			return code, string(buf[:n])
 		}
 	}
 }
@@ -270,5 +291,91 @@ func TestAdminNeedsItsToken(t *testing.T) {
 	out, err = exec.Command(binary, "ctl", "-c", cfg, "--token-file", filepath.Join(t.TempDir(), "none"), "users", "list").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "token") {
 		t.Fatalf("ctl without the token succeeded or did not say why: %v\n%s", err, out)
+	}
+}
+
+// TestFlooderIsBanned: one source sends INVITEs as fast as it can (5,000, bounded) while SIPp
+// places calls from another at 50/s. The calls go through, the flooder is banned (listed by
+// partysip ctl, its requests dropped unanswered and counted), and unbanning it lets it in again.
+func TestFlooderIsBanned(t *testing.T) {
+	if _, err := sipp.Path(); err != nil {
+		t.Skip(err)
+	}
+	port, _ := sipp.FreePort()
+	uasPort, _ := sipp.FreePort()
+	uas, err := sipp.StartUAS(t.TempDir(), "udp", uasPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uas.Stop()
+	cfg := registrarConfig(t, port, filepath.Join(t.TempDir(), "bindings.db"),
+		fmt.Sprintf("routes:\n  - match: '^service@'\n    to: sip:127.0.0.1:%d\n", uasPort))
+	d := startDaemon(t, "-c", cfg)
+	flooder := newAttacker(t, port)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		proxy := &net.UDPAddr{IP: net.ParseIP("127.0.0.1"), Port: port}
+		laddr := flooder.conn.LocalAddr().(*net.UDPAddr)
+		for i := 0; i < 5000; i++ {
+			msg := fmt.Sprintf("INVITE sip:nobody@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;branch=z9hG4bK-flood-%d\r\n"+
+				"Max-Forwards: 70\r\nFrom: <sip:f@%s>;tag=f\r\nTo: <sip:nobody@127.0.0.1>\r\nCall-ID: flood-%d\r\n"+
+				"CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n", laddr.IP, laddr.Port, i, attackerIP, i)
+			_, _ = flooder.conn.WriteToUDP([]byte(msg), proxy)
+		}
+	}()
+	uacPort, _ := sipp.FreePort()
+	res, err := sipp.UAC{Dir: t.TempDir(), Target: fmt.Sprintf("127.0.0.1:%d", port), Transport: "udp", Port: uacPort,
+		Calls: 100, Rate: 50, Timeout: 60 * time.Second}.Run(context.Background())
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Successful < 99 {
+		t.Fatalf("calls from another source during the flood: %d ok, %d failed", res.Successful, res.Failed)
+	}
+	out, _ := ctl(t, d, "bans", "list")
+	if !strings.Contains(out, attackerIP) || !strings.Contains(out, "request rate") {
+		t.Fatalf("the flooder is not listed as banned:\n%s", out)
+	}
+	if code := flooder.send("OPTIONS", "sip:127.0.0.1", "From: <sip:f@"+attackerIP+">;tag=o", "To: <sip:127.0.0.1>"); code != 0 {
+		t.Fatalf("a banned source was answered %d", code)
+	}
+	if got := metric(t, d, "partysip_source_dropped_total"); got < 1000 {
+		t.Fatalf("partysip_source_dropped_total %v: the flood was not dropped", got)
+	}
+	t.Logf("flood: 5000 INVITEs from %s; calls from 127.0.0.1: %d ok, %d failed; %v dropped", attackerIP,
+		res.Successful, res.Failed, metric(t, d, "partysip_source_dropped_total"))
+	if out, code := ctl(t, d, "bans", "rm", attackerIP); code != 0 {
+		t.Fatalf("bans rm: %s", out)
+	}
+	if code := flooder.send("OPTIONS", "sip:127.0.0.1", "From: <sip:f@"+attackerIP+">;tag=o", "To: <sip:127.0.0.1>"); code != 200 {
+		t.Fatalf("after unban: %d, want 200", code)
+	}
+}
+
+// TestPasswordGuesserIsBanned: wrong digest credentials from one source are answered 401 up to
+// limits.auth_failures (10 by default), then 403, and then nothing at all.
+func TestPasswordGuesserIsBanned(t *testing.T) {
+	d, port := authDaemon(t)
+	a := newAttacker(t, port)
+	guess := func(i int) int {
+		return a.send("REGISTER", "sip:127.0.0.1", "From: <sip:alice@127.0.0.1>;tag=g", "To: <sip:alice@127.0.0.1>",
+			"Contact: <sip:alice@"+attackerIP+">",
+			fmt.Sprintf(`Authorization: Digest username="alice", realm="127.0.0.1", nonce="%s", uri="sip:127.0.0.1", response="%032x", algorithm=MD5`, a.nonce(t), i))
+	}
+	for i := 1; i <= 10; i++ {
+		if code := guess(i); code != 401 {
+			t.Fatalf("guess %d: %d, want 401", i, code)
+		}
+	}
+	if code := guess(11); code != 403 {
+		t.Fatalf("guess 11: %d, want 403", code)
+	}
+	if code := guess(12); code != 0 {
+		t.Fatalf("guess 12 from a banned source: %d, want no answer", code)
+	}
+	if out, _ := ctl(t, d, "bans", "list"); !strings.Contains(out, "failed authentications") {
+		t.Fatalf("bans:\n%s", out)
 	}
 }

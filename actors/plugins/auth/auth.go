@@ -5,6 +5,7 @@ package auth
 
 import (
 	"crypto/rand"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -34,6 +35,9 @@ type Auth struct {
 	Methods []sip.RequestMethod
 	Nonces  *digest.Nonces
 	Service *actor.PID // the nonce service
+	// Failed, when set, counts wrong credentials from a source and reports whether that source
+	// is now banned for it (limits.auth_failures): it is then answered 403, not challenged.
+	Failed func(netip.Addr) bool
 }
 
 var _ plugin.Waiter = (*Auth)(nil)
@@ -108,6 +112,9 @@ func (a *Auth) Serve(r *plugin.Request) plugin.Result {
 		// §22.3: failed credentials are challenged again; the log says why, the client does not.
 		r.Log.Info("authentication failed", zap.String("call_id", r.CallID), zap.String("user", cred.Username),
 			zap.String("algorithm", alg), zap.String("source", r.Source))
+		if a.Failed != nil && a.Failed(r.SourceIP) {
+			return r.Reply(403, "Forbidden")
+		}
 		return a.challenge(r, register, false)
 	}
 	if a.MatchIdentity {

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -202,6 +204,35 @@ func TestRegisterWithToTagIsChallenged(t *testing.T) {
 		r.Dialog = true // even were it claimed proven
 		if a.Serve(r); r.Answer == nil || r.Answer.Code != 401 {
 			t.Fatalf("REGISTER for %s with a To tag: %+v, want 401", user, r.Answer)
+		}
+	}
+}
+
+// Wrong credentials are reported to the source limits; once they ban the source, the answer is
+// 403, not another challenge. A request with no credentials (the usual first step) is not a
+// failure.
+func TestFailuresReportedAndBanned(t *testing.T) {
+	a := newAuth(t, "MD5")
+	var failures int
+	a.Failed = func(src netip.Addr) bool {
+		if src != netip.MustParseAddr("127.0.0.3") {
+			t.Errorf("failure reported for %v", src)
+		}
+		failures++
+		return failures > 2
+	}
+	r, _ := register(t, "alice")
+	r.SourceIP = netip.MustParseAddr("127.0.0.3")
+	a.Serve(r)
+	challenge := r.Answer
+	if failures != 0 {
+		t.Fatalf("a request without credentials counted as a failure")
+	}
+	for i, want := range []int{401, 401, 403} {
+		r, _ = register(t, "alice", "Authorization: "+answer(t, challenge, "alice", "guess"+strconv.Itoa(i), "REGISTER", "sip:example.com"))
+		r.SourceIP = netip.MustParseAddr("127.0.0.3")
+		if a.Serve(r); r.Answer == nil || r.Answer.Code != want {
+			t.Fatalf("guess %d: %+v, want %d", i+1, r.Answer, want)
 		}
 	}
 }

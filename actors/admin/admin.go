@@ -27,8 +27,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/netip"
 	"net/http/pprof"
+	"net/netip"
 	"strconv"
 	"time"
 

@@ -73,18 +73,8 @@ func cmdCtl(args []string) int {
 	rest := fs.Args()
 	client := &http.Client{Timeout: 10 * time.Second, Transport: bearer{token: strings.TrimSpace(string(token))}}
 	if len(rest) == 2 && rest[0] == "transactions" && rest[1] == "list" {
-		var txs []actors.TransactionInfo
-		if done, code := list(client, "http://"+*addr+"/v1/transactions?limit=1000", &txs, *asJSON); done {
-			return code
-		}
-		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "KIND\tSTATE\tMETHOD\tCALL-ID\tBRANCH")
-		for _, x := range txs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", x.Kind, x.State, x.Method, x.CallID, x.Branch)
-		}
-		tw.Flush()
-		fmt.Printf("%d transaction(s)\n", len(txs))
-		return 0
+		return listTable(client, "http://"+*addr+"/v1/transactions?limit=1000", *asJSON, "KIND\tSTATE\tMETHOD\tCALL-ID\tBRANCH",
+			func(x actors.TransactionInfo) []any { return []any{x.Kind, x.State, x.Method, x.CallID, x.Branch} }, "%d transaction(s)")
 	}
 	if len(rest) >= 2 && rest[0] == "bans" {
 		return ctlBans(client, "http://"+*addr+"/v1/bans", rest[1:], *asJSON, fs.Usage)
@@ -149,17 +139,7 @@ func cmdCtl(args []string) int {
 func ctlUsers(client *http.Client, base string, args []string, asJSON bool, usage func()) int {
 	switch {
 	case args[0] == "list" && len(args) == 1:
-		var users []services.UserInfo
-		if done, code := list(client, base, &users, asJSON); done {
-			return code
-		}
-		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "USER\tSOURCE")
-		for _, u := range users {
-			fmt.Fprintf(tw, "%s\t%s\n", u.Name, u.Source)
-		}
-		tw.Flush()
-		return 0
+		return listTable(client, base, asJSON, "USER\tSOURCE", func(u services.UserInfo) []any { return []any{u.Name, u.Source} }, "")
 	case args[0] == "add" && (len(args) == 2 || len(args) == 3):
 		password := ""
 		if len(args) == 3 {
@@ -182,19 +162,35 @@ func ctlUsers(client *http.Client, base string, args []string, asJSON bool, usag
 }
 
 func ctlDialogs(client *http.Client, u string, asJSON bool) int {
-	var ds []actors.DialogInfo
-	if done, code := list(client, u, &ds, asJSON); done {
+	now := time.Now()
+	return listTable(client, u, asJSON, "CALL-ID\tSTATE\tCALLER\tCALLEE\tAGE\tIDLE", func(d actors.DialogInfo) []any {
+		return []any{d.CallID, d.State, d.Caller, d.Callee, now.Sub(d.Created).Round(time.Second), now.Sub(d.LastActivity).Round(time.Second)}
+	}, "%d dialog(s)")
+}
+
+// listTable fetches a listing of T and prints it as a table: header, one row of cells per item,
+// then footer with the count ("" for none). With asJSON it prints the API's JSON instead.
+func listTable[T any](client *http.Client, u string, asJSON bool, header string, row func(T) []any, footer string) int {
+	var items []T
+	if done, code := list(client, u, &items, asJSON); done {
 		return code
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CALL-ID\tSTATE\tCALLER\tCALLEE\tAGE\tIDLE")
-	now := time.Now()
-	for _, d := range ds {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.CallID, d.State, d.Caller, d.Callee,
-			now.Sub(d.Created).Round(time.Second), now.Sub(d.LastActivity).Round(time.Second))
+	fmt.Fprintln(tw, header)
+	for _, it := range items {
+		cells := row(it)
+		for i, c := range cells {
+			sep := "\t"
+			if i == len(cells)-1 {
+				sep = "\n"
+			}
+			fmt.Fprint(tw, c, sep)
+		}
 	}
 	tw.Flush()
-	fmt.Printf("%d dialog(s)\n", len(ds))
+	if footer != "" {
+		fmt.Printf(footer+"\n", len(items))
+	}
 	return 0
 }
 
@@ -297,18 +293,9 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 func ctlBans(client *http.Client, base string, args []string, asJSON bool, usage func()) int {
 	switch {
 	case args[0] == "list" && len(args) == 1:
-		var bans []actors.Ban
-		if done, code := list(client, base, &bans, asJSON); done {
-			return code
-		}
-		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ADDRESS\tREASON\tUNTIL")
-		for _, b := range bans {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", b.Addr, b.Reason, b.Until.Local().Format(time.DateTime))
-		}
-		tw.Flush()
-		fmt.Printf("%d banned source(s)\n", len(bans))
-		return 0
+		return listTable(client, base, asJSON, "ADDRESS\tREASON\tUNTIL", func(b actors.Ban) []any {
+			return []any{b.Addr, b.Reason, b.Until.Local().Format(time.DateTime)}
+		}, "%d banned source(s)")
 	case args[0] == "rm" && len(args) == 2:
 		var res map[string]string
 		body, code, err := call(client, http.MethodDelete, base+"/"+url.PathEscape(args[1]), &res)

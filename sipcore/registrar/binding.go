@@ -31,8 +31,9 @@ type Binding struct {
 	Path []string `json:"path,omitempty"`
 	// Source is where the REGISTER came from (transport:address), for operators.
 	Source string `json:"source,omitempty"`
-	// Received, when set, is the next hop of requests for this contact: the UA is behind a NAT
-	// and is reached at the address its REGISTER came from (NATReceived).
+	// Received, when set, is the next hop of requests for this contact: the UA's own connection
+	// (TCP, TLS, WebSocket), or the address its REGISTER came from when it is behind a NAT (UDP).
+	// See Received.
 	Received string `json:"received,omitempty"`
 	// Updated is when the binding was last written.
 	Updated time.Time `json:"updated"`

@@ -38,8 +38,8 @@ type Register struct {
 	// PathSupported: the UA sent "Supported: path", so the 200 echoes Path (RFC 3327 §5.3).
 	PathSupported bool
 	Source        string
-	// Received is where requests for these contacts go when the UA is behind a NAT (see
-	// NATReceived), "" when its contacts are reachable as they are written.
+	// Received is where requests for these contacts go when the UA cannot be reached at them as
+	// written (see Received), "" when it can.
 	Received string
 }
 
@@ -73,7 +73,7 @@ func Parse(req *sip.Request, pol Policy, local *proxy.Local, source string) (*Re
 		Path:          headerValues(req, "Path"),
 		PathSupported: hasOptionTag(req, "Supported", "path"),
 		Source:        source,
-		Received:      NATReceived(req, source),
+		Received:      Received(req, source),
 	}
 	headerExpires, hasHeaderExpires := -1, false
 	if h := req.GetHeader("Expires"); h != nil {
@@ -212,26 +212,42 @@ func hasOptionTag(req *sip.Request, header, tag string) bool {
 	return false
 }
 
-// NATReceived is the address requests to a UDP UA must be sent to when it is behind a NAT: the
-// source of its REGISTER, as a next-hop URI ("sip:203.0.113.5:40312"). A UA is behind a NAT when
-// the sent-by of its top Via (the address it believes it has, RFC 3261 §18.2.1) is not the
-// address its request came from; its Contact then names that private address too, which nobody
-// outside can reach, and the NAT only lets in what comes to the mapping the REGISTER opened
-// (RFC 3581 for responses; Kamailio's nathelper fix_nated_register for requests). A REGISTER
-// that names someone else's contact (third-party registration, §10.2) from a UA that is not
-// behind a NAT keeps its contact as written. source is "TRANSPORT:host:port"; only UDP is
-// handled here (a TCP, TLS or WebSocket UA is reached on its connection).
-func NATReceived(req *sip.Request, source string) string {
+// Received is where requests for a REGISTER's contacts must be sent when the UA cannot be
+// reached at them as written, as a next-hop URI; "" when it can. source is "TRANSPORT:host:port".
+//
+// Over TCP, TLS and WebSocket it is always the registration's own connection
+// ("sip:203.0.113.5:40312;transport=tcp"): browsers (whose Contact host is *.invalid) and phones
+// behind firewalls or NATs accept no connection, and the one they opened is how to reach them
+// (RFC 5626's flows; Kamailio's add_contact_alias). A third party registering someone else's
+// contact over a stream is thereby reached instead; register such contacts over UDP.
+//
+// Over UDP it is the REGISTER's source when the UA is behind a NAT: the sent-by of its top Via
+// (the address it believes it has, RFC 3261 §18.2.1) is not the address its request came from;
+// its Contact names that private address too, and the NAT only lets in what comes to the
+// mapping the REGISTER opened (RFC 3581 does the same for responses; Kamailio's
+// fix_nated_register). A third-party registration (§10.2) from a UA that is where its Via says
+// keeps its contact as written.
+func Received(req *sip.Request, source string) string {
 	transport, addr, ok := strings.Cut(source, ":")
-	if !ok || !strings.EqualFold(transport, "UDP") {
+	if !ok {
 		return ""
 	}
-	via := req.Via()
 	src, err := netip.ParseAddrPort(addr)
-	if via == nil || err != nil {
+	if err != nil {
 		return ""
 	}
 	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	switch strings.ToUpper(transport) {
+	case "TCP", "TLS", "WS", "WSS":
+		return "sip:" + src.String() + ";transport=" + strings.ToLower(transport)
+	case "UDP":
+	default:
+		return ""
+	}
+	via := req.Via()
+	if via == nil {
+		return ""
+	}
 	sentPort := via.Port
 	if sentPort == 0 {
 		sentPort = 5060

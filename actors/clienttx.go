@@ -36,11 +36,17 @@ type clientTx struct {
 	parking   bool
 	// ackWire is the ACK for a non-2xx as sent over UDP, for a parked wait (Timer D) to resend.
 	ackWire *sentWire
+	// noResponse is how long to wait for any response before giving the hop up (0: Timer B/F).
+	noResponse time.Duration
 }
 
 // timerC is the proxy's Timer C (§16.8); it lives beside the §17 machine's timers in the same
 // timerSet, in a slot the machine does not use.
 const timerC transaction.Timer = 15
+
+// timerNoResponse gives a branch up when its hop sends nothing at all within
+// failover.no_response (and the branch has somewhere else to go); slot 14, beside Timer C.
+const timerNoResponse transaction.Timer = 14
 
 func newClientTx(c *core, r *clientTxRequested) actor.Actor {
 	kind := transaction.ClientNonInvite
@@ -49,7 +55,7 @@ func newClientTx(c *core, r *clientTxRequested) actor.Actor {
 	}
 	return &clientTx{
 		c: c, key: r.Key, req: r.Req, callID: callIDOf(r.Req), hop: r.Hop, udp: r.UDP, owner: r.Owner, index: r.Index,
-		m: transaction.New(kind, r.Hop.Transport != "UDP", c.timers),
+		m: transaction.New(kind, r.Hop.Transport != "UDP", c.timers), noResponse: r.NoResponse,
 	}
 }
 
@@ -66,8 +72,14 @@ func (t *clientTx) Receive(ctx actor.Context) {
 		if t.m.Kind() == transaction.ClientInvite && t.c.timerC > 0 {
 			t.timers.start(ctx, timerC, t.c.timerC)
 		}
+		if t.noResponse > 0 && !t.ended {
+			t.timers.start(ctx, timerNoResponse, t.noResponse)
+		}
 	case *MessageReceived:
 		res := m.Msg.(*sip.Response)
+		if t.last == nil {
+			t.c.deadHops.alive(t.hop) // it answers
+		}
 		t.last = res
 		if res.StatusCode > 100 && res.StatusCode < 200 && t.m.Kind() == transaction.ClientInvite && !t.timerCFired {
 			t.timers.start(ctx, timerC, t.c.timerC) // §16.7 step 2: a provisional response resets Timer C
@@ -95,6 +107,8 @@ func (t *clientTx) Receive(ctx actor.Context) {
 		case !t.timers.current(m):
 		case m.Timer == timerC:
 			t.onTimerC(ctx)
+		case m.Timer == timerNoResponse:
+			t.onNoResponse(ctx)
 		default:
 			t.step(ctx, transaction.Event{Kind: transaction.TimerFired, Timer: m.Timer})
 		}
@@ -144,9 +158,13 @@ func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
 				t.waitUntil = time.Now().Add(a.After)
 			}
 		case transaction.InformTimeout:
+			if t.last == nil {
+				t.hopDead() // not one response in Timer B/F
+			}
 			t.reported = true
 			t.report(ctx, &branchFailed{Index: t.index, Code: 408})
 		case transaction.InformTransportError:
+			t.hopDead()
 			t.reported = true
 			t.report(ctx, &branchFailed{Index: t.index, Code: 503})
 		case transaction.Terminate:
@@ -176,6 +194,30 @@ func (t *clientTx) onTimerC(ctx actor.Context) {
 	ctx.Stop(ctx.Self())
 }
 
+// onNoResponse gives the branch up when its hop has sent nothing at all in failover.no_response:
+// the hop is remembered as dead and the proxy context tries the branch's next hop or group, as
+// for a timeout (RFC 3263 §4.3), instead of waiting Timer B's 32 s. With no response there is
+// nothing to CANCEL (§9.1); a late answer from a hop that was only slow is relayed like any
+// stray response.
+func (t *clientTx) onNoResponse(ctx actor.Context) {
+	st := t.m.State()
+	if st != transaction.Calling && st != transaction.Trying {
+		return
+	}
+	t.hopDead()
+	t.c.log.Info("next hop sent no response: trying the next", zap.String("call_id", t.callID),
+		zap.String("to", t.hop.Addr()), zap.Duration("after", t.noResponse))
+	t.reported = true
+	t.report(ctx, &branchFailed{Index: t.index, Code: 408})
+	t.ended = true
+	ctx.Stop(ctx.Self())
+}
+
+// hopDead remembers this branch's hop as dead for failover.dead_for.
+func (t *clientTx) hopDead() {
+	t.c.deadHops.mark(t.hop, time.Now(), t.c.routing().deadFor)
+}
+
 // release drops the request and response once they cannot be needed again: an INVITE in
 // Accepted only passes 2xx up; a non-INVITE in Completed only absorbs retransmissions. An INVITE
 // in Completed keeps both, to ACK a retransmitted final response.
@@ -184,6 +226,10 @@ func (t *clientTx) release() {
 		if tm == timerC {
 			st := t.m.State()
 			return st == transaction.Calling || st == transaction.Proceeding
+		}
+		if tm == timerNoResponse {
+			st := t.m.State()
+			return st == transaction.Calling || st == transaction.Trying
 		}
 		return t.m.Live(tm)
 	})

@@ -57,6 +57,8 @@ type core struct {
 	signer proxy.DialogSigner
 	// sources limits and bans source addresses (request rate, failed authentications).
 	sources *sources
+	// deadHops remembers next hops that did not answer (failover).
+	deadHops deadHops
 
 	branchPrefix string
 	branchSeq    atomic.Uint64
@@ -221,6 +223,9 @@ type routing struct {
 	maxTransactions int64
 	// relay says who may reach destinations that are not ours.
 	relay *proxy.RelayPolicy
+	// noResponse gives up a hop that sends nothing when the branch has an alternative;
+	// deadFor is how long such a hop is then skipped (failover section).
+	noResponse, deadFor time.Duration
 }
 
 func (c *core) routing() *routing { return c.rt.Load() }

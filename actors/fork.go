@@ -127,10 +127,18 @@ func (p *proxyContext) onLocated(ctx actor.Context, m *hopsLocated) {
 	p.sendBranch(ctx, m.Index)
 }
 
-// sendBranch starts a client transaction for branch i to its current hop.
+// sendBranch starts a client transaction for branch i to its current hop. A hop remembered as
+// dead is skipped when the branch has somewhere else to go.
 func (p *proxyContext) sendBranch(ctx actor.Context, i int) {
 	b := &p.branches[i]
 	hop := b.hops[b.hop]
+	alternative := p.hasAlternative(i)
+	if alternative && p.c.deadHops.dead(hop, time.Now()) {
+		p.c.deadHops.skipped.Add(1)
+		p.c.log.Debug("dead next hop skipped", zap.String("call_id", p.callID), zap.String("to", hop.Addr()))
+		p.onBranchEnd(ctx, i, 503, nil)
+		return
+	}
 	target := p.targets[i]
 	ob, udp, err := p.c.tp.outbound(hop)
 	if err != nil {
@@ -155,7 +163,18 @@ func (p *proxyContext) sendBranch(ctx actor.Context, i int) {
 		p.work = nil
 	}
 	key := transaction.ClientKeyFor(branchID, out.Method)
-	ctx.Send(p.c.shardFor(key), &clientTxRequested{Req: out, Hop: hop, UDP: udp, Key: key, Owner: ctx.Self(), Index: i})
+	noResponse := time.Duration(0)
+	if alternative {
+		noResponse = p.rt.noResponse
+	}
+	ctx.Send(p.c.shardFor(key), &clientTxRequested{Req: out, Hop: hop, UDP: udp, Key: key, Owner: ctx.Self(), Index: i, NoResponse: noResponse})
+}
+
+// hasAlternative reports whether branch i has somewhere else to go if its hop fails: another
+// RFC 3263 hop, or a later group of a sequential fork.
+func (p *proxyContext) hasAlternative(i int) bool {
+	b := &p.branches[i]
+	return b.hop+1 < len(b.hops) || p.group+1 < len(p.groups)
 }
 
 func (p *proxyContext) onResponse(ctx actor.Context, i int, res *sip.Response) {

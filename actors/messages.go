@@ -2,6 +2,7 @@ package actors
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
@@ -44,6 +45,9 @@ type clientTxRequested struct {
 	Key   transaction.Key
 	Owner *actor.PID // the proxy context; nil for a CANCEL nobody waits for
 	Index int        // branch index in the owner's response context
+	// NoResponse, when set, gives the branch up (as a 408) if nothing at all answers within it:
+	// set when the branch has somewhere else to go (failover.no_response).
+	NoResponse time.Duration
 }
 
 // clientTxStarted tells the proxy context which actor runs branch Index.

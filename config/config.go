@@ -32,6 +32,7 @@ type Config struct {
 	Relay        Relay         `yaml:"relay"`
 	Stateless    bool          `yaml:"stateless"`
 	Forking      Forking       `yaml:"forking"`
+	Failover     Failover      `yaml:"failover"`
 	Dialogs      Dialogs       `yaml:"dialogs"`
 	DNS          DNS           `yaml:"dns"`
 	TLS          TLS           `yaml:"tls"`
@@ -150,6 +151,18 @@ type Runtime struct {
 	// MemoryLimit is a soft limit in MiB for the Go heap (GOMEMLIMIT): the collector works
 	// harder as it nears it; 0 sets none.
 	MemoryLimit int `yaml:"memory_limit_mib"`
+}
+
+// Failover is how fast a branch leaves a next hop that does not answer, and how long such a hop
+// is then skipped.
+type Failover struct {
+	// NoResponse: when a branch has somewhere else to go (another RFC 3263 target, a static
+	// route's alternate, a later fork group), a hop that sends no response at all within it is
+	// given up (and marked dead) instead of waiting Timer B/F (32 s). 0 waits Timer B/F.
+	NoResponse time.Duration `yaml:"no_response"`
+	// DeadFor is how long a hop that did not answer, or could not be reached, is skipped by
+	// branches that have an alternative (Kamailio's dst_blacklist). 0 remembers nothing.
+	DeadFor time.Duration `yaml:"dead_for"`
 }
 
 // Limits bound what the daemon holds, so that overload is answered (503 + Retry-After) rather

@@ -124,6 +124,12 @@ func (c *Config) Validate() error {
 	if c.Dialogs.Lifetime <= 0 {
 		add(c.at("dialogs.lifetime", "must be positive, got %s", c.Dialogs.Lifetime))
 	}
+	if c.Failover.NoResponse < 0 {
+		add(c.at("failover.no_response", "must be 0 (wait Timer B/F) or positive, got %s", c.Failover.NoResponse))
+	}
+	if c.Failover.DeadFor < 0 {
+		add(c.at("failover.dead_for", "must be 0 (remember nothing) or positive, got %s", c.Failover.DeadFor))
+	}
 	if c.Forking.GroupTimeout < 0 {
 		add(c.at("forking.group_timeout", "must not be negative, got %s", c.Forking.GroupTimeout))
 	}

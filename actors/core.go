@@ -223,6 +223,8 @@ type routing struct {
 	maxTransactions int64
 	// relay says who may reach destinations that are not ours.
 	relay *proxy.RelayPolicy
+	// access is the fraction of finished requests given an access-log line (log.access).
+	access float64
 	// noResponse gives up a hop that sends nothing when the branch has an alternative;
 	// deadFor is how long such a hop is then skipped (failover section).
 	noResponse, deadFor time.Duration

@@ -61,7 +61,9 @@ func startEngineOpts(t *testing.T, next string, opts Options, tune ...func(*conf
 		f(opts.Config)
 	}
 	opts.LoopbackOnly = true
-	opts.Logger = zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel))
+	if opts.Logger == nil {
+		opts.Logger = zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel))
+	}
 	e, err := Start(opts)
 	if err != nil {
 		t.Fatal(err)

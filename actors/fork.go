@@ -46,6 +46,15 @@ type branch struct {
 	cancel bool
 }
 
+// hopAddr is the branch's current hop as transport:host:port, "" before it has one.
+func (b *branch) hopAddr() string {
+	if b.hop >= len(b.hops) {
+		return ""
+	}
+	h := b.hops[b.hop]
+	return h.Transport + ":" + h.Addr()
+}
+
 // groupTimedOut is the sequential fork's timer for group Gen.
 type groupTimedOut struct{ Gen uint32 }
 
@@ -189,6 +198,9 @@ func (p *proxyContext) onResponse(ctx actor.Context, i int, res *sip.Response) {
 	case code < 300:
 		// §16.7 step 5/9: every 2xx is forwarded at once (a forked INVITE may have several),
 		// and each creates its dialog.
+		if !p.final {
+			p.answeredBy = p.branches[i].hopAddr()
+		}
 		p.final = true
 		p.forward(ctx, res)
 		if p.createsDialog && p.newDialog(res) {
@@ -248,6 +260,7 @@ func (p *proxyContext) onBranchEnd(ctx actor.Context, i, code int, res *sip.Resp
 	best, upstream := proxy.Best(codes)
 	p.final = true
 	if best >= 0 && p.branches[index[best]].res != nil {
+		p.answeredBy = p.branches[index[best]].hopAddr()
 		out := p.branches[index[best]].res
 		if upstream != out.StatusCode {
 			out = out.Clone()

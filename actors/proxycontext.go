@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"math/rand/v2"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -31,7 +32,12 @@ type proxyContext struct {
 	canceled      bool // no new branch may start: a CANCEL, a 2xx or a 6xx arrived
 	// cancelReason is the Reason header of the CANCELs to pending branches (RFC 3326).
 	cancelReason string
-	doneSent     bool // contextDone went to the server transaction
+	// started is when the request arrived; logged says its access-log line was written;
+	// answeredBy is the hop whose final response went upstream ("" when we answered).
+	started    time.Time
+	logged     bool
+	answeredBy string
+	doneSent   bool // contextDone went to the server transaction
 	// r is the request going through the plugin chain; waiting is the index of the plugin
 	// awaiting a service actor's answer (-1 when none), waitGen tells its timeout apart.
 	r       *plugin.Request
@@ -133,6 +139,7 @@ func (p *proxyContext) start(ctx actor.Context) {
 		// Any other request with a To tag is a sign of life of its dialog (no tag: nothing).
 		p.c.observeDialog(req, dialog.RequestSeen, string(req.Method))
 	}
+	p.started = time.Now()
 	p.createsDialog = p.rt.recordRoute && req.Method == sip.INVITE && !hasToTag(req)
 	p.r = &plugin.Request{
 		Received: req,
@@ -201,7 +208,36 @@ func (p *proxyContext) reject(ctx actor.Context, rej *proxy.Rejection) {
 }
 
 func (p *proxyContext) respond(ctx actor.Context, res *sip.Response) {
+	if res.StatusCode >= 200 && !p.logged {
+		p.logged = true
+		p.accessLog(res.StatusCode)
+	}
 	ctx.Send(p.server, &responseSent{Res: res})
+}
+
+// accessLog writes the request's access-log line (log.access of them): who asked for what,
+// from where, who answered, how, and how long it took.
+func (p *proxyContext) accessLog(code int) {
+	if p.req == nil || p.rt.access <= 0 || (p.rt.access < 1 && rand.Float64() >= p.rt.access) {
+		return
+	}
+	from, to := parties(p.req)
+	p.c.log.Info("access", zap.String("method", string(p.method)), zap.String("call_id", p.callID),
+		zap.String("from", from), zap.String("to", to),
+		zap.String("ruri", p.req.Recipient.String()), zap.String("source", p.from.Transport+":"+p.from.Addr),
+		zap.String("next_hop", p.answeredBy), zap.Int("code", code),
+		zap.Float64("ms", float64(time.Since(p.started).Microseconds())/1000))
+}
+
+// parties are the user@host of req's From and To ("" for one it lacks).
+func parties(req *sip.Request) (from, to string) {
+	if h := req.From(); h != nil {
+		from = h.Address.User + "@" + h.Address.Host
+	}
+	if h := req.To(); h != nil {
+		to = h.Address.User + "@" + h.Address.Host
+	}
+	return from, to
 }
 
 func reasonPhrase(code int) string {

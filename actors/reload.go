@@ -30,7 +30,7 @@ func (e *Engine) newRouting(cfg *config.Config) (*routing, error) {
 	rt := &routing{
 		router: router, chain: chain, recordRoute: cfg.RecordRoute, statelessAll: cfg.Stateless,
 		forkGroupTimeout: cfg.Forking.GroupTimeout, maxTransactions: int64(cfg.Limits.Transactions),
-		relay: relay, noResponse: cfg.Failover.NoResponse, deadFor: cfg.Failover.DeadFor,
+		relay: relay, noResponse: cfg.Failover.NoResponse, deadFor: cfg.Failover.DeadFor, access: cfg.Log.Access,
 	}
 	for _, r := range router.Routes {
 		rt.statelessRoutes = rt.statelessRoutes || r.Stateless

@@ -242,6 +242,10 @@ type Transactions struct {
 type Log struct {
 	Level  string `yaml:"level"`
 	Format string `yaml:"format"`
+	// Access is the fraction of finished requests given an access-log line at info (method,
+	// Call-ID, From, To, Request-URI, source, the hop that answered, final code, duration):
+	// 1 logs every one, 0.01 one in a hundred, 0 none.
+	Access float64 `yaml:"access"`
 }
 
 // Listener is a parsed listen entry.

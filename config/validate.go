@@ -151,6 +151,9 @@ func (c *Config) Validate() error {
 			add(c.at("admin.listen", "%q is not a loopback address: the admin API has no TLS, so it listens on loopback only (reach it through a TLS proxy or an SSH tunnel)", c.Admin.Listen))
 		}
 	}
+	if c.Log.Access < 0 || c.Log.Access > 1 {
+		add(c.at("log.access", "must be a fraction from 0 (off) to 1 (every request), got %v", c.Log.Access))
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

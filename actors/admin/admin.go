@@ -11,7 +11,7 @@
 //	GET    /v1/bans                               source addresses banned now (limits.source_*, auth_*)
 //	DELETE /v1/bans/{addr}                        lift one ban
 //	GET    /v1/faults                             the fault-injection fractions
-//	PUT    /v1/faults  {"transaction": 0.01, ...} change them (every field; 0 turns one off)
+//	PUT    /v1/faults  {"transaction": 0.01, ...} change the fields given (0 turns one off)
 //	GET    /metrics                               Prometheus metrics (partysip_*, go_*, process_*)
 //	GET    /healthz                               200 while the daemon runs
 //	GET    /debug/pprof/...                       Go's profiler, with admin.pprof: true
@@ -197,7 +197,7 @@ func Handler(e *actors.Engine, log *zap.Logger, withPprof bool, token string) ht
 		reply(w, http.StatusOK, e.Faults().Rates())
 	})
 	mux.HandleFunc("PUT /v1/faults", func(w http.ResponseWriter, r *http.Request) {
-		var rates actors.FaultRates
+		rates := e.Faults().Rates() // the fields not given keep their value
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&rates); err != nil {

@@ -49,11 +49,11 @@ func call(t *testing.T, srv *httptest.Server, method, path, token, body string) 
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
+	answer, err := io.ReadAll(res.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res.StatusCode, body
+	return res.StatusCode, answer
 }
 
 // A PUT of some fault fractions changes those and keeps the others (it used to reset every

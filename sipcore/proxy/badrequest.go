@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"bytes"
+	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -25,7 +27,7 @@ func BadRequest(raw []byte, parseErr error) ([]byte, bool) {
 	}
 	var out strings.Builder
 	out.WriteString("SIP/2.0 400 ")
-	out.WriteString(reasonFor(parseErr))
+	out.WriteString(reasonFor(parseErr, lines[1:]))
 	out.WriteString("\r\n")
 	vias := 0
 	for _, line := range lines[1:] {
@@ -50,13 +52,22 @@ func BadRequest(raw []byte, parseErr error) ([]byte, bool) {
 	return []byte(out.String()), true
 }
 
-// reasonFor makes a short, printable reason phrase from a parse error.
-func reasonFor(err error) string {
+// reasonFor makes a short, printable reason phrase from a parse error: the parser's own words
+// when they speak SIP ("Malformed protocol name in Via header"), else the header whose number
+// does not parse ("Bad Request (malformed CSeq)"), else just "Bad Request". A Go error's text
+// ("strconv.ParseUint: …") never reaches the wire; the log line keeps it.
+func reasonFor(err error, headers []string) string {
 	const prefix = "Bad Request"
 	if err == nil {
 		return prefix
 	}
 	msg := err.Error()
+	if goInternal.MatchString(msg) {
+		if name := badNumber(headers); name != "" {
+			return prefix + " (malformed " + name + ")"
+		}
+		return prefix
+	}
 	var b strings.Builder
 	for _, r := range msg {
 		if r >= 0x20 && r < 0x7f {
@@ -67,4 +78,33 @@ func reasonFor(err error) string {
 		}
 	}
 	return prefix + " (" + b.String() + ")"
+}
+
+// goInternal matches an error that names a Go package function ("strconv.ParseUint: ...").
+var goInternal = regexp.MustCompile(`^[a-z][a-z0-9]*\.[A-Z]\w*:`)
+
+// numeric are the headers whose value starts with a number, by their names (long and compact).
+var numeric = map[string]string{"cseq": "CSeq", "content-length": "Content-Length", "l": "Content-Length",
+	"max-forwards": "Max-Forwards", "expires": "Expires"}
+
+// badNumber names the first numeric header whose number does not parse, "" when none.
+func badNumber(headers []string) string {
+	for _, line := range headers {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		canonical, isNumeric := numeric[strings.ToLower(strings.TrimSpace(name))]
+		if !isNumeric {
+			continue
+		}
+		fields := strings.Fields(value)
+		if len(fields) == 0 {
+			return canonical
+		}
+		if _, err := strconv.ParseUint(fields[0], 10, 32); err != nil {
+			return canonical
+		}
+	}
+	return ""
 }

@@ -225,6 +225,9 @@ type routing struct {
 	relay *proxy.RelayPolicy
 	// access is the fraction of finished requests given an access-log line (log.access).
 	access float64
+	// authRealm is the digest realm when auth is in the chain: the stateless path removes
+	// credentials for it as the auth plugin does (RFC 3261 §22.3), "" otherwise.
+	authRealm string
 	// noResponse gives up a hop that sends nothing when the branch has an alternative;
 	// deadFor is how long such a hop is then skipped (failover section).
 	noResponse, deadFor time.Duration

@@ -32,6 +32,9 @@ func (e *Engine) newRouting(cfg *config.Config) (*routing, error) {
 		forkGroupTimeout: cfg.Forking.GroupTimeout, maxTransactions: int64(cfg.Limits.Transactions),
 		relay: relay, noResponse: cfg.Failover.NoResponse, deadFor: cfg.Failover.DeadFor, access: cfg.Log.Access,
 	}
+	if slices.Contains(cfg.Plugins, "auth") {
+		rt.authRealm = cfg.Realm()
+	}
 	for _, r := range router.Routes {
 		rt.statelessRoutes = rt.statelessRoutes || r.Stateless
 	}

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/sipcore/dialog"
+	"github.com/partysip/partysip/sipcore/digest"
 	"github.com/partysip/partysip/sipcore/proxy"
 )
 
@@ -62,6 +63,11 @@ func (c *core) relay(req *sip.Request, from *Peer, answering bool) {
 	}
 	work := req.Clone()
 	proxy.PreprocessRoute(work, c.local)
+	if realm := c.routing().authRealm; realm != "" && digest.HasCredentials(work, "Proxy-Authorization", realm) {
+		// §22.3: the credentials for our realm were for us (an ACK for a 2xx repeats the
+		// INVITE's), and go no further.
+		digest.RemoveCredentials(work, "Proxy-Authorization", realm)
+	}
 	if own := proxy.AnswerOwn(work, c.local); own != nil {
 		answer(own)
 		return

@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"github.com/emiago/sipgo/sip"
 	"hash"
 	"io"
 	"strings"
@@ -135,4 +136,33 @@ func (n *Nonces) mac(b []byte) []byte {
 	m := hmac.New(sha256.New, n.Secret)
 	m.Write(b)
 	return m.Sum(nil)[:16]
+}
+
+// HasCredentials reports whether req carries credentials for realm in header ("Authorization"
+// or "Proxy-Authorization").
+func HasCredentials(req *sip.Request, header, realm string) bool {
+	for _, h := range req.GetHeaders(header) {
+		if c, err := ParseCredentials(h.Value()); err == nil && c.Realm == realm {
+			return true
+		}
+	}
+	return false
+}
+
+// RemoveCredentials removes from req the header values that carry credentials for realm,
+// keeping the others in order: a proxy consumes the credentials meant for it and passes on
+// those for proxies further on (RFC 3261 §22.3). req must be the caller's own copy.
+func RemoveCredentials(req *sip.Request, header, realm string) {
+	keep := []sip.Header{}
+	for _, h := range req.GetHeaders(header) {
+		if c, err := ParseCredentials(h.Value()); err != nil || c.Realm != realm {
+			keep = append(keep, h)
+		}
+	}
+	for req.GetHeader(header) != nil {
+		req.RemoveHeader(header)
+	}
+	for _, h := range keep {
+		req.AppendHeader(h)
+	}
 }

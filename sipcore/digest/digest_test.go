@@ -1,6 +1,7 @@
 package digest
 
 import (
+	"github.com/emiago/sipgo/sip"
 	"strings"
 	"testing"
 	"time"
@@ -91,5 +92,27 @@ func TestChallengeText(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("%s lacks %s", got, want)
 		}
+	}
+}
+
+// A proxy consumes the credentials for its realm and passes on the others, in order.
+func TestRemoveCredentials(t *testing.T) {
+	raw := "BYE sip:bob@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\nFrom: <sip:a@example.com>;tag=1\r\n" +
+		"To: <sip:b@example.com>;tag=2\r\nCall-ID: c\r\nCSeq: 2 BYE\r\n" +
+		`Proxy-Authorization: Digest username="a", realm="other.example", nonce="n1", uri="sip:b", response="00"` + "\r\n" +
+		`Proxy-Authorization: Digest username="a", realm="example.com", nonce="n2", uri="sip:b", response="00"` + "\r\n" +
+		"Content-Length: 0\r\n\r\n"
+	msg, err := sip.NewParser().ParseSIP([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := msg.(*sip.Request)
+	if !HasCredentials(req, "Proxy-Authorization", "example.com") || HasCredentials(req, "Proxy-Authorization", "nowhere") {
+		t.Fatal("HasCredentials")
+	}
+	RemoveCredentials(req, "Proxy-Authorization", "example.com")
+	hs := req.GetHeaders("Proxy-Authorization")
+	if len(hs) != 1 || !strings.Contains(hs[0].Value(), "other.example") {
+		t.Fatalf("left: %v", hs)
 	}
 }

@@ -74,8 +74,12 @@ func (a *Auth) Serve(r *plugin.Request) plugin.Result {
 	w := r.Work
 	// ACK and CANCEL cannot be challenged (§22.1); requests proven to be within a dialog we
 	// Record-Routed were authorized with the dialog (Kamailio's default route authenticates
-	// initial requests only). A To tag without that proof is a new request here.
+	// initial requests only). A To tag without that proof is a new request here. Credentials
+	// for our realm they still carry (a UA may send them on every request) are ours to consume.
 	if w.Method == sip.ACK || w.Method == sip.CANCEL || r.InDialog() {
+		if digest.HasCredentials(w, "Proxy-Authorization", a.Realm) {
+			digest.RemoveCredentials(r.Edit(), "Proxy-Authorization", a.Realm)
+		}
 		return plugin.Continue
 	}
 	register := w.Method == sip.REGISTER && a.Local.IsDomain(w.Recipient.Host)
@@ -151,7 +155,7 @@ func (a *Auth) Resume(r *plugin.Request, answer any) plugin.Result {
 	}
 	if !register {
 		// §22.3: a proxy removes the credentials meant for its own realm before forwarding.
-		a.removeCredentials(r.Edit(), p.header)
+		digest.RemoveCredentials(r.Edit(), p.header, a.Realm)
 	}
 	return plugin.Continue
 }
@@ -165,21 +169,6 @@ func (a *Auth) credentials(req *sip.Request, header string) *digest.Credentials 
 		}
 	}
 	return nil
-}
-
-func (a *Auth) removeCredentials(req *sip.Request, header string) {
-	keep := []sip.Header{}
-	for _, h := range req.GetHeaders(header) {
-		if c, err := digest.ParseCredentials(h.Value()); err != nil || c.Realm != a.Realm {
-			keep = append(keep, h)
-		}
-	}
-	for req.GetHeader(header) != nil {
-		req.RemoveHeader(header)
-	}
-	for _, h := range keep {
-		req.AppendHeader(h)
-	}
 }
 
 // challenge answers 401 (REGISTER to us) or 407 with one challenge per algorithm.

@@ -236,3 +236,22 @@ func TestFailuresReportedAndBanned(t *testing.T) {
 		}
 	}
 }
+
+// A request proven in-dialog passes without a challenge, but the credentials for our realm it
+// carries are consumed here (§22.3); another realm's go on. The received request is not edited.
+func TestInDialogCredentialsConsumed(t *testing.T) {
+	a := newAuth(t, "MD5")
+	r, _ := request(t, "BYE sip:bob@192.0.2.2 SIP/2.0", "From: <sip:alice@example.com>;tag=1", "To: <sip:bob@example.org>;tag=2", "CSeq: 2 BYE",
+		`Proxy-Authorization: Digest username="alice", realm="example.com", nonce="n", uri="sip:bob@192.0.2.2", response="00"`,
+		`Proxy-Authorization: Digest username="alice", realm="elsewhere", nonce="n", uri="sip:bob@192.0.2.2", response="00"`)
+	r.Dialog = true
+	if res := a.Serve(r); res != plugin.Continue {
+		t.Fatalf("in-dialog BYE: %v", res)
+	}
+	if hs := r.Work.GetHeaders("Proxy-Authorization"); len(hs) != 1 || !strings.Contains(hs[0].Value(), "elsewhere") {
+		t.Fatalf("forwarded Proxy-Authorization: %v", hs)
+	}
+	if hs := r.Received.GetHeaders("Proxy-Authorization"); len(hs) != 2 {
+		t.Fatalf("the received request was edited: %v", hs)
+	}
+}

@@ -46,9 +46,11 @@ type Engine struct {
 	services   *services.Services
 	// nonceSecret signs digest nonces; kept across reloads so clients keep theirs.
 	nonceSecret []byte
-	// cfg is the configuration in force (replaced by Reload).
-	cfgMu sync.Mutex
-	cfg   *config.Config
+	// cfg is the configuration in force (replaced by Reload); started is the one the engine
+	// started with, which the keys that need a restart still follow.
+	cfgMu   sync.Mutex
+	cfg     *config.Config
+	started *config.Config
 	// stopSweep ends the goroutine that sweeps the source table.
 	stopSweep chan struct{}
 }
@@ -195,7 +197,7 @@ func Start(opts Options) (*Engine, error) {
 	transports := system.Root.Spawn(actor.PropsFromProducer(
 		func() actor.Actor { return &transportsActor{c: c, listeners: tp.listeners} },
 		actor.WithSupervisor(transportsSupervisor())))
-	e.transports, e.cfg = transports, cfg
+	e.transports, e.cfg, e.started = transports, cfg, cfg
 	log.Info("partysip listening", zap.Stringers("listen", addrs), zap.Int("shards", n),
 		zap.Int("routes", len(rt.router.Routes)), zap.Strings("domains", cfg.Domains),
 		zap.Strings("plugins", rt.chain.Names()))

@@ -60,7 +60,9 @@ func (e *Engine) Reload(cfg *config.Config) (needRestart []string, err error) {
 	if err != nil {
 		return nil, err
 	}
-	old := e.cfg
+	// Keys that need a restart are compared with what runs: the configuration of the start (a
+	// change reverted by a later reload needs nothing).
+	old := e.started
 	for key, same := range map[string]bool{
 		"listen":       slices.Equal(old.Listen, cfg.Listen),
 		"domains":      slices.Equal(old.Domains, cfg.Domains),
@@ -77,7 +79,7 @@ func (e *Engine) Reload(cfg *config.Config) (needRestart []string, err error) {
 		}
 	}
 	slices.Sort(needRestart)
-	e.services.ReplaceFileUsers(userHA1(users, old.Realm()))
+	e.services.ReplaceFileUsers(userHA1(users, e.cfg.Realm()))
 	e.services.ReplaceAliases(aliases(cfg, e.c.local))
 	e.c.faults.Set(faultRates(cfg))
 	e.c.rt.Store(rt)

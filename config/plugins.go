@@ -41,6 +41,9 @@ type Registrar struct {
 	DefaultExpires time.Duration `yaml:"default_expires"`
 	MinExpires     time.Duration `yaml:"min_expires"`
 	MaxExpires     time.Duration `yaml:"max_expires"`
+	// MaxContacts bounds the bindings of one address-of-record; a REGISTER adding past it gets
+	// 403 (refreshes and removals always pass). 0: no bound.
+	MaxContacts int `yaml:"max_contacts"`
 }
 
 // Location configures the location plugin.
@@ -109,6 +112,9 @@ func (c *Config) validatePlugins(add func(error)) {
 	}
 	if r.DefaultExpires < r.MinExpires {
 		add(c.at("registrar.default_expires", "must be at least min_expires (%s), got %s", r.MinExpires, r.DefaultExpires))
+	}
+	if r.MaxContacts < 0 {
+		add(c.at("registrar.max_contacts", "must be 0 (no bound) or positive, got %d", r.MaxContacts))
 	}
 	if r.MaxExpires != 0 && r.MaxExpires < r.DefaultExpires {
 		add(c.at("registrar.max_expires", "must be 0 (no limit) or at least default_expires (%s), got %s", r.DefaultExpires, r.MaxExpires))

@@ -71,5 +71,6 @@ func Policy(cfg *config.Config) sipreg.Policy {
 		DefaultExpires: cfg.Registrar.DefaultExpires,
 		MinExpires:     cfg.Registrar.MinExpires,
 		MaxExpires:     cfg.Registrar.MaxExpires,
+		MaxContacts:    cfg.Registrar.MaxContacts,
 	}
 }

@@ -30,6 +30,7 @@ func Apply(now time.Time, rec Record, reg *Register) (Record, bool, *proxy.Rejec
 		out.Bindings = nil
 		return out, changed, nil
 	}
+	before := len(out.Bindings) // after the purge: only live bindings count
 	for _, c := range reg.Contacts {
 		i := slices.IndexFunc(out.Bindings, func(b Binding) bool {
 			k, err := contactKeyOf(b.Contact)
@@ -50,6 +51,12 @@ func Apply(now time.Time, rec Record, reg *Register) (Record, bool, *proxy.Rejec
 			out.Bindings = append(out.Bindings, bindingOf(now, c, reg))
 		}
 		changed = true
+	}
+	// A REGISTER that would leave more contacts than allowed, and more than there were, is
+	// refused whole: a refresh or a removal always passes, so lowering the limit locks no
+	// one out. RFC 3261 leaves the code to the registrar; 403 does not invite a retry.
+	if reg.MaxContacts > 0 && len(out.Bindings) > reg.MaxContacts && len(out.Bindings) > before {
+		return rec, false, &proxy.Rejection{Code: 403, Reason: "Too Many Registered Contacts"}
 	}
 	return out, changed, nil
 }

@@ -20,6 +20,9 @@ type Policy struct {
 	MinExpires time.Duration
 	// MaxExpires: a longer expiry is shortened to it (§10.3 step 7 allows the registrar to).
 	MaxExpires time.Duration
+	// MaxContacts bounds the bindings of one address-of-record (0: no bound); a REGISTER that
+	// would add past it is refused with 403.
+	MaxContacts int
 }
 
 // DefaultPolicy is what RFC 3261 suggests and common registrars use.
@@ -41,6 +44,8 @@ type Register struct {
 	// Received is where requests for these contacts go when the UA cannot be reached at them as
 	// written (see Received), "" when it can.
 	Received string
+	// MaxContacts is the policy's bound on the AOR's bindings (Apply enforces it).
+	MaxContacts int
 }
 
 // ContactChange is one Contact of a REGISTER with its resolved expiry.
@@ -74,6 +79,7 @@ func Parse(req *sip.Request, pol Policy, local *proxy.Local, source string) (*Re
 		PathSupported: hasOptionTag(req, "Supported", "path"),
 		Source:        source,
 		Received:      Received(req, source),
+		MaxContacts:   pol.MaxContacts,
 	}
 	headerExpires, hasHeaderExpires := -1, false
 	if h := req.GetHeader("Expires"); h != nil {

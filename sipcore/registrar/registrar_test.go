@@ -246,3 +246,41 @@ func TestAORCanonical(t *testing.T) {
 		}
 	}
 }
+
+// max_contacts: a REGISTER that would add past the bound is refused whole (403) and changes
+// nothing; refreshing or removing a contact always passes, even over the bound.
+func TestMaxContacts(t *testing.T) {
+	now := time.Now()
+	pol := DefaultPolicy
+	pol.MaxContacts = 2
+	reg := func(rec Record, cseq int, contacts ...string) (Record, *proxy.Rejection) {
+		t.Helper()
+		lines := make([]string, len(contacts))
+		for i, c := range contacts {
+			lines[i] = "Contact: " + c
+		}
+		r, rej := Parse(register(t, "mc", cseq, lines...), pol, local, "UDP:127.0.0.1:5070")
+		if rej != nil {
+			t.Fatal(rej)
+		}
+		out, _, rej := Apply(now, rec, r)
+		return out, rej
+	}
+	rec, rej := reg(Record{AOR: "sip:bob@example.com"}, 1, "<sip:bob@192.0.2.1>", "<sip:bob@192.0.2.2>")
+	if rej != nil || len(rec.Bindings) != 2 {
+		t.Fatalf("two contacts: %v %+v", rej, rec.Bindings)
+	}
+	if out, rej := reg(rec, 2, "<sip:bob@192.0.2.3>"); rej == nil || rej.Code != 403 || len(out.Bindings) != 2 {
+		t.Fatalf("a third contact: %+v, %d bindings", rej, len(out.Bindings))
+	}
+	if _, rej := reg(rec, 3, "<sip:bob@192.0.2.1>"); rej != nil {
+		t.Fatalf("a refresh at the bound: %+v", rej)
+	}
+	pol.MaxContacts = 1 // lowered below what is stored
+	if _, rej := reg(rec, 4, "<sip:bob@192.0.2.2>"); rej != nil {
+		t.Fatalf("a refresh over a lowered bound: %+v", rej)
+	}
+	if out, rej := reg(rec, 5, "<sip:bob@192.0.2.1>;expires=0"); rej != nil || len(out.Bindings) != 1 {
+		t.Fatalf("a removal over the bound: %+v %+v", rej, out.Bindings)
+	}
+}

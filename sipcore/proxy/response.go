@@ -39,11 +39,15 @@ func ResponseHop(via *sip.ViaHeader) Hop {
 // StampReceived applies RFC 3261 §18.2.1 and RFC 3581 §4 to a request's top Via as it arrives
 // from srcHost:srcPort: add received when the sent-by host differs from the source, fill rport
 // when the client asked for it. The caller must own via.
+//
+// What the client wrote itself never decides where responses go: a received it put there is
+// overwritten with the real source (it would aim our responses at a third party), and so is an
+// rport it gave a value.
 func StampReceived(via *sip.ViaHeader, srcHost string, srcPort int) {
-	if trimBrackets(via.Host) != srcHost {
+	if trimBrackets(via.Host) != srcHost || via.Params.Has("received") {
 		setParam(&via.Params, "received", srcHost)
 	}
-	if v, ok := via.Params.Get("rport"); ok && v == "" {
+	if via.Params.Has("rport") {
 		setParam(&via.Params, "received", srcHost)
 		setParam(&via.Params, "rport", strconv.Itoa(srcPort))
 	}

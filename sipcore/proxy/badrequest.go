@@ -7,8 +7,8 @@ import (
 	"strings"
 )
 
-// BadRequest builds the 400 response for a request the parser rejected (§16.3 step 1,
-// §8.2.2), from the raw bytes: the Via, From, To, Call-ID and CSeq lines are copied as they came
+// BadRequest builds the 400 (or 416, for an unknown Request-URI scheme) response for a request
+// the parser rejected (§16.3 step 1, §8.2.2), from the raw bytes: the Via, From, To, Call-ID and CSeq lines are copied as they came
 // so the response reaches the sender and matches its transaction. The reason phrase names the
 // problem. It returns false when the bytes are not a request (a response, or garbage), when the
 // request is an ACK (never answered), or when there is no Via to answer to.
@@ -19,15 +19,24 @@ func BadRequest(raw []byte, parseErr error) ([]byte, bool) {
 		return nil, false
 	}
 	parts := strings.Fields(lines[0])
-	if len(parts) != 3 || !strings.HasPrefix(parts[2], "SIP/") || strings.HasPrefix(parts[0], "SIP/") {
+	if len(parts) < 3 || !strings.HasPrefix(parts[len(parts)-1], "SIP/") || strings.HasPrefix(parts[0], "SIP/") {
 		return nil, false
 	}
 	if parts[0] == "ACK" {
 		return nil, false
 	}
 	var out strings.Builder
-	out.WriteString("SIP/2.0 400 ")
-	out.WriteString(reasonFor(parseErr, lines[1:]))
+	switch scheme, _, _ := strings.Cut(parts[1], ":"); {
+	case len(parts) > 3:
+		// Whitespace inside the Request-URI (RFC 4475 lwsruri): it still gets its answer.
+		out.WriteString("SIP/2.0 400 Bad Request (malformed Request-Line)")
+	case !strings.EqualFold(scheme, "sip") && !strings.EqualFold(scheme, "sips"):
+		// A Request-URI scheme we do not know (§16.3 step 2, RFC 4475 novelsc).
+		out.WriteString("SIP/2.0 416 Unsupported URI Scheme")
+	default:
+		out.WriteString("SIP/2.0 400 ")
+		out.WriteString(reasonFor(parseErr, lines[1:]))
+	}
 	out.WriteString("\r\n")
 	vias := 0
 	for _, line := range lines[1:] {

@@ -36,6 +36,9 @@ func CheckMaxForwards(req *sip.Request) *Rejection {
 	return nil
 }
 
+// singleValued are the header fields a request carries at most once.
+var singleValued = []string{"Content-Length", "To", "From", "Call-ID", "CSeq", "Max-Forwards", "Content-Type"}
+
 // Sanity is §16.3 steps 1, 2, 4 and 5: syntax and mandatory header fields (400), URI scheme
 // (416), loop detection (482) and Proxy-Require (420). Step 3 is CheckMaxForwards.
 func Sanity(req *sip.Request, local *Local, loopHash string) *Rejection {
@@ -53,7 +56,20 @@ func Sanity(req *sip.Request, local *Local, loopHash string) *Rejection {
 	case req.CSeq() == nil:
 		return reject(400, "Missing CSeq")
 	}
-	if m := req.CSeq().MethodName; m != req.Method {
+	// RFC 3261 §8.2.2 / RFC 4475 badvers: only SIP/2.0 is spoken here.
+	if !strings.EqualFold(req.SipVersion, "SIP/2.0") { // case-insensitive (§7.1)
+		return reject(505, "Version Not Supported")
+	}
+	// Header fields that may appear once (§7.3.1; RFC 4475 mcl01, multi01): two differing
+	// Content-Lengths leave the body's end unknown, two To or Call-ID values the dialog.
+	for _, name := range singleValued {
+		if len(req.GetHeaders(name)) > 1 {
+			return reject(400, "Multiple "+name)
+		}
+	}
+	// The parser writes the request-line method in upper case and leaves CSeq's as sent: an
+	// extension method in any case (RFC 4475 intmeth) is the same method on both.
+	if m := req.CSeq().MethodName; !strings.EqualFold(string(m), string(req.Method)) {
 		return reject(400, "CSeq Method Mismatch")
 	}
 	// §16.3 step 2: URI scheme.

@@ -10,7 +10,8 @@ import (
 )
 
 // Branches we create look like z9hG4bK-ps<loop>.<unique> for stateful forwarding and
-// z9hG4bK-pl<hash> for stateless forwarding (§16.11). The tenth character tells them apart
+// z9hG4bK-pl<loop>.<hash> for stateless forwarding (§16.11); both carry the loop hash, so a
+// request that comes back is recognised either way (§16.3 step 4). The tenth character tells them apart
 // ('s' or 'l'): a stateless prefix that extended the stateful one ("-pss") was also the prefix of
 // every stateful branch whose loop hash began with 's', whose responses were then taken for
 // stateless ones.
@@ -23,7 +24,11 @@ const (
 // stay the same when a request comes back to us unchanged — Request-URI, From tag, To tag,
 // Call-ID, CSeq number, Proxy-Require and Proxy-Authorization. The top Via is left out: on a
 // loop it is the previous hop's, never the one we saw first (a known flaw, RFC 5393 §1).
-func LoopHash(req *sip.Request) string {
+func LoopHash(req *sip.Request) string { return loopHash(req, true) }
+
+// loopHash is LoopHash, with the To tag left out (hashed as absent) unless withToTag: an ACK for
+// a non-2xx carries the response's To tag, and must hash like its INVITE.
+func loopHash(req *sip.Request, withToTag bool) string {
 	h := newFNV()
 	h.add(req.Recipient.Addr())
 	if f := req.From(); f != nil {
@@ -31,7 +36,10 @@ func LoopHash(req *sip.Request) string {
 		h.add(tag)
 	}
 	if t := req.To(); t != nil {
-		tag, _ := t.Params.Get("tag")
+		tag := ""
+		if withToTag {
+			tag, _ = t.Params.Get("tag")
+		}
 		h.add(tag)
 	}
 	if c := req.CallID(); c != nil {
@@ -53,12 +61,18 @@ func NewBranch(loopHash, unique string) string {
 	return branchPrefix + loopHash + "." + unique
 }
 
-// BranchLoopHash extracts the loop hash from a branch we built, or "" for any other branch.
+// BranchLoopHash extracts the loop hash from a branch we built, stateful or stateless, or ""
+// for any other branch.
 func BranchLoopHash(branch string) string {
-	if !strings.HasPrefix(branch, branchPrefix) {
+	var rest string
+	switch {
+	case strings.HasPrefix(branch, branchPrefix):
+		rest = branch[len(branchPrefix):]
+	case strings.HasPrefix(branch, statelessBranchPrefix):
+		rest = branch[len(statelessBranchPrefix):]
+	default:
 		return ""
 	}
-	rest := branch[len(branchPrefix):]
 	if i := strings.IndexByte(rest, '.'); i > 0 {
 		return rest[:i]
 	}
@@ -87,7 +101,8 @@ func StatelessBranch(req *sip.Request) string {
 		method = sip.INVITE
 	}
 	h.add(string(method))
-	return statelessBranchPrefix + strconv.FormatUint(h.sum, 36)
+	loop := loopHash(req, method == req.Method)
+	return statelessBranchPrefix + loop + "." + strconv.FormatUint(h.sum, 36)
 }
 
 // fnv is a 64-bit FNV-1a accumulator with a separator between fields.

@@ -68,8 +68,15 @@ func TestBranchKindsDistinct(t *testing.T) {
 		}
 	}
 	raw, _ := os.ReadFile("testdata/invite_rr.sip")
-	sb := StatelessBranch(mustParse(t, raw))
-	if !IsStatelessBranch(sb) || BranchLoopHash(sb) != "" {
-		t.Errorf("stateless %s", sb)
+	req := mustParse(t, raw)
+	sb := StatelessBranch(req)
+	if !IsStatelessBranch(sb) || BranchLoopHash(sb) != LoopHash(req) {
+		t.Errorf("stateless %s: it must carry the loop hash %s (§16.3 step 4 in stateless mode)", sb, LoopHash(req))
+	}
+	// The ACK for a non-2xx (with the response's To tag) and a CANCEL share the INVITE's branch.
+	ack := mustParse(t, []byte(strings.Replace(strings.Replace(string(raw), "INVITE", "ACK", 2), "<sip:bob@example.com>", "<sip:bob@example.com>;tag=resp", 1)))
+	cancel := mustParse(t, []byte(strings.Replace(string(raw), "INVITE", "CANCEL", 2)))
+	if StatelessBranch(ack) != sb || StatelessBranch(cancel) != sb {
+		t.Errorf("ACK %s, CANCEL %s, want the INVITE's %s", StatelessBranch(ack), StatelessBranch(cancel), sb)
 	}
 }

@@ -59,6 +59,8 @@ type core struct {
 	sources *sources
 	// deadHops remembers next hops that did not answer (failover).
 	deadHops deadHops
+	// bad logs malformed input a few lines a second (every one is counted in Stats.Malformed).
+	bad *sampledLog
 
 	branchPrefix string
 	branchSeq    atomic.Uint64
@@ -136,7 +138,7 @@ func (c *core) route(msg sip.Message, from Peer) {
 	}
 	if err != nil {
 		c.stats.Malformed.Add(1)
-		c.log.Info("message without transaction identity dropped", zap.String("from", from.Addr), zap.Error(err))
+		c.bad.Info("message without transaction identity dropped", zap.String("from", from.Addr), zap.Error(err))
 		return
 	}
 	i := key.Shard(len(c.shards))

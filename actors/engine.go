@@ -65,7 +65,9 @@ func Start(opts Options) (*Engine, error) {
 	// Libraries log through slog: route them into zap, at warn and above only, except the peer
 	// faults libHandler recognises.
 	var stats *Stats
+	bad := newSampledLog(log, 5) // malformed input: a few lines a second, every one counted
 	lib := libHandler{
+		bad:     bad,
 		Handler: zapslog.NewHandler(log.WithOptions(zap.IncreaseLevel(zapcore.WarnLevel)).Core(), zapslog.WithName("lib")),
 		log:     log,
 		onBad:   func() { stats.Malformed.Add(1) },
@@ -193,7 +195,8 @@ func Start(opts Options) (*Engine, error) {
 			func() actor.Actor { return newDialogShard(c) },
 			actor.WithDispatcher(c.dispatcher), actor.WithSupervisor(dialogSupervisor(c)))))
 	}
-	tp.setHandlers(c.route, func() { c.stats.Malformed.Add(1) })
+	c.bad = bad
+	tp.setHandlers(c.route, func() { c.stats.Malformed.Add(1) }, bad)
 	transports := system.Root.Spawn(actor.PropsFromProducer(
 		func() actor.Actor { return &transportsActor{c: c, listeners: tp.listeners} },
 		actor.WithSupervisor(transportsSupervisor())))

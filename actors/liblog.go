@@ -20,6 +20,7 @@ type libHandler struct {
 	slog.Handler
 	log   *zap.Logger
 	onBad func()
+	bad   *sampledLog // where malformed input is logged, a few lines a second
 }
 
 func (h libHandler) Enabled(ctx context.Context, level slog.Level) bool {
@@ -36,18 +37,18 @@ func (h libHandler) Handle(ctx context.Context, r slog.Record) error {
 			}
 			return true
 		})
-		h.log.Info("unparsable message; connection closed", fields...)
+		h.bad.Info("unparsable message; connection closed", fields...)
 		return nil
 	}
 	return h.Handler.Handle(ctx, r)
 }
 
 func (h libHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return libHandler{Handler: h.Handler.WithAttrs(as), log: h.log, onBad: h.onBad}
+	return libHandler{Handler: h.Handler.WithAttrs(as), log: h.log, onBad: h.onBad, bad: h.bad}
 }
 
 func (h libHandler) WithGroup(name string) slog.Handler {
-	return libHandler{Handler: h.Handler.WithGroup(name), log: h.log, onBad: h.onBad}
+	return libHandler{Handler: h.Handler.WithGroup(name), log: h.log, onBad: h.onBad, bad: h.bad}
 }
 
 // sipgo keeps one process-wide default logger, read by its connection goroutines, some of which

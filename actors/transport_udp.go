@@ -26,6 +26,7 @@ type udpListener struct {
 	log    *zap.Logger
 	route  func(msg sip.Message, from Peer)
 	onBad  func()
+	bad    *sampledLog // where malformed input is logged, a few lines a second
 }
 
 func listenUDP(addr string, log *zap.Logger) (*udpListener, error) {
@@ -109,13 +110,14 @@ func (l *udpListener) handle(data []byte, src netip.AddrPort) {
 }
 
 // badMessage answers an unparsable request whose Via we can still read with 400 (RFC 3261
-// §16.3 step 1, §8.2.2) and drops anything else. It is logged once, at info: a peer's fault.
+// §16.3 step 1, §8.2.2) and drops anything else. It is counted, and logged at info a few times a
+// second at most (sampledLog): a peer's fault, which a peer can repeat at will.
 func (l *udpListener) badMessage(data []byte, src netip.AddrPort, err error) {
 	if l.onBad != nil {
 		l.onBad()
 	}
 	reply, ok := proxy.BadRequest(data, err)
-	l.log.Info("unparsable message", zap.Stringer("from", src), zap.Bool("answered_400", ok), zap.Error(err))
+	l.bad.Info("unparsable message", zap.Stringer("from", src), zap.Bool("answered_400", ok), zap.Error(err))
 	if ok {
 		_ = l.write(reply, src)
 	}

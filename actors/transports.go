@@ -101,9 +101,9 @@ func openTransports(ls []config.Listener, tlsConf *tls.Config, loopbackOnly bool
 }
 
 // setHandlers installs the routing function every read loop hands its messages to.
-func (t *Transports) setHandlers(route func(sip.Message, Peer), onBad func()) {
+func (t *Transports) setHandlers(route func(sip.Message, Peer), onBad func(), bad *sampledLog) {
 	for _, u := range t.udp {
-		u.route, u.onBad = route, onBad
+		u.route, u.onBad, u.bad = route, onBad, bad
 	}
 	t.layer.OnMessage(func(msg sip.Message) {
 		defer func() {

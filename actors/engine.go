@@ -85,7 +85,14 @@ func Start(opts Options) (*Engine, error) {
 			return nil, err
 		}
 	}
-	tp, err := openTransports(cfg.Listeners(), tlsConf, opts.LoopbackOnly, log, slogger)
+	clientTLS, err := cfg.TLSClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	if !cfg.TLS.Verify {
+		log.Warn("tls.verify is false: the certificates of TLS and WSS next hops are not checked")
+	}
+	tp, err := openTransports(cfg.Listeners(), tlsConf, clientTLS, opts.LoopbackOnly, log, slogger)
 	if err != nil {
 		return nil, err
 	}

@@ -62,10 +62,11 @@ func (t *Transports) resolve(h proxy.Hop, udp *udpListener) (netip.AddrPort, err
 }
 
 // openTransports binds every listener now, so that a bad address fails the start with a clear
-// error; the transport actors take them over once the engine runs.
-func openTransports(ls []config.Listener, tlsConf *tls.Config, loopbackOnly bool, log *zap.Logger, slogger *slog.Logger) (*Transports, error) {
+// error; the transport actors take them over once the engine runs. tlsConf is the listeners'
+// (server) configuration, clientTLS the one of the connections we open.
+func openTransports(ls []config.Listener, tlsConf, clientTLS *tls.Config, loopbackOnly bool, log *zap.Logger, slogger *slog.Logger) (*Transports, error) {
 	t := &Transports{log: log, loopbackOnly: loopbackOnly, stream: map[string][]netip.AddrPort{}}
-	t.layer = sip.NewTransportLayer(net.DefaultResolver, sip.NewParser(), tlsConf,
+	t.layer = sip.NewTransportLayer(net.DefaultResolver, sip.NewParser(), clientTLS,
 		sip.WithTransportLayerLogger(slogger))
 	for _, l := range ls {
 		switch l.Transport {

@@ -4,6 +4,7 @@ package config
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -198,6 +199,15 @@ type Faults struct {
 type TLS struct {
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
+	// CAFile (PEM) holds the authorities the peers we connect to over TLS and WSS are verified
+	// against; "" is the system's roots.
+	CAFile string `yaml:"ca_file"`
+	// Verify checks those peers' certificates (and names); false accepts any (logged at start).
+	Verify bool `yaml:"verify"`
+	// ClientCertFile and ClientKeyFile are presented to peers that ask for a client certificate;
+	// "" presents the listeners' certificate, if any.
+	ClientCertFile string `yaml:"client_cert_file"`
+	ClientKeyFile  string `yaml:"client_key_file"`
 }
 
 // DNS configures how next hops named by a domain are found (RFC 3263: NAPTR, SRV, A/AAAA).
@@ -420,4 +430,43 @@ func (c *Config) TLSConfig() (*tls.Config, error) {
 		return nil, err
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// caPool reads the PEM certificates of file.
+func caPool(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no PEM certificate in it", file)
+	}
+	return pool, nil
+}
+
+// TLSClientConfig is the TLS configuration of the connections we open (TLS and WSS next hops):
+// verified against tls.ca_file (or the system's roots) unless tls.verify is false, with the
+// client certificate of tls.client_cert_file, else the listeners' one.
+func (c *Config) TLSClientConfig() (*tls.Config, error) {
+	conf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: !c.TLS.Verify}
+	if c.TLS.CAFile != "" {
+		pool, err := caPool(c.TLS.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		conf.RootCAs = pool
+	}
+	certFile, keyFile := c.TLS.ClientCertFile, c.TLS.ClientKeyFile
+	if certFile == "" && keyFile == "" {
+		certFile, keyFile = c.TLS.CertFile, c.TLS.KeyFile
+	}
+	if certFile != "" || keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, err
+		}
+		conf.Certificates = []tls.Certificate{cert}
+	}
+	return conf, nil
 }

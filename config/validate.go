@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"net"
 	"strconv"
 	"strings"
@@ -111,6 +112,19 @@ func (c *Config) Validate() error {
 	if c.TLS.CertFile != "" || c.TLS.KeyFile != "" {
 		if _, err := c.TLSConfig(); err != nil {
 			add(c.at("tls.cert_file", "%v", err))
+		}
+	}
+	if c.TLS.CAFile != "" {
+		if _, err := caPool(c.TLS.CAFile); err != nil {
+			add(c.at("tls.ca_file", "%v", err))
+		}
+	}
+	switch {
+	case (c.TLS.ClientCertFile == "") != (c.TLS.ClientKeyFile == ""):
+		add(c.at("tls.client_cert_file", "give both tls.client_cert_file and tls.client_key_file, or neither"))
+	case c.TLS.ClientCertFile != "":
+		if _, err := tls.LoadX509KeyPair(c.TLS.ClientCertFile, c.TLS.ClientKeyFile); err != nil {
+			add(c.at("tls.client_cert_file", "%v", err))
 		}
 	}
 	for i, srv := range c.DNS.Servers {

@@ -37,6 +37,22 @@ func testConfig(t testing.TB, port int, next string) *config.Config {
 	return cfg
 }
 
+// startConfigured runs an in-process engine, confined to loopback, on cfg (memory store),
+// stopped when the test ends.
+func startConfigured(t *testing.T, cfg *config.Config) *Engine {
+	t.Helper()
+	cfg.Store = config.Store{Driver: "memory"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Start(Options{Config: cfg, LoopbackOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Stop)
+	return e
+}
+
 // startEngine runs an in-process engine, confined to loopback, on a free port with a catch-all
 // route to next.
 func startEngine(t *testing.T, next string, fault FaultFunc) (*Engine, int) {

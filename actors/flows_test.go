@@ -33,15 +33,7 @@ func TestPhonesReachedOnTheirConnections(t *testing.T) {
 		"tcp:127.0.0.1:" + strconv.Itoa(tcpPort),
 		"ws:127.0.0.1:" + strconv.Itoa(wsPort),
 	}
-	cfg.Store = config.Store{Driver: "memory"}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	e, err := Start(Options{Config: cfg, LoopbackOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Stop)
+	startConfigured(t, cfg)
 	caller := newPeer(t, "127.0.0.1")
 	proxy := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: udpPort}
 

@@ -103,15 +103,7 @@ func TestTLSAndWebSocketListeners(t *testing.T) {
 	}
 	cfg.Routes = []config.Route{{Match: ".*", To: fmt.Sprintf("sip:127.0.0.1:%d", uas.port())}}
 	cfg.TLS = config.TLS{CertFile: certFile, KeyFile: keyFile}
-	cfg.Store = config.Store{Driver: "memory"}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	e, err := Start(Options{Config: cfg, LoopbackOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Stop)
+	startConfigured(t, cfg)
 
 	// answer takes the forwarded request at the callee and answers it 200.
 	answer := func(transport string) {

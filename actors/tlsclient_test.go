@@ -53,15 +53,7 @@ func TestTLSNextHopVerifiedAgainstCAFile(t *testing.T) {
 			cfg.Listen = []string{"udp:127.0.0.1:" + strconv.Itoa(udpPort), "tls:127.0.0.1:" + strconv.Itoa(tlsPort)}
 			cfg.Routes = []config.Route{{Match: ".*", To: fmt.Sprintf("sip:127.0.0.1:%d;transport=tls", phone.Addr().(*net.TCPAddr).Port)}}
 			cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.TLS.CAFile = certFile, keyFile, c.caFile
-			cfg.Store = config.Store{Driver: "memory"}
-			if err := cfg.Validate(); err != nil {
-				t.Fatal(err)
-			}
-			e, err := Start(Options{Config: cfg, LoopbackOnly: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(e.Stop)
+			startConfigured(t, cfg)
 			uac := newPeer(t, "127.0.0.1")
 			uac.send(loopback(udpPort), invite("sip:bob@127.0.0.1:"+strconv.Itoa(udpPort), "127.0.0.1", uac.port(), "z9hG4bK-tlsca", "tls-ca-"+c.name))
 			select {

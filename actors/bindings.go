@@ -30,8 +30,9 @@ func (e *Engine) CanonicalAOR(s string) (string, error) {
 }
 
 // Bindings returns the live bindings of aor (canonical), or of every AOR when aor is "".
-func (e *Engine) Bindings(ctx context.Context, aor string) ([]registrar.Record, error) {
-	res, err := e.system.Root.RequestFuture(e.services.Location, &services.BindingsListRequested{AOR: aor}, timeout(ctx)).Result()
+// With limit > 0 it is one page: the first limit AORs after after (see BindingsListRequested).
+func (e *Engine) Bindings(ctx context.Context, aor, after string, limit int) ([]registrar.Record, error) {
+	res, err := e.system.Root.RequestFuture(e.services.Location, &services.BindingsListRequested{AOR: aor, After: after, Limit: limit}, timeout(ctx)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("location service: %w", err)
 	}

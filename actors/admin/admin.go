@@ -2,6 +2,7 @@
 // bound to loopback by default.
 //
 //	GET    /v1/bindings[?aor=alice@example.com]   live bindings, of one AOR or all
+//	GET    /v1/bindings?limit=N[&after=AOR]       a page of them: the first N AORs after AOR
 //	DELETE /v1/bindings?aor=...&contact=...       remove one binding
 //	GET    /v1/users                              users (file and run-time), no secrets
 //	PUT    /v1/users/{name}  {"password": "..."}  add a user or change their password (stored)
@@ -107,9 +108,18 @@ func Handler(e *actors.Engine, log *zap.Logger, withPprof bool, token string) ht
 				return
 			}
 		}
+		limit := 0
+		if v := r.URL.Query().Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 100000 {
+				reply(w, http.StatusBadRequest, Error{"limit: 1 to 100000"})
+				return
+			}
+			limit = n
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
-		recs, err := e.Bindings(ctx, aor)
+		recs, err := e.Bindings(ctx, aor, r.URL.Query().Get("after"), limit)
 		if err != nil {
 			log.Warn("admin: listing bindings", zap.Error(err))
 			reply(w, http.StatusServiceUnavailable, Error{err.Error()})

@@ -1,6 +1,7 @@
 package services
 
 import (
+	"container/heap"
 	"slices"
 	"strings"
 	"time"
@@ -67,7 +68,7 @@ func (l *locationActor) Receive(ctx actor.Context) {
 		bindings, known := l.lookup(m.AOR, time.Now())
 		ctx.Send(m.ReplyTo, &LookupAnswered{AOR: m.AOR, Bindings: bindings, Known: known})
 	case *BindingsListRequested:
-		ctx.Respond(l.list(m.AOR, time.Now()))
+		ctx.Respond(l.list(m, time.Now()))
 	}
 }
 
@@ -97,19 +98,51 @@ func (l *locationActor) lookup(aor string, now time.Time) ([]registrar.Binding, 
 	return all.Live(now), known
 }
 
-// list returns the live bindings of one address-of-record, or of all, sorted by AOR.
-func (l *locationActor) list(aor string, now time.Time) []registrar.Record {
+// list answers m: the live bindings of one address-of-record, or of all (a page of them when
+// m.Limit is set), sorted by AOR. A page keeps the Limit smallest AORs after m.After in a
+// bounded max-heap, so each page costs one pass over the records, not a sort of all of them.
+func (l *locationActor) list(m *BindingsListRequested, now time.Time) []registrar.Record {
 	var out []registrar.Record
+	byAOR := func(x, y registrar.Record) int { return strings.Compare(x.AOR, y.AOR) }
+	h := &recordHeap{}
 	for a, rec := range l.records {
-		if aor != "" && a != aor {
+		if (m.AOR != "" && a != m.AOR) || (m.After != "" && a <= m.After) {
 			continue
 		}
-		if live := rec.Live(now); len(live) > 0 {
-			out = append(out, registrar.Record{AOR: a, Bindings: live})
+		live := rec.Live(now)
+		if len(live) == 0 {
+			continue
+		}
+		r := registrar.Record{AOR: a, Bindings: live}
+		switch {
+		case m.Limit <= 0:
+			out = append(out, r)
+		case h.Len() < m.Limit:
+			heap.Push(h, r)
+		case a < (*h)[0].AOR:
+			(*h)[0] = r
+			heap.Fix(h, 0)
 		}
 	}
-	slices.SortFunc(out, func(x, y registrar.Record) int { return strings.Compare(x.AOR, y.AOR) })
+	if m.Limit > 0 {
+		out = *h
+	}
+	slices.SortFunc(out, byAOR)
 	return out
+}
+
+// recordHeap is a max-heap of records by AOR: its root is the largest AOR kept.
+type recordHeap []registrar.Record
+
+func (h recordHeap) Len() int           { return len(h) }
+func (h recordHeap) Less(i, j int) bool { return h[i].AOR > h[j].AOR }
+func (h recordHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *recordHeap) Push(x any)        { *h = append(*h, x.(registrar.Record)) }
+func (h *recordHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // userOf is the user part of a canonical AOR ("sip:alice@example.com" → "alice").

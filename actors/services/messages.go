@@ -38,10 +38,13 @@ type LookupAnswered struct {
 }
 
 // BindingsListRequested asks the location service (through a future: admin requests only) for
-// the records of one address-of-record, or of every one when AOR is "". The answer is a
-// []registrar.Record, sorted by address-of-record.
+// the records of one address-of-record, or of every one when AOR is "": with Limit, the first
+// Limit of those after After (a page; the next one starts after the last AOR of this one). The
+// answer is a []registrar.Record, sorted by address-of-record.
 type BindingsListRequested struct {
-	AOR string
+	AOR   string
+	After string
+	Limit int
 }
 
 // BindingRemoveRequested asks the registrar to remove one contact of an address-of-record

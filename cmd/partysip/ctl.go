@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -92,22 +94,18 @@ func cmdCtl(args []string) int {
 	base := "http://" + *addr + "/v1/bindings"
 	switch {
 	case rest[1] == "list" && len(rest) <= 3:
-		u := base
+		aor := ""
 		if len(rest) == 3 {
-			u += "?aor=" + url.QueryEscape(rest[2])
+			aor = rest[2]
 		}
-		var recs []admin.Record
-		body, code, err := call(client, http.MethodGet, u, &recs)
+		recs, err := listBindings(client, base, aor)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "partysip ctl:", err)
 			return 1
 		}
-		if code != http.StatusOK {
-			fmt.Fprintln(os.Stderr, "partysip ctl:", apiError(body))
-			return 1
-		}
 		if *asJSON {
-			os.Stdout.Write(body)
+			out, _ := json.MarshalIndent(recs, "", "  ")
+			fmt.Printf("%s\n", out)
 			return 0
 		}
 		printBindings(os.Stdout, recs)
@@ -308,4 +306,32 @@ func ctlBans(client *http.Client, base string, args []string, asJSON bool, usage
 	}
 	usage()
 	return 2
+}
+
+// bindingsPage is how many addresses-of-record one call of bindings list asks for: a daemon
+// with a million of them answers page after page, each well within the API's time limit.
+const bindingsPage = 5000
+
+// listBindings fetches the bindings of aor, or of every AOR page by page.
+func listBindings(client *http.Client, base, aor string) ([]admin.Record, error) {
+	all := []admin.Record{}
+	for after := ""; ; {
+		u := base + "?limit=" + strconv.Itoa(bindingsPage) + "&after=" + url.QueryEscape(after)
+		if aor != "" {
+			u = base + "?aor=" + url.QueryEscape(aor)
+		}
+		var page []admin.Record
+		body, code, err := call(client, http.MethodGet, u, &page)
+		if err != nil {
+			return nil, err
+		}
+		if code != http.StatusOK {
+			return nil, errors.New(apiError(body))
+		}
+		all = append(all, page...)
+		if aor != "" || len(page) < bindingsPage {
+			return all, nil
+		}
+		after = page[len(page)-1].AOR
+	}
 }

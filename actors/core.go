@@ -61,6 +61,8 @@ type core struct {
 	deadHops deadHops
 	// bad logs malformed input a few lines a second (every one is counted in Stats.Malformed).
 	bad *sampledLog
+	// conns caps the stream connections, in total and per source.
+	conns *connLimits
 
 	branchPrefix string
 	branchSeq    atomic.Uint64

@@ -92,7 +92,8 @@ func Start(opts Options) (*Engine, error) {
 	if !cfg.TLS.Verify {
 		log.Warn("tls.verify is false: the certificates of TLS and WSS next hops are not checked")
 	}
-	tp, err := openTransports(cfg.Listeners(), tlsConf, clientTLS, opts.LoopbackOnly, log, slogger)
+	conns := newConnLimits(cfg.Limits.Connections, cfg.Limits.ConnectionsPerSource, cfg.RelayPolicy().TrustedSource)
+	tp, err := openTransports(cfg.Listeners(), tlsConf, clientTLS, conns, opts.LoopbackOnly, log, slogger)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +203,7 @@ func Start(opts Options) (*Engine, error) {
 			func() actor.Actor { return newDialogShard(c) },
 			actor.WithDispatcher(c.dispatcher), actor.WithSupervisor(dialogSupervisor(c)))))
 	}
-	c.bad = bad
+	c.bad, c.conns = bad, conns
 	tp.setHandlers(c.route, func() { c.stats.Malformed.Add(1) }, bad)
 	transports := system.Root.Spawn(actor.PropsFromProducer(
 		func() actor.Actor { return &transportsActor{c: c, listeners: tp.listeners} },

@@ -100,7 +100,8 @@ type tcpListener struct {
 	network string      // "tcp", "tls", "ws", "wss"
 	tlsConf *tls.Config // for tls and wss
 	layer   *sip.TransportLayer
-	mu      sync.Mutex // ln is bound and closed by the actor, read by the serve goroutine
+	limits  *connLimits // caps on connections, shared by the engine's stream listeners
+	mu      sync.Mutex  // ln is bound and closed by the actor, read by the serve goroutine
 	ln      net.Listener
 }
 
@@ -116,6 +117,7 @@ func (l *tcpListener) open() error {
 	if err != nil {
 		return err
 	}
+	ln = l.limits.listener(ln) // before TLS: a refused connection costs no handshake
 	if l.tlsConf != nil {
 		ln = tls.NewListener(ln, l.tlsConf)
 	}

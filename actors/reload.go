@@ -84,6 +84,7 @@ func (e *Engine) Reload(cfg *config.Config) (needRestart []string, err error) {
 	e.c.faults.Set(faultRates(cfg))
 	e.c.rt.Store(rt)
 	e.c.sources.policy.Store(ptr(sourcePolicy(cfg)))
+	e.c.conns.set(cfg.Limits.Connections, cfg.Limits.ConnectionsPerSource, cfg.RelayPolicy().TrustedSource)
 	e.cfg = cfg
 	e.c.log.Info("configuration reloaded", zap.Int("routes", len(rt.router.Routes)), zap.Strings("plugins", rt.chain.Names()),
 		zap.Int("users", len(users)))

@@ -64,7 +64,7 @@ func (t *Transports) resolve(h proxy.Hop, udp *udpListener) (netip.AddrPort, err
 // openTransports binds every listener now, so that a bad address fails the start with a clear
 // error; the transport actors take them over once the engine runs. tlsConf is the listeners'
 // (server) configuration, clientTLS the one of the connections we open.
-func openTransports(ls []config.Listener, tlsConf, clientTLS *tls.Config, loopbackOnly bool, log *zap.Logger, slogger *slog.Logger) (*Transports, error) {
+func openTransports(ls []config.Listener, tlsConf, clientTLS *tls.Config, conns *connLimits, loopbackOnly bool, log *zap.Logger, slogger *slog.Logger) (*Transports, error) {
 	t := &Transports{log: log, loopbackOnly: loopbackOnly, stream: map[string][]netip.AddrPort{}}
 	t.layer = sip.NewTransportLayer(net.DefaultResolver, sip.NewParser(), clientTLS,
 		sip.WithTransportLayerLogger(slogger))
@@ -79,7 +79,7 @@ func openTransports(ls []config.Listener, tlsConf, clientTLS *tls.Config, loopba
 			t.udp = append(t.udp, u)
 			t.listeners = append(t.listeners, u)
 		case "tcp", "tls", "ws", "wss":
-			tl := &tcpListener{addr: l.Addr(), network: l.Transport, layer: t.layer}
+			tl := &tcpListener{addr: l.Addr(), network: l.Transport, layer: t.layer, limits: conns}
 			if l.Transport == "tls" || l.Transport == "wss" {
 				if tlsConf == nil {
 					t.close()

@@ -171,6 +171,11 @@ type Failover struct {
 type Limits struct {
 	// Transactions caps live transaction actors; new requests over it get 503. 0: no cap.
 	Transactions int `yaml:"transactions"`
+	// Connections caps the TCP, TLS and WebSocket connections held in total, and
+	// ConnectionsPerSource those from one address (relay.trusted exempt); one over a cap is
+	// closed as it is accepted. 0: no cap.
+	Connections          int `yaml:"connections"`
+	ConnectionsPerSource int `yaml:"connections_per_source"`
 	// SourceRequests is how many requests per second one source address may send; the one over
 	// it bans the address for SourceBan (its messages are dropped unanswered). 0: no limit.
 	SourceRequests int           `yaml:"source_requests"`

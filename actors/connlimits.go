@@ -1,0 +1,102 @@
+package actors
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+)
+
+// connLimits caps the TCP, TLS and WebSocket connections the daemon holds, in total and per
+// source address: a peer that opens connections without end (idle, or slow to send) would
+// otherwise exhaust descriptors and memory, and take the listeners and the admin API down with
+// them. A connection over a cap is closed as soon as it is accepted, and counted.
+type connLimits struct {
+	total, perSource atomic.Int64 // 0: no cap
+	trusted          atomic.Pointer[func(netip.Addr) bool]
+	mu               sync.Mutex
+	open             int64
+	bySource         map[netip.Addr]int64
+	refused          atomic.Int64
+}
+
+func newConnLimits(total, perSource int, trusted func(netip.Addr) bool) *connLimits {
+	l := &connLimits{bySource: map[netip.Addr]int64{}}
+	l.set(total, perSource, trusted)
+	return l
+}
+
+// set changes the caps (a reload); connections already open stay.
+func (l *connLimits) set(total, perSource int, trusted func(netip.Addr) bool) {
+	l.total.Store(int64(total))
+	l.perSource.Store(int64(perSource))
+	l.trusted.Store(&trusted)
+}
+
+// admit takes a place for a connection from src, or reports that a cap is reached.
+func (l *connLimits) admit(src netip.Addr) bool {
+	total, per := l.total.Load(), l.perSource.Load()
+	trusted := *l.trusted.Load()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if (total > 0 && l.open >= total) || (per > 0 && l.bySource[src] >= per && (trusted == nil || !trusted(src))) {
+		l.refused.Add(1)
+		return false
+	}
+	l.open++
+	l.bySource[src]++
+	return true
+}
+
+func (l *connLimits) release(src netip.Addr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.open--
+	if l.bySource[src]--; l.bySource[src] <= 0 {
+		delete(l.bySource, src)
+	}
+}
+
+// listener wraps ln: Accept hands on only the connections within the caps.
+func (l *connLimits) listener(ln net.Listener) net.Listener {
+	if l == nil {
+		return ln
+	}
+	return &limitedListener{Listener: ln, limits: l}
+}
+
+type limitedListener struct {
+	net.Listener
+	limits *connLimits
+}
+
+func (ll *limitedListener) Accept() (net.Conn, error) {
+	for {
+		c, err := ll.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		src := netip.Addr{}
+		if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+			src = ap.Addr().Unmap()
+		}
+		if !ll.limits.admit(src) {
+			_ = c.Close()
+			continue
+		}
+		return &limitedConn{Conn: c, limits: ll.limits, src: src}, nil
+	}
+}
+
+// limitedConn gives its place back when it closes (once, however often Close is called).
+type limitedConn struct {
+	net.Conn
+	limits *connLimits
+	src    netip.Addr
+	once   sync.Once
+}
+
+func (c *limitedConn) Close() error {
+	c.once.Do(func() { c.limits.release(c.src) })
+	return c.Conn.Close()
+}

@@ -132,7 +132,7 @@ func (s *shard) request(ctx actor.Context, req *sip.Request, m *MessageReceived)
 		s.c.respondStateless(req, m.From, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
 		return
 	}
-	if limit := s.c.routing().maxTransactions; limit > 0 && s.c.stats.LiveTx.Load() >= limit && isInitial(req) {
+	if s.c.overCap(req) {
 		// Over the cap: a new call waits rather than the daemon growing without bound; requests
 		// of calls in progress still pass so they can end.
 		s.c.stats.RejectedLimit.Add(1)
@@ -166,8 +166,19 @@ func (s *shard) spawn(ctx actor.Context, key transaction.Key, a actor.Actor) {
 }
 
 // isInitial reports whether a request starts something new (no To tag): during drain only
-// those are refused, so calls in progress can still end.
+// those are refused, so calls in progress can still end, theirs with or without our Record-Route.
 func isInitial(req *sip.Request) bool {
 	to := req.To()
 	return to == nil || !to.Params.Has("tag")
+}
+
+// overCap reports whether req must be refused over limits.transactions: every request but those
+// proven to continue a call we Record-Routed. A To tag alone proves nothing (anyone writes one,
+// and it used to get past the cap).
+func (c *core) overCap(req *sip.Request) bool {
+	limit := c.routing().maxTransactions
+	if limit <= 0 || c.stats.LiveTx.Load() < limit {
+		return false
+	}
+	return isInitial(req) || !c.signer.Proven(req, c.local)
 }

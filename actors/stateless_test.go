@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
@@ -55,5 +56,19 @@ func TestTransactionCap(t *testing.T) {
 	}
 	if n := c.e.Stats().RejectedLimit.Load(); n != 1 {
 		t.Fatalf("rejected %d", n)
+	}
+	// A To tag does not get past the cap: only a request of a call we Record-Routed does.
+	forged := strings.Replace(invite(c.ruri, "127.0.0.1", c.uac.port(), "z9hG4bKcap3", "cap-3"), "To: <"+c.ruri+">", "To: <"+c.ruri+">;tag=forged", 1)
+	c.uac.send(c.proxy, forged)
+	if busy := c.uac.expectResponse(503); busy.CallID().Value() != "cap-3" {
+		t.Fatalf("a forged To tag over the cap: %s", busy)
+	}
+	rr := c.fwd.GetHeader("Record-Route").Value()
+	bye := fmt.Sprintf("BYE sip:bob@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKcapbye\r\nRoute: %s\r\n"+
+		"Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <%s>;tag=callee\r\nCall-ID: cap-1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+		c.uas.port(), c.uac.port(), rr, c.ruri)
+	c.uac.send(c.proxy, bye)
+	if req, _ := c.uas.expectRequest(sip.BYE); req.CallID().Value() != "cap-1" {
+		t.Fatalf("the call's BYE over the cap: %s", req)
 	}
 }

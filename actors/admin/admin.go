@@ -108,14 +108,9 @@ func Handler(e *actors.Engine, log *zap.Logger, withPprof bool, token string) ht
 				return
 			}
 		}
-		limit := 0
-		if v := r.URL.Query().Get("limit"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 100000 {
-				reply(w, http.StatusBadRequest, Error{"limit: 1 to 100000"})
-				return
-			}
-			limit = n
+		limit, ok := limitParam(w, r, 0, 100000)
+		if !ok {
+			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
@@ -165,14 +160,9 @@ func Handler(e *actors.Engine, log *zap.Logger, withPprof bool, token string) ht
 		reply(w, http.StatusOK, ds)
 	})
 	mux.HandleFunc("GET /v1/transactions", func(w http.ResponseWriter, r *http.Request) {
-		limit := 100
-		if v := r.URL.Query().Get("limit"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 10000 {
-				reply(w, http.StatusBadRequest, Error{"limit: 1 to 10000"})
-				return
-			}
-			limit = n
+		limit, ok := limitParam(w, r, 100, 10000)
+		if !ok {
+			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 		defer cancel()
@@ -319,4 +309,19 @@ func reply(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// limitParam reads the limit query parameter (def when absent); a value outside 1 to max is
+// answered 400 here, and ok is false.
+func limitParam(w http.ResponseWriter, r *http.Request, def, max int) (limit int, ok bool) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		reply(w, http.StatusBadRequest, Error{"limit: 1 to " + strconv.Itoa(max)})
+		return 0, false
+	}
+	return n, true
 }

@@ -93,3 +93,17 @@ func TestTokenRequired(t *testing.T) {
 		}
 	}
 }
+
+// A limit outside its range is answered 400 and names the range; within it, the call is served.
+func TestLimitParam(t *testing.T) {
+	srv, _ := startAPI(t)
+	for path, want := range map[string]int{
+		"/v1/bindings?limit=0": 400, "/v1/bindings?limit=100001": 400, "/v1/bindings?limit=x": 400,
+		"/v1/bindings?limit=2&after=sip:a@127.0.0.1": 200, "/v1/transactions?limit=10001": 400, "/v1/transactions": 200,
+	} {
+		code, body := call(t, srv, "GET", path, "secret-token", "")
+		if code != want || (want == 400 && !strings.Contains(string(body), "limit: 1 to")) {
+			t.Errorf("GET %s: %d %s, want %d", path, code, body, want)
+		}
+	}
+}

@@ -5,12 +5,16 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/partysip/partysip/config"
 )
 
 // connLimits caps the TCP, TLS and WebSocket connections the daemon holds, in total and per
 // source address: a peer that opens connections without end (idle, or slow to send) would
 // otherwise exhaust descriptors and memory, and take the listeners and the admin API down with
-// them. A connection over a cap is closed as soon as it is accepted, and counted.
+// them. A connection over a cap is closed as soon as it is accepted, and counted. The
+// connections admitted are held to deadlines (conndeadlines.go).
 type connLimits struct {
 	total, perSource atomic.Int64 // 0: no cap
 	trusted          atomic.Pointer[func(netip.Addr) bool]
@@ -18,19 +22,32 @@ type connLimits struct {
 	open             int64
 	bySource         map[netip.Addr]int64
 	refused          atomic.Int64
+
+	idle, header, body atomic.Int64 // time.Duration; 0: no deadline
+	timedOut           atomic.Int64
+	bad                *sampledLog // where a connection closed on a deadline is logged
 }
 
-func newConnLimits(total, perSource int, trusted func(netip.Addr) bool) *connLimits {
-	l := &connLimits{bySource: map[netip.Addr]int64{}}
-	l.set(total, perSource, trusted)
+func newConnLimits(lim config.Limits, trusted func(netip.Addr) bool, bad *sampledLog) *connLimits {
+	l := &connLimits{bySource: map[netip.Addr]int64{}, bad: bad}
+	l.set(lim, trusted)
 	return l
 }
 
-// set changes the caps (a reload); connections already open stay.
-func (l *connLimits) set(total, perSource int, trusted func(netip.Addr) bool) {
-	l.total.Store(int64(total))
-	l.perSource.Store(int64(perSource))
+// set changes the caps and deadlines (a reload); connections already open stay, and are held
+// to the new deadlines from their next read.
+func (l *connLimits) set(lim config.Limits, trusted func(netip.Addr) bool) {
+	l.total.Store(int64(lim.Connections))
+	l.perSource.Store(int64(lim.ConnectionsPerSource))
 	l.trusted.Store(&trusted)
+	l.idle.Store(int64(lim.ConnectionIdle))
+	l.header.Store(int64(lim.HeaderTimeout))
+	l.body.Store(int64(lim.BodyTimeout))
+}
+
+// deadlines are the connection_idle, header_timeout and body_timeout in force.
+func (l *connLimits) deadlines() (idle, header, body time.Duration) {
+	return time.Duration(l.idle.Load()), time.Duration(l.header.Load()), time.Duration(l.body.Load())
 }
 
 // admit takes a place for a connection from src, or reports that a cap is reached.

@@ -92,8 +92,8 @@ func Start(opts Options) (*Engine, error) {
 	if !cfg.TLS.Verify {
 		log.Warn("tls.verify is false: the certificates of TLS and WSS next hops are not checked")
 	}
-	conns := newConnLimits(cfg.Limits.Connections, cfg.Limits.ConnectionsPerSource, cfg.RelayPolicy().TrustedSource)
-	tp, err := openTransports(cfg.Listeners(), tlsConf, clientTLS, conns, opts.LoopbackOnly, log, slogger)
+	conns := newConnLimits(cfg.Limits, cfg.RelayPolicy().TrustedSource, bad)
+	tp, err := openTransports(cfg.Listeners(), tlsConf, clientTLS, conns, cfg.Limits.MessageSize, opts.LoopbackOnly, log, slogger)
 	if err != nil {
 		return nil, err
 	}

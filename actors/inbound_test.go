@@ -111,6 +111,18 @@ func FuzzInbound(f *testing.F) {
 		if n := e.Stats().TxPanics.Load(); n != 0 {
 			t.Fatalf("%d transaction actor(s) panicked on an earlier input", n)
 		}
+		// The connection deadlines' framing scanner ends where it ends however the stream is cut
+		// into reads.
+		whole, split := &timedConn{framed: true}, &timedConn{framed: true}
+		now := time.Now()
+		whole.advance(data, now)
+		split.advance(data[:len(data)/3], now)
+		split.advance(data[len(data)/3:], now)
+		if whole.phase != split.phase || whole.remaining != split.remaining || whole.length != split.length {
+			t.Fatalf("framing scanner: whole %d/%d/%d, in two reads %d/%d/%d", whole.phase, whole.length, whole.remaining,
+				split.phase, split.length, split.remaining)
+		}
+		_, _ = proxy.TooLarge(data)
 		msg, err := sip.ParseMessage(data)
 		if err != nil {
 			_, _ = proxy.BadRequest(data, err)

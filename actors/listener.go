@@ -121,6 +121,8 @@ func (l *tcpListener) open() error {
 	if l.tlsConf != nil {
 		ln = tls.NewListener(ln, l.tlsConf)
 	}
+	// After TLS: the deadlines follow the SIP stream (and count the handshake in the first one).
+	ln = l.limits.timed(ln, l.network == "tcp" || l.network == "tls")
 	l.ln = ln
 	return nil
 }

@@ -116,6 +116,7 @@ var statDescs = []statDesc{
 	gauge("partysip_hops_dead", "Next hops remembered as dead (no response, or unreachable) for failover.dead_for.", func(e *Engine) int64 { return e.c.deadHops.n.Load() }),
 	counter("partysip_hops_marked_dead_total", "Times a next hop sent no response or could not be reached.", func(e *Engine) int64 { return e.c.deadHops.marked.Load() }),
 	counter("partysip_dead_hops_skipped_total", "Branches that skipped a dead next hop for their alternative.", func(e *Engine) int64 { return e.c.deadHops.skipped.Load() }),
+	counter("partysip_connections_timed_out_total", "TCP, TLS and WebSocket connections closed on a deadline: limits.header_timeout, limits.body_timeout or limits.connection_idle.", func(e *Engine) int64 { return e.c.conns.timedOut.Load() }),
 	counter("partysip_connections_refused_total", "TCP, TLS and WebSocket connections closed at once: over limits.connections or limits.connections_per_source.", func(e *Engine) int64 { return e.c.conns.refused.Load() }),
 	counter("partysip_source_bans_total", "Source addresses banned (limits.source_requests, limits.auth_failures).", func(e *Engine) int64 { return e.c.sources.bans.Load() }),
 	counter("partysip_source_dropped_total", "Requests dropped unanswered because their source was banned.", func(e *Engine) int64 { return e.c.sources.dropped.Load() }),

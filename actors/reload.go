@@ -45,8 +45,8 @@ func (e *Engine) newRouting(cfg *config.Config) (*routing, error) {
 // routes, the plugin chain and its sections, the users file, aliases, record_route, stateless,
 // forking, limits and fault injection take effect for new requests (a request in progress keeps
 // the routing it started with). Keys that need a restart (listeners, domains, timers, store,
-// admin, dns, tls, shards, dialogs) are kept as they are and named in the returned list. On
-// error (the users file does not load) nothing changes.
+// admin, dns, tls, shards, dialogs, limits.message_size) are kept as they are and named in the
+// returned list. On error (the users file does not load) nothing changes.
 func (e *Engine) Reload(cfg *config.Config) (needRestart []string, err error) {
 	e.cfgMu.Lock()
 	defer e.cfgMu.Unlock()
@@ -64,15 +64,16 @@ func (e *Engine) Reload(cfg *config.Config) (needRestart []string, err error) {
 	// change reverted by a later reload needs nothing).
 	old := e.started
 	for key, same := range map[string]bool{
-		"listen":       slices.Equal(old.Listen, cfg.Listen),
-		"domains":      slices.Equal(old.Domains, cfg.Domains),
-		"timers":       old.Timers == cfg.Timers,
-		"store":        old.Store == cfg.Store,
-		"admin":        old.Admin == cfg.Admin,
-		"dns":          slices.Equal(old.DNS.Servers, cfg.DNS.Servers) && old.DNS.Timeout == cfg.DNS.Timeout,
-		"tls":          old.TLS == cfg.TLS,
-		"transactions": old.Transactions == cfg.Transactions,
-		"dialogs":      old.Dialogs == cfg.Dialogs,
+		"listen":              slices.Equal(old.Listen, cfg.Listen),
+		"domains":             slices.Equal(old.Domains, cfg.Domains),
+		"timers":              old.Timers == cfg.Timers,
+		"store":               old.Store == cfg.Store,
+		"admin":               old.Admin == cfg.Admin,
+		"dns":                 slices.Equal(old.DNS.Servers, cfg.DNS.Servers) && old.DNS.Timeout == cfg.DNS.Timeout,
+		"tls":                 old.TLS == cfg.TLS,
+		"transactions":        old.Transactions == cfg.Transactions,
+		"dialogs":             old.Dialogs == cfg.Dialogs,
+		"limits.message_size": old.Limits.MessageSize == cfg.Limits.MessageSize,
 	} {
 		if !same {
 			needRestart = append(needRestart, key)
@@ -84,7 +85,7 @@ func (e *Engine) Reload(cfg *config.Config) (needRestart []string, err error) {
 	e.c.faults.Set(faultRates(cfg))
 	e.c.rt.Store(rt)
 	e.c.sources.policy.Store(ptr(sourcePolicy(cfg)))
-	e.c.conns.set(cfg.Limits.Connections, cfg.Limits.ConnectionsPerSource, cfg.RelayPolicy().TrustedSource)
+	e.c.conns.set(cfg.Limits, cfg.RelayPolicy().TrustedSource)
 	e.cfg = cfg
 	e.c.log.Info("configuration reloaded", zap.Int("routes", len(rt.router.Routes)), zap.Strings("plugins", rt.chain.Names()),
 		zap.Int("users", len(users)))

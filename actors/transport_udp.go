@@ -24,9 +24,11 @@ type udpListener struct {
 	addr   netip.AddrPort // the bound address (the real port when 0 was asked for)
 	parser *sip.Parser
 	log    *zap.Logger
-	route  func(msg sip.Message, from Peer)
-	onBad  func()
-	bad    *sampledLog // where malformed input is logged, a few lines a second
+	// maxSize is the largest datagram read as a message (limits.message_size); 0: any.
+	maxSize int
+	route   func(msg sip.Message, from Peer)
+	onBad   func()
+	bad     *sampledLog // where malformed input is logged, a few lines a second
 }
 
 func listenUDP(addr string, log *zap.Logger) (*udpListener, error) {
@@ -100,6 +102,10 @@ func (l *udpListener) handle(data []byte, src netip.AddrPort) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return // RFC 5626 keep-alive
 	}
+	if l.maxSize > 0 && len(data) > l.maxSize {
+		l.tooLarge(data, src)
+		return
+	}
 	msg, err := l.parser.ParseSIP(data)
 	if err != nil {
 		l.badMessage(data, src, err)
@@ -118,6 +124,19 @@ func (l *udpListener) badMessage(data []byte, src netip.AddrPort, err error) {
 	}
 	reply, ok := proxy.BadRequest(data, err)
 	l.bad.Info("unparsable message", zap.Stringer("from", src), zap.Bool("answered_400", ok), zap.Error(err))
+	if ok {
+		_ = l.write(reply, src)
+	}
+}
+
+// tooLarge answers a request over limits.message_size with 513 Message Too Large (RFC 3261
+// §21.5.14) when its Via can be read, and drops anything else; counted and logged as malformed.
+func (l *udpListener) tooLarge(data []byte, src netip.AddrPort) {
+	if l.onBad != nil {
+		l.onBad()
+	}
+	reply, ok := proxy.TooLarge(data)
+	l.bad.Info("message too large", zap.Stringer("from", src), zap.Int("bytes", len(data)), zap.Int("limit", l.maxSize), zap.Bool("answered_513", ok))
 	if ok {
 		_ = l.write(reply, src)
 	}

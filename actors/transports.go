@@ -64,9 +64,12 @@ func (t *Transports) resolve(h proxy.Hop, udp *udpListener) (netip.AddrPort, err
 // openTransports binds every listener now, so that a bad address fails the start with a clear
 // error; the transport actors take them over once the engine runs. tlsConf is the listeners'
 // (server) configuration, clientTLS the one of the connections we open.
-func openTransports(ls []config.Listener, tlsConf, clientTLS *tls.Config, conns *connLimits, loopbackOnly bool, log *zap.Logger, slogger *slog.Logger) (*Transports, error) {
+func openTransports(ls []config.Listener, tlsConf, clientTLS *tls.Config, conns *connLimits, messageSize int, loopbackOnly bool, log *zap.Logger, slogger *slog.Logger) (*Transports, error) {
 	t := &Transports{log: log, loopbackOnly: loopbackOnly, stream: map[string][]netip.AddrPort{}}
-	t.layer = sip.NewTransportLayer(net.DefaultResolver, sip.NewParser(), clientTLS,
+	// The stream parser closes a connection whose message would be larger (a framing error).
+	streamParser := sip.NewParser()
+	streamParser.MaxMessageLength = messageSize
+	t.layer = sip.NewTransportLayer(net.DefaultResolver, streamParser, clientTLS,
 		sip.WithTransportLayerLogger(slogger))
 	for _, l := range ls {
 		switch l.Transport {
@@ -76,6 +79,7 @@ func openTransports(ls []config.Listener, tlsConf, clientTLS *tls.Config, conns 
 				t.close()
 				return nil, fmt.Errorf("listen %s: %w", l, err)
 			}
+			u.maxSize = messageSize
 			t.udp = append(t.udp, u)
 			t.listeners = append(t.listeners, u)
 		case "tcp", "tls", "ws", "wss":

@@ -176,6 +176,18 @@ type Limits struct {
 	// closed as it is accepted. 0: no cap.
 	Connections          int `yaml:"connections"`
 	ConnectionsPerSource int `yaml:"connections_per_source"`
+	// ConnectionIdle closes a TCP, TLS or WebSocket connection that sent nothing (not even a
+	// CRLF keep-alive) for this long. 0: never.
+	ConnectionIdle time.Duration `yaml:"connection_idle"`
+	// HeaderTimeout is how long a connection's first message (its TLS handshake or WebSocket
+	// upgrade included) may take to arrive, and any later message to complete its header once
+	// its first byte came; BodyTimeout how long the body its Content-Length declares may take.
+	// A connection past either is closed (slowloris). 0: no deadline.
+	HeaderTimeout time.Duration `yaml:"header_timeout"`
+	BodyTimeout   time.Duration `yaml:"body_timeout"`
+	// MessageSize is the largest message read, in bytes: a larger UDP request gets 513 Message
+	// Too Large, a larger message on a connection closes it.
+	MessageSize int `yaml:"message_size"`
 	// SourceRequests is how many requests per second one source address may send; the one over
 	// it bans the address for SourceBan (its messages are dropped unanswered). 0: no limit.
 	SourceRequests int           `yaml:"source_requests"`

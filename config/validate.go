@@ -95,6 +95,15 @@ func (c *Config) Validate() error {
 			add(c.at(key, "must be 0 (no limit) or positive, got %d", v))
 		}
 	}
+	for key, v := range map[string]time.Duration{"limits.connection_idle": c.Limits.ConnectionIdle,
+		"limits.header_timeout": c.Limits.HeaderTimeout, "limits.body_timeout": c.Limits.BodyTimeout} {
+		if v < 0 {
+			add(c.at(key, "must be 0 (none) or positive, got %s", v))
+		}
+	}
+	if c.Limits.MessageSize < 1024 || c.Limits.MessageSize > 65535 {
+		add(c.at("limits.message_size", "must be 1024 to 65535 (bytes), got %d", c.Limits.MessageSize))
+	}
 	for key, v := range map[string]time.Duration{"limits.source_ban": c.Limits.SourceBan, "limits.auth_window": c.Limits.AuthWindow, "limits.auth_ban": c.Limits.AuthBan} {
 		if v <= 0 {
 			add(c.at(key, "must be positive, got %s", v))

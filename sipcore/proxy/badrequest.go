@@ -13,6 +13,29 @@ import (
 // problem. It returns false when the bytes are not a request (a response, or garbage), when the
 // request is an ACK (never answered), or when there is no Via to answer to.
 func BadRequest(raw []byte, parseErr error) ([]byte, bool) {
+	return answerRaw(raw, func(parts, headers []string) string {
+		switch scheme, _, _ := strings.Cut(parts[1], ":"); {
+		case len(parts) > 3:
+			// Whitespace inside the Request-URI (RFC 4475 lwsruri): it still gets its answer.
+			return "SIP/2.0 400 Bad Request (malformed Request-Line)"
+		case !strings.EqualFold(scheme, "sip") && !strings.EqualFold(scheme, "sips"):
+			// A Request-URI scheme we do not know (§16.3 step 2, RFC 4475 novelsc).
+			return "SIP/2.0 416 Unsupported URI Scheme"
+		default:
+			return "SIP/2.0 400 " + reasonFor(parseErr, headers)
+		}
+	})
+}
+
+// TooLarge builds the 513 Message Too Large response (RFC 3261 §21.5.14) for a request over the
+// size we read, from its raw bytes, as BadRequest does; false when it cannot be answered.
+func TooLarge(raw []byte) ([]byte, bool) {
+	return answerRaw(raw, func([]string, []string) string { return "SIP/2.0 513 Message Too Large" })
+}
+
+// answerRaw answers the request in raw with the status line statusLine makes from its
+// Request-Line fields and header lines, copying the lines that route and match a response.
+func answerRaw(raw []byte, statusLine func(parts, headers []string) string) ([]byte, bool) {
 	head, _, _ := bytes.Cut(raw, []byte("\r\n\r\n"))
 	lines := strings.Split(strings.ReplaceAll(string(head), "\r\n", "\n"), "\n")
 	if len(lines) == 0 {
@@ -26,17 +49,7 @@ func BadRequest(raw []byte, parseErr error) ([]byte, bool) {
 		return nil, false
 	}
 	var out strings.Builder
-	switch scheme, _, _ := strings.Cut(parts[1], ":"); {
-	case len(parts) > 3:
-		// Whitespace inside the Request-URI (RFC 4475 lwsruri): it still gets its answer.
-		out.WriteString("SIP/2.0 400 Bad Request (malformed Request-Line)")
-	case !strings.EqualFold(scheme, "sip") && !strings.EqualFold(scheme, "sips"):
-		// A Request-URI scheme we do not know (§16.3 step 2, RFC 4475 novelsc).
-		out.WriteString("SIP/2.0 416 Unsupported URI Scheme")
-	default:
-		out.WriteString("SIP/2.0 400 ")
-		out.WriteString(reasonFor(parseErr, lines[1:]))
-	}
+	out.WriteString(statusLine(parts, lines[1:]))
 	out.WriteString("\r\n")
 	vias := 0
 	for _, line := range lines[1:] {

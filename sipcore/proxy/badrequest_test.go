@@ -38,3 +38,25 @@ func firstLineOf(b []byte) string {
 	line, _, _ := strings.Cut(string(b), "\r\n")
 	return line
 }
+
+// A request too large to read is answered 513 with what matches it to its transaction; a
+// response or an ACK too large is not answered.
+func TestTooLarge(t *testing.T) {
+	req := "MESSAGE sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.4;branch=z9hG4bK1\r\nFrom: <sip:x@example.org>;tag=1\r\n" +
+		"To: <sip:a@example.com>\r\nCall-ID: big\r\nCSeq: 7 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 70000\r\n\r\n" + strings.Repeat("x", 70000)
+	out, ok := TooLarge([]byte(req))
+	if !ok || firstLineOf(out) != "SIP/2.0 513 Message Too Large" {
+		t.Fatalf("%v %q", ok, firstLineOf(out))
+	}
+	for _, h := range []string{"Via: SIP/2.0/UDP 192.0.2.4;branch=z9hG4bK1", "Call-ID: big", "CSeq: 7 MESSAGE", "Content-Length: 0"} {
+		if !strings.Contains(string(out), h+"\r\n") {
+			t.Errorf("the 513 lacks %q:\n%s", h, out)
+		}
+	}
+	for _, raw := range []string{strings.Replace(req, "MESSAGE sip:a@example.com SIP/2.0", "SIP/2.0 200 OK", 1),
+		strings.Replace(req, "MESSAGE sip:", "ACK sip:", 1)} {
+		if _, ok := TooLarge([]byte(raw)); ok {
+			t.Errorf("answered: %q", firstLineOf([]byte(raw)))
+		}
+	}
+}

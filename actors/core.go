@@ -57,6 +57,8 @@ type core struct {
 	signer proxy.DialogSigner
 	// sources limits and bans source addresses (request rate, failed authentications).
 	sources *sources
+	// mem refuses new work while memory is over limits.memory_mib.
+	mem *memGuard
 	// deadHops remembers next hops that did not answer (failover).
 	deadHops deadHops
 	// bad logs malformed input a few lines a second (every one is counted in Stats.Malformed).
@@ -83,6 +85,7 @@ type Stats struct {
 	StatelessFwd     atomic.Int64
 	RejectedDrain    atomic.Int64
 	RejectedLimit    atomic.Int64 // new requests refused over limits.transactions
+	Shed             atomic.Int64 // new requests dropped unanswered: their shard was maxShardBacklog behind
 	SendErrors       atomic.Int64
 	ResponsesSent5xx atomic.Int64
 	Dialogs          atomic.Int64 // dialogs live (created through us, not yet ended)
@@ -106,6 +109,10 @@ func (c *core) uniqueBranch(loopHash string) string {
 func (c *core) shardFor(k transaction.Key) *actor.PID {
 	return c.shards[k.Shard(len(c.shards))]
 }
+
+// maxShardBacklog is how many messages a shard may have waiting before new requests for it are
+// shed: about 100 ms of a shard's work under a flood, 4096 parsed messages of a few KB each.
+const maxShardBacklog = 4096
 
 // route is the transports' entry point: it computes the transaction key of a parsed message
 // and sends it to the owning shard. It runs on a read goroutine and never blocks.
@@ -144,6 +151,14 @@ func (c *core) route(msg sip.Message, from Peer) {
 		return
 	}
 	i := key.Shard(len(c.shards))
+	if req, ok := msg.(*sip.Request); ok && c.shardQueue[i].Load() >= maxShardBacklog && isInitial(req) &&
+		req.Method != sip.ACK && req.Method != sip.CANCEL {
+		// The shard is this far behind: a new request is shed here, before it holds memory in a
+		// queue and a 503 costs a write (over UDP its sender retransmits; the socket buffer
+		// would drop it too). Responses and requests of calls in progress always queue.
+		c.stats.Shed.Add(1)
+		return
+	}
 	c.shardQueue[i].Add(1)
 	c.root.Send(c.shards[i], &MessageReceived{Msg: msg, Key: key, From: from})
 }

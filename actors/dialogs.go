@@ -11,6 +11,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/actors/internal/protofix"
 	"github.com/partysip/partysip/sipcore/dialog"
 )
 
@@ -118,6 +119,7 @@ func (s *dialogShard) Receive(ctx actor.Context) {
 		}
 		ctx.Respond(out)
 	case *actor.Terminated:
+		protofix.ReleaseChild(ctx)
 		if id, ok := s.byPID[m.Who.Id]; ok {
 			delete(s.byPID, m.Who.Id)
 			delete(s.dialogs, id)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -188,6 +189,8 @@ func Start(opts Options) (*Engine, error) {
 	c.sources = newSources(sourcePolicy(cfg))
 	e.stopSweep = make(chan struct{})
 	go c.sources.sweepEvery(30*time.Second, e.stopSweep)
+	c.mem = newMemGuard(cfg.Limits.MemoryMiB, c.stats.LiveTx.Load, log)
+	go c.mem.run(50*time.Millisecond, e.stopSweep)
 	stats = &c.stats
 	n := cfg.Transactions.Shards
 	if n == 0 {
@@ -204,7 +207,7 @@ func Start(opts Options) (*Engine, error) {
 			actor.WithDispatcher(c.dispatcher), actor.WithSupervisor(dialogSupervisor(c)))))
 	}
 	c.bad, c.conns = bad, conns
-	tp.setHandlers(c.route, func() { c.stats.Malformed.Add(1) }, bad)
+	tp.setHandlers(c.route, func() { c.stats.Malformed.Add(1) }, bad, func(a netip.Addr) bool { return c.sources.isBanned(a, time.Now()) })
 	transports := system.Root.Spawn(actor.PropsFromProducer(
 		func() actor.Actor { return &transportsActor{c: c, listeners: tp.listeners} },
 		actor.WithSupervisor(transportsSupervisor())))

@@ -105,9 +105,10 @@ var statDescs = []statDesc{
 	counter("partysip_transactions_stalled_total", "Server transactions held still by the stall drill (faults.stall).", func(e *Engine) int64 { return e.c.stats.TxStalls.Load() }),
 	counter("partysip_listener_restarts_total", "Transport actors restarted after their socket failed.", func(e *Engine) int64 { return e.c.stats.ListenerRestarts.Load() }),
 	counter("partysip_stateless_forwarded_total", "Messages forwarded without a transaction (§16.11).", func(e *Engine) int64 { return e.c.stats.StatelessFwd.Load() }),
-	counter("partysip_rejected_total", "New requests refused with 503 (draining, or over limits.transactions).", func(e *Engine) int64 {
+	counter("partysip_rejected_total", "New requests refused with 503 (draining, or over limits.transactions or limits.memory_mib).", func(e *Engine) int64 {
 		return e.c.stats.RejectedDrain.Load() + e.c.stats.RejectedLimit.Load()
 	}),
+	counter("partysip_requests_shed_total", "New requests dropped unanswered because their shard had 4096 messages waiting (a flood faster than the shards).", func(e *Engine) int64 { return e.c.stats.Shed.Load() }),
 	counter("partysip_send_errors_total", "Messages that could not be sent.", func(e *Engine) int64 { return e.c.stats.SendErrors.Load() }),
 	gauge("partysip_dialogs_live", "Dialogs in progress (created by a 2xx to an INVITE we Record-Routed).", func(e *Engine) int64 { return e.c.stats.Dialogs.Load() }),
 	counter("partysip_dialogs_created_total", "Dialogs created.", func(e *Engine) int64 { return e.c.stats.DialogsCreated.Load() }),
@@ -116,6 +117,21 @@ var statDescs = []statDesc{
 	gauge("partysip_hops_dead", "Next hops remembered as dead (no response, or unreachable) for failover.dead_for.", func(e *Engine) int64 { return e.c.deadHops.n.Load() }),
 	counter("partysip_hops_marked_dead_total", "Times a next hop sent no response or could not be reached.", func(e *Engine) int64 { return e.c.deadHops.marked.Load() }),
 	counter("partysip_dead_hops_skipped_total", "Branches that skipped a dead next hop for their alternative.", func(e *Engine) int64 { return e.c.deadHops.skipped.Load() }),
+	gauge("partysip_memory_held_bytes", "Memory the Go runtime holds from the OS (mapped, not released), as limits.memory_mib compares it.", func(e *Engine) int64 { return e.c.mem.used.Load() }),
+	gauge("partysip_memory_limit_bytes", "limits.memory_mib in bytes (0: none).", func(e *Engine) int64 { return e.c.mem.limit.Load() }),
+	gauge("partysip_memory_overloaded", "1 while the live heap is over half of limits.memory_mib and the transactions are capped.", func(e *Engine) int64 {
+		if e.c.mem.over.Load() {
+			return 1
+		}
+		return 0
+	}),
+	gauge("partysip_memory_transaction_cap", "Live transactions at most while memory is over half of limits.memory_mib (0 otherwise).", func(e *Engine) int64 {
+		if e.c.mem.over.Load() {
+			return e.c.mem.cap.Load()
+		}
+		return 0
+	}),
+	counter("partysip_memory_trims_total", "Times the heap was returned to the OS (during and after memory pressure).", func(e *Engine) int64 { return e.c.mem.trims.Load() }),
 	counter("partysip_connections_timed_out_total", "TCP, TLS and WebSocket connections closed on a deadline: limits.header_timeout, limits.body_timeout or limits.connection_idle.", func(e *Engine) int64 { return e.c.conns.timedOut.Load() }),
 	counter("partysip_connections_refused_total", "TCP, TLS and WebSocket connections closed at once: over limits.connections or limits.connections_per_source.", func(e *Engine) int64 { return e.c.conns.refused.Load() }),
 	counter("partysip_source_bans_total", "Source addresses banned (limits.source_requests, limits.auth_failures).", func(e *Engine) int64 { return e.c.sources.bans.Load() }),

@@ -73,6 +73,7 @@ func (s *shard) park(ctx actor.Context, m *txParking) {
 	e.key = m.Key
 	e.key.Branch, e.key.Host = strings.Clone(e.key.Branch), strings.Clone(e.key.Host)
 	s.parked[e.key] = e
+	s.parkedPeak = max(s.parkedPeak, len(s.parked))
 	// Every wait on one timer lasts the same, so its entries expire in the order they came:
 	// each timer's queue is a FIFO checked from its head (a ring buffer: no copying as it
 	// moves). One queue for all would hold a 5 s Timer K behind a 32 s Timer D.
@@ -129,6 +130,9 @@ func (s *shard) sweep(ctx actor.Context) {
 			s.c.logTransition(e.kind, e.callID, e.key.Branch, e.state,
 				transaction.Event{Kind: transaction.TimerFired, Timer: tm}, transaction.Terminated, true)
 		}
+	}
+	if len(s.parked) == 0 && s.parkedPeak > 4096 {
+		s.parked, s.parkedPeak = make(map[transaction.Key]*parked), 0
 	}
 	s.armSweep(ctx)
 }

@@ -86,6 +86,7 @@ func (e *Engine) Reload(cfg *config.Config) (needRestart []string, err error) {
 	e.c.rt.Store(rt)
 	e.c.sources.policy.Store(ptr(sourcePolicy(cfg)))
 	e.c.conns.set(cfg.Limits, cfg.RelayPolicy().TrustedSource)
+	e.c.mem.set(cfg.Limits.MemoryMiB)
 	e.cfg = cfg
 	e.c.log.Info("configuration reloaded", zap.Int("routes", len(rt.router.Routes)), zap.Strings("plugins", rt.chain.Names()),
 		zap.Int("users", len(users)))

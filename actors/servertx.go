@@ -7,6 +7,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/actors/internal/protofix"
 	"github.com/partysip/partysip/sipcore/transaction"
 )
 
@@ -120,6 +121,7 @@ func (t *serverTx) Receive(ctx actor.Context) {
 			t.step(ctx, transaction.Event{Kind: transaction.TimerFired, Timer: m.Timer})
 		}
 	case *actor.Terminated:
+		protofix.ReleaseChild(ctx)
 		// The proxy context died (a fault): whoever is still owed a response gets a 500.
 		if m.Who.Equal(t.tu) && t.m.LastCode() < 200 && !t.ended {
 			t.respondLocal(ctx, 500, "Server Internal Error")

@@ -10,6 +10,7 @@ import (
 	"github.com/gammazero/deque"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/actors/internal/protofix"
 	"github.com/partysip/partysip/sipcore/transaction"
 )
 
@@ -27,7 +28,10 @@ type shard struct {
 	parked     map[transaction.Key]*parked
 	parkQueues map[transaction.Timer]*deque.Deque[*parked]
 	sweepAt    time.Time // when the next sweep is armed for; zero: none
-
+	// peak and parkedPeak are the most entries txs and parked held since they were last made
+	// anew: Go maps never shrink, so once a flood has passed and a table is empty again, it is
+	// remade (a 40,000-entry table kept ~7 MB for ever).
+	peak, parkedPeak int
 }
 
 func newShard(c *core, index int) actor.Actor {
@@ -84,6 +88,7 @@ func (s *shard) Receive(ctx actor.Context) {
 	case *parkSweep:
 		s.sweep(ctx)
 	case *actor.Terminated:
+		protofix.ReleaseChild(ctx)
 		if k, ok := s.byPID[m.Who.Id]; ok {
 			delete(s.byPID, m.Who.Id)
 			// Compare ids: the PID in Terminated is not the pointer spawn returned.
@@ -91,6 +96,9 @@ func (s *shard) Receive(ctx actor.Context) {
 				delete(s.txs, k)
 			}
 			s.c.stats.LiveTx.Add(-1)
+			if len(s.txs) == 0 && len(s.byPID) == 0 && s.peak > 4096 {
+				s.txs, s.byPID, s.peak = make(map[transaction.Key]*actor.PID), make(map[string]transaction.Key), 0
+			}
 		}
 	}
 }
@@ -163,6 +171,7 @@ func (s *shard) spawn(ctx actor.Context, key transaction.Key, a actor.Actor) {
 	pid := ctx.Spawn(s.c.txProps(a))
 	s.txs[key] = pid
 	s.byPID[pid.Id] = key
+	s.peak = max(s.peak, len(s.txs))
 }
 
 // isInitial reports whether a request starts something new (no To tag): during drain only
@@ -172,12 +181,12 @@ func isInitial(req *sip.Request) bool {
 	return to == nil || !to.Params.Has("tag")
 }
 
-// overCap reports whether req must be refused over limits.transactions: every request but those
-// proven to continue a call we Record-Routed. A To tag alone proves nothing (anyone writes one,
-// and it used to get past the cap).
+// overCap reports whether req must be refused over limits.transactions or limits.memory_mib:
+// every request but those proven to continue a call we Record-Routed. A To tag alone proves
+// nothing (anyone writes one, and it used to get past the cap).
 func (c *core) overCap(req *sip.Request) bool {
-	limit := c.routing().maxTransactions
-	if limit <= 0 || c.stats.LiveTx.Load() < limit {
+	limit, live := c.routing().maxTransactions, c.stats.LiveTx.Load()
+	if (limit <= 0 || live < limit) && (c.mem == nil || !c.mem.full(live)) {
 		return false
 	}
 	return isInitial(req) || !c.signer.Proven(req, c.local)

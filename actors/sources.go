@@ -116,6 +116,24 @@ func (s *sources) admit(addr netip.Addr, now time.Time) (ok, banned bool) {
 	return true, false
 }
 
+// isBanned reports whether addr is banned now, and counts what it sent as dropped: the read loops
+// ask before parsing, so a banned flooder costs a lookup per datagram, not a parse. It never
+// creates an entry.
+func (s *sources) isBanned(addr netip.Addr, now time.Time) bool {
+	v, ok := s.entries.Load(addr)
+	if !ok {
+		return false
+	}
+	e := v.(*source)
+	e.mu.Lock()
+	banned := now.Before(e.bannedUntil)
+	e.mu.Unlock()
+	if banned {
+		s.dropped.Add(1)
+	}
+	return banned
+}
+
 // authFailed counts wrong credentials from addr and reports whether that banned it.
 func (s *sources) authFailed(addr netip.Addr, now time.Time) bool {
 	p := s.policy.Load()

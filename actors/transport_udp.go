@@ -28,7 +28,8 @@ type udpListener struct {
 	maxSize int
 	route   func(msg sip.Message, from Peer)
 	onBad   func()
-	bad     *sampledLog // where malformed input is logged, a few lines a second
+	bad     *sampledLog           // where malformed input is logged, a few lines a second
+	banned  func(netip.Addr) bool // a banned source's datagrams are dropped before parsing
 }
 
 func listenUDP(addr string, log *zap.Logger) (*udpListener, error) {
@@ -99,6 +100,9 @@ func (l *udpListener) handle(data []byte, src netip.AddrPort) {
 			l.log.Error("panic while reading a datagram", zap.Stringer("from", src), zap.Any("panic", r))
 		}
 	}()
+	if l.banned != nil && l.banned(src.Addr()) {
+		return // counted in partysip_source_dropped_total
+	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return // RFC 5626 keep-alive
 	}

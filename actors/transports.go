@@ -105,10 +105,11 @@ func openTransports(ls []config.Listener, tlsConf, clientTLS *tls.Config, conns 
 	return t, nil
 }
 
-// setHandlers installs the routing function every read loop hands its messages to.
-func (t *Transports) setHandlers(route func(sip.Message, Peer), onBad func(), bad *sampledLog) {
+// setHandlers installs the routing function every read loop hands its messages to, and the
+// check of banned sources the UDP read loops make before parsing.
+func (t *Transports) setHandlers(route func(sip.Message, Peer), onBad func(), bad *sampledLog, banned func(netip.Addr) bool) {
 	for _, u := range t.udp {
-		u.route, u.onBad, u.bad = route, onBad, bad
+		u.route, u.onBad, u.bad, u.banned = route, onBad, bad, banned
 	}
 	t.layer.OnMessage(func(msg sip.Message) {
 		defer func() {

@@ -185,6 +185,9 @@ type Limits struct {
 	// A connection past either is closed (slowloris). 0: no deadline.
 	HeaderTimeout time.Duration `yaml:"header_timeout"`
 	BodyTimeout   time.Duration `yaml:"body_timeout"`
+	// MemoryMiB is the memory back-pressure threshold: while the Go runtime holds more from the
+	// OS, new requests get 503 + Retry-After. 0: three quarters of the machine's (or cgroup's).
+	MemoryMiB int `yaml:"memory_mib"`
 	// MessageSize is the largest message read, in bytes: a larger UDP request gets 513 Message
 	// Too Large, a larger message on a connection closes it.
 	MessageSize int `yaml:"message_size"`

@@ -101,6 +101,9 @@ func (c *Config) Validate() error {
 			add(c.at(key, "must be 0 (none) or positive, got %s", v))
 		}
 	}
+	if c.Limits.MemoryMiB < 0 {
+		add(c.at("limits.memory_mib", "must be 0 (three quarters of the machine's memory) or positive, got %d", c.Limits.MemoryMiB))
+	}
 	if c.Limits.MessageSize < 1024 || c.Limits.MessageSize > 65535 {
 		add(c.at("limits.message_size", "must be 1024 to 65535 (bytes), got %d", c.Limits.MessageSize))
 	}

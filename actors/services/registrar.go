@@ -4,6 +4,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/actors/internal/protofix"
 	"github.com/partysip/partysip/sipcore/registrar"
 )
 
@@ -53,6 +54,7 @@ func (r *registrarActor) Receive(ctx actor.Context) {
 	case *BindingRemoveRequested:
 		ctx.Forward(r.child(ctx, m.AOR, nil))
 	case *actor.Terminated:
+		protofix.ReleaseChild(ctx)
 		if aor, ok := r.byID[m.Who.Id]; ok {
 			delete(r.byID, m.Who.Id)
 			delete(r.children, aor)

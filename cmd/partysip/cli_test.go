@@ -77,12 +77,17 @@ func TestApplyRuntime(t *testing.T) {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		t.Skip("GOGC or GOMEMLIMIT set in the environment: they win")
 	}
-	applyRuntime(config.Runtime{GOGC: 250, MemoryLimit: 512})
-	defer applyRuntime(config.Runtime{GOGC: 100})
+	applyRuntime(config.Runtime{GOGC: 250, MemoryLimit: 512}, 300)
+	defer applyRuntime(config.Runtime{GOGC: 100}, 1<<30)
 	if prev := debug.SetGCPercent(250); prev != 250 {
 		t.Fatalf("GOGC %d, want 250", prev)
 	}
 	if lim := debug.SetMemoryLimit(-1); lim != 512<<20 {
 		t.Fatalf("memory limit %d, want %d", lim, 512<<20)
+	}
+	// Without runtime.memory_limit_mib, the collector works to two thirds of limits.memory_mib.
+	applyRuntime(config.Runtime{GOGC: 250}, 300)
+	if lim := debug.SetMemoryLimit(-1); lim != 200<<20 {
+		t.Fatalf("memory limit %d, want 2/3 of limits.memory_mib, %d", lim, 200<<20)
 	}
 }

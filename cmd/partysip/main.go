@@ -224,7 +224,7 @@ func cmdRun(args []string) int {
 	}
 	defer func() { _ = log.Sync() }()
 
-	applyRuntime(cfg.Runtime)
+	applyRuntime(cfg.Runtime, cfg.Limits.MemoryMiB)
 	// The admin token exists before the daemon says it listens: whoever waits for that line
 	// (systemd, a test, an operator's script) can use partysip ctl at once.
 	var token []byte
@@ -326,22 +326,30 @@ func reload(f *runFlags, engine *actors.Engine, level zap.AtomicLevel, log *zap.
 		log.Error("reload refused: the configuration in force stays", zap.Error(err))
 		return
 	}
-	applyRuntime(cfg.Runtime)
+	applyRuntime(cfg.Runtime, cfg.Limits.MemoryMiB)
 	if lvl, err := zapcore.ParseLevel(cfg.Log.Level); err == nil {
 		level.SetLevel(lvl) // the log level changes at once; the format needs a restart
 	}
 }
 
-// applyRuntime sets the garbage collector's knobs (runtime section). GOGC and GOMEMLIMIT in the
-// environment, when set, win: the operator asked for them explicitly.
-func applyRuntime(r config.Runtime) {
+// applyRuntime sets the garbage collector's knobs (runtime section): its soft memory limit is
+// runtime.memory_limit_mib, else two thirds of limits.memory_mib (memoryMiB, 0: three quarters
+// of the machine), the limit the memory back-pressure works to. GOGC and GOMEMLIMIT in the environment, when set,
+// win: the operator asked for them explicitly.
+func applyRuntime(r config.Runtime, memoryMiB int) {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(r.GOGC)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		limit := int64(math.MaxInt64) // none: Go's default
+		// Two thirds of limits.memory_mib, the back-pressure's limit: the collector may let the
+		// heap grow up to its soft limit, and the process needs room beyond the heap (stacks,
+		// the runtime, the binary).
+		limit := actors.MemoryLimit(memoryMiB) / 3 * 2
 		if r.MemoryLimit > 0 {
 			limit = int64(r.MemoryLimit) << 20
+		}
+		if limit <= 0 {
+			limit = math.MaxInt64 // none: Go's default
 		}
 		debug.SetMemoryLimit(limit)
 	}

@@ -86,6 +86,7 @@ type Stats struct {
 	RejectedDrain    atomic.Int64
 	RejectedLimit    atomic.Int64 // new requests refused over limits.transactions
 	Shed             atomic.Int64 // new requests dropped unanswered: their shard was maxShardBacklog behind
+	RejectedSource   atomic.Int64 // new requests refused over limits.source_transactions
 	SendErrors       atomic.Int64
 	ResponsesSent5xx atomic.Int64
 	Dialogs          atomic.Int64 // dialogs live (created through us, not yet ended)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"runtime"
 	"sync"
@@ -108,9 +109,7 @@ func Start(opts Options) (*Engine, error) {
 	}
 	local := &proxy.Local{Domains: cfg.Domains}
 	addrs := tp.LocalAddrs()
-	for _, a := range addrs {
-		local.Addrs = append(local.Addrs, proxy.HostPort{Host: a.Host, Port: a.Port})
-	}
+	local.Addrs = ourAddrs(addrs)
 	system := actor.NewActorSystem(
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }),
 		actor.WithDeadLetterThrottleCount(3),
@@ -216,6 +215,33 @@ func Start(opts Options) (*Engine, error) {
 		zap.Int("routes", len(rt.router.Routes)), zap.Strings("domains", cfg.Domains),
 		zap.Strings("plugins", rt.chain.Names()))
 	return e, nil
+}
+
+// ourAddrs are the addresses a Request-URI or Route names us by: each listener's advertised
+// address and bound address, and for a wildcard listener every address of the machine's
+// interfaces, with its port.
+func ourAddrs(ls []config.Listener) []proxy.HostPort {
+	var out []proxy.HostPort
+	var ifaces []net.Addr
+	for _, l := range ls {
+		host, port := l.Public()
+		out = append(out, proxy.HostPort{Host: host, Port: port})
+		ip, err := netip.ParseAddr(l.Host)
+		if err != nil || !ip.IsUnspecified() {
+			out = append(out, proxy.HostPort{Host: l.Host, Port: l.Port})
+			continue
+		}
+		if ifaces == nil {
+			ifaces, _ = net.InterfaceAddrs()
+		}
+		for _, a := range ifaces {
+			// 0.0.0.0 is every IPv4 address; :: every address (Linux sockets are dual-stack).
+			if p, ok := a.(*net.IPNet); ok && (!ip.Is4() || p.IP.To4() != nil) {
+				out = append(out, proxy.HostPort{Host: p.IP.String(), Port: l.Port})
+			}
+		}
+	}
+	return out
 }
 
 // Addrs returns the bound listeners, with real ports where 0 was configured.

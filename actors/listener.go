@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -113,7 +114,11 @@ func (l *tcpListener) open() error {
 	if l.ln != nil {
 		return nil
 	}
-	ln, err := net.Listen("tcp", l.addr)
+	network := "tcp"
+	if ap, err := netip.ParseAddrPort(l.addr); err == nil && ap.Addr().Is4() {
+		network = "tcp4" // 0.0.0.0 is every IPv4 address, not a dual-stack socket
+	}
+	ln, err := net.Listen(network, l.addr)
 	if err != nil {
 		return err
 	}

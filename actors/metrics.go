@@ -105,9 +105,10 @@ var statDescs = []statDesc{
 	counter("partysip_transactions_stalled_total", "Server transactions held still by the stall drill (faults.stall).", func(e *Engine) int64 { return e.c.stats.TxStalls.Load() }),
 	counter("partysip_listener_restarts_total", "Transport actors restarted after their socket failed.", func(e *Engine) int64 { return e.c.stats.ListenerRestarts.Load() }),
 	counter("partysip_stateless_forwarded_total", "Messages forwarded without a transaction (§16.11).", func(e *Engine) int64 { return e.c.stats.StatelessFwd.Load() }),
-	counter("partysip_rejected_total", "New requests refused with 503 (draining, or over limits.transactions or limits.memory_mib).", func(e *Engine) int64 {
-		return e.c.stats.RejectedDrain.Load() + e.c.stats.RejectedLimit.Load()
+	counter("partysip_rejected_total", "New requests refused with 503 (draining, or over limits.transactions, limits.memory_mib or limits.source_transactions).", func(e *Engine) int64 {
+		return e.c.stats.RejectedDrain.Load() + e.c.stats.RejectedLimit.Load() + e.c.stats.RejectedSource.Load()
 	}),
+	counter("partysip_source_rejected_total", "New requests refused with 503 because their source address held limits.source_transactions.", func(e *Engine) int64 { return e.c.stats.RejectedSource.Load() }),
 	counter("partysip_requests_shed_total", "New requests dropped unanswered because their shard had 4096 messages waiting (a flood faster than the shards).", func(e *Engine) int64 { return e.c.stats.Shed.Load() }),
 	counter("partysip_send_errors_total", "Messages that could not be sent.", func(e *Engine) int64 { return e.c.stats.SendErrors.Load() }),
 	gauge("partysip_dialogs_live", "Dialogs in progress (created by a 2xx to an INVITE we Record-Routed).", func(e *Engine) int64 { return e.c.stats.Dialogs.Load() }),

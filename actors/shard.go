@@ -32,11 +32,15 @@ type shard struct {
 	// anew: Go maps never shrink, so once a flood has passed and a table is empty again, it is
 	// remade (a 40,000-entry table kept ~7 MB for ever).
 	peak, parkedPeak int
+	// held are the source entries whose limits.source_transactions place a server transaction
+	// holds, by the transaction's PID id, given back when it ends.
+	held map[string]*source
 }
 
 func newShard(c *core, index int) actor.Actor {
 	return &shard{c: c, index: index, txs: make(map[transaction.Key]*actor.PID), byPID: make(map[string]transaction.Key),
-		parked: make(map[transaction.Key]*parked), parkQueues: make(map[transaction.Timer]*deque.Deque[*parked])}
+		parked: make(map[transaction.Key]*parked), parkQueues: make(map[transaction.Timer]*deque.Deque[*parked]),
+		held: make(map[string]*source)}
 }
 
 // txsListRequested asks a shard (through a future, for operators) for its live transactions.
@@ -89,6 +93,10 @@ func (s *shard) Receive(ctx actor.Context) {
 		s.sweep(ctx)
 	case *actor.Terminated:
 		protofix.ReleaseChild(ctx)
+		if src, ok := s.held[m.Who.Id]; ok {
+			src.releaseTx()
+			delete(s.held, m.Who.Id)
+		}
 		if k, ok := s.byPID[m.Who.Id]; ok {
 			delete(s.byPID, m.Who.Id)
 			// Compare ids: the PID in Terminated is not the pointer spawn returned.
@@ -147,7 +155,18 @@ func (s *shard) request(ctx actor.Context, req *sip.Request, m *MessageReceived)
 		s.c.respondStateless(req, m.From, 503, "Service Unavailable", sip.NewHeader("Retry-After", "2"))
 		return
 	}
-	s.spawn(ctx, m.Key, newServerTx(s.c, m, nil))
+	src, ok := s.c.sources.holdTx(m.From.IP())
+	if !ok && (isInitial(req) || !s.c.signer.Proven(req, s.c.local)) {
+		// One address holds limits.source_transactions already: its new work waits, others'
+		// does not.
+		s.c.stats.RejectedSource.Add(1)
+		s.c.respondStateless(req, m.From, 503, "Service Unavailable", sip.NewHeader("Retry-After", "2"))
+		return
+	}
+	pid := s.spawn(ctx, m.Key, newServerTx(s.c, m, nil))
+	if src != nil {
+		s.held[pid.Id] = src
+	}
 }
 
 func (s *shard) response(ctx actor.Context, res *sip.Response, m *MessageReceived) {
@@ -164,7 +183,7 @@ func (s *shard) response(ctx actor.Context, res *sip.Response, m *MessageReceive
 	s.c.forwardResponseStateless(res)
 }
 
-func (s *shard) spawn(ctx actor.Context, key transaction.Key, a actor.Actor) {
+func (s *shard) spawn(ctx actor.Context, key transaction.Key, a actor.Actor) *actor.PID {
 	// Counted before it starts: its first send may be answered before Spawn returns.
 	s.c.stats.LiveTx.Add(1)
 	s.c.stats.TxStarted.Add(1)
@@ -172,6 +191,7 @@ func (s *shard) spawn(ctx actor.Context, key transaction.Key, a actor.Actor) {
 	s.txs[key] = pid
 	s.byPID[pid.Id] = key
 	s.peak = max(s.peak, len(s.txs))
+	return pid
 }
 
 // isInitial reports whether a request starts something new (no To tag): during drain only

@@ -24,6 +24,13 @@ type SourcePolicy struct {
 	AuthFailures int
 	AuthWindow   time.Duration
 	AuthBan      time.Duration
+	// Transactions is how many live server transactions one address may hold; a new request
+	// past it gets 503 + Retry-After. 0 is no limit.
+	Transactions int
+	// UserAuthFailures is how many wrong credentials for one of our users (from any addresses)
+	// are let through within AuthWindow; past it, each address that fails for that user is
+	// banned at once. 0 is no limit.
+	UserAuthFailures int
 	// Trusted addresses are never limited (relay.trusted: peers, gateways).
 	Trusted func(netip.Addr) bool
 }
@@ -38,6 +45,9 @@ type sources struct {
 	policy  atomic.Pointer[SourcePolicy]
 	entries sync.Map // netip.Addr → *source
 	n       atomic.Int64
+	// users counts wrong credentials by user name; only our users are counted, so it holds
+	// at most one entry per user.
+	users sync.Map // string → *userFailures
 	// Counters for /metrics.
 	bans, dropped atomic.Int64
 }
@@ -51,6 +61,7 @@ type source struct {
 	bannedUntil time.Time
 	reason      string
 	seen        time.Time
+	live        atomic.Int64 // server transactions held (holdTx)
 }
 
 // Ban is one banned address as operators see it.
@@ -116,6 +127,28 @@ func (s *sources) admit(addr netip.Addr, now time.Time) (ok, banned bool) {
 	return true, false
 }
 
+// holdTx takes a place for a live server transaction from addr and returns the entry to give
+// it back to (nil: nothing held: addr is trusted, untracked or the cap is off); ok is false when
+// addr already holds limits.source_transactions.
+func (s *sources) holdTx(addr netip.Addr) (held *source, ok bool) {
+	p := s.policy.Load()
+	if p.Transactions <= 0 || !addr.IsValid() || (p.Trusted != nil && p.Trusted(addr)) {
+		return nil, true
+	}
+	e := s.entry(addr)
+	if e == nil {
+		return nil, true
+	}
+	if e.live.Add(1) > int64(p.Transactions) {
+		e.live.Add(-1)
+		return nil, false
+	}
+	return e, true
+}
+
+// releaseTx gives back a place holdTx took.
+func (e *source) releaseTx() { e.live.Add(-1) }
+
 // isBanned reports whether addr is banned now, and counts what it sent as dropped: the read loops
 // ask before parsing, so a banned flooder costs a lookup per datagram, not a parse. It never
 // creates an entry.
@@ -134,10 +167,42 @@ func (s *sources) isBanned(addr netip.Addr, now time.Time) bool {
 	return banned
 }
 
-// authFailed counts wrong credentials from addr and reports whether that banned it.
-func (s *sources) authFailed(addr netip.Addr, now time.Time) bool {
+// userFailures counts the wrong credentials given for one user within a window.
+type userFailures struct {
+	mu       sync.Mutex
+	window   time.Time
+	failures int
+}
+
+// targeted counts a wrong credential for user and reports whether the user has had more than
+// limit within window: a guesser spreading its guesses over many addresses.
+func (s *sources) targeted(user string, limit int, window time.Duration, now time.Time) bool {
+	if user == "" || limit <= 0 {
+		return false
+	}
+	v, _ := s.users.LoadOrStore(user, &userFailures{})
+	u := v.(*userFailures)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if now.Sub(u.window) >= window {
+		u.window, u.failures = now, 0
+	}
+	u.failures++
+	return u.failures > limit
+}
+
+// authFailed counts wrong credentials from addr for user ("" when the name is not one of our
+// users) and reports whether that banned addr: past limits.auth_failures from addr, or past
+// limits.user_auth_failures for user from anywhere, when each failing address is banned at its
+// first failure. The user is never locked out: right credentials still pass, from any address
+// not banned.
+func (s *sources) authFailed(addr netip.Addr, user string, now time.Time) bool {
 	p := s.policy.Load()
-	if p.AuthFailures <= 0 || !addr.IsValid() || (p.Trusted != nil && p.Trusted(addr)) {
+	if !addr.IsValid() || (p.Trusted != nil && p.Trusted(addr)) {
+		return false
+	}
+	targeted := s.targeted(user, p.UserAuthFailures, p.AuthWindow, now)
+	if p.AuthFailures <= 0 && !targeted {
 		return false
 	}
 	e := s.entry(addr)
@@ -151,13 +216,17 @@ func (s *sources) authFailed(addr netip.Addr, now time.Time) bool {
 		e.failWindow, e.failures = now, 0
 	}
 	e.failures++
-	if e.failures > p.AuthFailures {
+	switch {
+	case targeted:
+		e.ban(now, p.AuthBan, "failed authentications for a user guessed at from many addresses")
+	case p.AuthFailures > 0 && e.failures > p.AuthFailures:
 		e.ban(now, p.AuthBan, "failed authentications")
-		e.failures = 0
-		s.bans.Add(1)
-		return true
+	default:
+		return false
 	}
-	return false
+	e.failures = 0
+	s.bans.Add(1)
+	return true
 }
 
 func (e *source) ban(now time.Time, d time.Duration, reason string) {
@@ -203,7 +272,7 @@ func (s *sources) sweep(now time.Time, idle time.Duration) {
 	s.entries.Range(func(k, v any) bool {
 		e := v.(*source)
 		e.mu.Lock()
-		gone := !now.Before(e.bannedUntil) && now.Sub(e.seen) > idle
+		gone := !now.Before(e.bannedUntil) && now.Sub(e.seen) > idle && e.live.Load() == 0
 		e.mu.Unlock()
 		if gone {
 			s.entries.Delete(k)
@@ -233,6 +302,7 @@ func sourcePolicy(cfg *config.Config) SourcePolicy {
 	return SourcePolicy{
 		Requests: cfg.Limits.SourceRequests, Ban: cfg.Limits.SourceBan,
 		AuthFailures: cfg.Limits.AuthFailures, AuthWindow: cfg.Limits.AuthWindow, AuthBan: cfg.Limits.AuthBan,
+		Transactions: cfg.Limits.SourceTransactions, UserAuthFailures: cfg.Limits.UserAuthFailures,
 		Trusted: relay.TrustedSource,
 	}
 }
@@ -251,14 +321,15 @@ func (e *Engine) Unban(addr netip.Addr) bool {
 	return ok
 }
 
-// authFailed counts wrong credentials from addr (the auth plugin's hook) and reports whether the
-// source is banned for it now.
-func (e *Engine) authFailed(addr netip.Addr) bool {
-	if !e.c.sources.authFailed(addr, time.Now()) {
+// authFailed counts wrong credentials from addr for user (the auth plugin's hook; "" when the
+// name is not one of our users) and reports whether the source is banned for it now.
+func (e *Engine) authFailed(addr netip.Addr, user string) bool {
+	if !e.c.sources.authFailed(addr, user, time.Now()) {
 		return false
 	}
 	p := e.c.sources.policy.Load()
-	e.c.log.Warn("source banned: failed authentications", zap.Stringer("source", addr),
-		zap.Int("failures", p.AuthFailures), zap.Duration("within", p.AuthWindow), zap.Duration("for", p.AuthBan))
+	e.c.log.Warn("source banned: failed authentications", zap.Stringer("source", addr), zap.String("user", user),
+		zap.Int("failures", p.AuthFailures), zap.Int("user_failures", p.UserAuthFailures),
+		zap.Duration("within", p.AuthWindow), zap.Duration("for", p.AuthBan))
 	return true
 }

@@ -62,11 +62,11 @@ func TestSourceAuthFailureBan(t *testing.T) {
 	guesser := netip.MustParseAddr("127.0.0.3")
 	now := time.Unix(1000, 0)
 	for i := 0; i < 3; i++ {
-		if s.authFailed(guesser, now) {
+		if s.authFailed(guesser, "", now) {
 			t.Fatalf("banned after %d failures, allowed 3", i+1)
 		}
 	}
-	if !s.authFailed(guesser, now) {
+	if !s.authFailed(guesser, "", now) {
 		t.Fatal("not banned after the 4th failure")
 	}
 	if ok, _ := s.admit(guesser, now.Add(9*time.Minute)); ok {
@@ -80,9 +80,38 @@ func TestSourceAuthFailureBan(t *testing.T) {
 	}
 	slow := netip.MustParseAddr("127.0.0.6")
 	for i := 0; i < 10; i++ {
-		if s.authFailed(slow, now.Add(time.Duration(i)*31*time.Second)) {
+		if s.authFailed(slow, "", now.Add(time.Duration(i)*31*time.Second)) {
 			t.Fatalf("a user mistyping once every 31 s was banned at failure %d", i+1)
 		}
+	}
+}
+
+// A guesser spreading its guesses for one user over many addresses: past
+// limits.user_auth_failures for that user, each address that fails for it is banned at its first
+// failure, while failures for another user, and the user's own right credentials, are not
+// affected.
+func TestUserAuthFailures(t *testing.T) {
+	s := newSources(SourcePolicy{AuthFailures: 10, UserAuthFailures: 3, AuthWindow: 5 * time.Minute, AuthBan: 10 * time.Minute})
+	now := time.Unix(1000, 0)
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{127, 0, 1, byte(i)}) }
+	for i := 1; i <= 3; i++ {
+		if s.authFailed(addr(i), "alice", now) {
+			t.Fatalf("address %d banned at alice's failure %d, allowed 3", i, i)
+		}
+	}
+	for i := 4; i <= 6; i++ {
+		if !s.authFailed(addr(i), "alice", now) {
+			t.Fatalf("address %d not banned at its first failure for alice, past 3", i)
+		}
+	}
+	if s.authFailed(addr(7), "bob", now) || s.authFailed(addr(8), "", now) {
+		t.Fatal("a failure for another user, or for no user of ours, banned its address")
+	}
+	if ok, _ := s.admit(addr(1), now); !ok {
+		t.Fatal("an address with one failure for alice, before the limit, is banned")
+	}
+	if s.authFailed(addr(9), "alice", now.Add(6*time.Minute)) {
+		t.Fatal("the window did not end")
 	}
 }
 

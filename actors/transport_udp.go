@@ -24,6 +24,9 @@ type udpListener struct {
 	addr   netip.AddrPort // the bound address (the real port when 0 was asked for)
 	parser *sip.Parser
 	log    *zap.Logger
+	// public is where peers reach it: what our Via and Record-Route carry (the advertised
+	// address, else the bound one).
+	public proxy.HostPort
 	// maxSize is the largest datagram read as a message (limits.message_size); 0: any.
 	maxSize int
 	route   func(msg sip.Message, from Peer)
@@ -44,7 +47,8 @@ func listenUDP(addr string, log *zap.Logger) (*udpListener, error) {
 	}
 	// The real port when 0 was asked for; a re-bind reuses it.
 	bound := l.conn.Load().LocalAddr().(*net.UDPAddr).AddrPort()
-	l.addr = netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port())
+	l.addr = netip.AddrPortFrom(l.addr.Addr(), bound.Port())
+	l.public = proxy.HostPort{Host: l.addr.Addr().String(), Port: int(l.addr.Port())}
 	return l, nil
 }
 
@@ -55,7 +59,12 @@ func (l *udpListener) open() error {
 	if l.conn.Load() != nil {
 		return nil
 	}
-	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(l.addr))
+	// udp4 for an IPv4 address: 0.0.0.0 is then every IPv4 address, not a dual-stack socket.
+	network := "udp6"
+	if l.addr.Addr().Is4() {
+		network = "udp4"
+	}
+	conn, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(l.addr))
 	if err != nil {
 		return err
 	}

@@ -24,15 +24,29 @@ import (
 // transaction that needs it.
 type Transports struct {
 	udp []*udpListener
-	// stream are the bound addresses of the stream listeners, by transport ("TCP", "TLS",
-	// "WS", "WSS").
-	stream    map[string][]netip.AddrPort
+	// stream are the addresses of the stream listeners, by transport ("TCP", "TLS", "WS",
+	// "WSS").
+	stream    map[string][]listenAddr
 	listeners []listener // every socket, each owned by a transport actor once serving
 	layer     *sip.TransportLayer
 	log       *zap.Logger
 	// loopbackOnly refuses every destination outside 127.0.0.0/8 and ::1, and every DNS name:
 	// tests that feed foreign-looking messages use it so no packet can leave the machine.
 	loopbackOnly bool
+}
+
+// listenAddr is where a listener is bound and where peers reach it: the address our Via and
+// Record-Route carry (listen: ... advertise HOST[:PORT]; else the bound one).
+type listenAddr struct {
+	bound  netip.AddrPort
+	public proxy.HostPort
+}
+
+// publicAddr is where peers reach listener l, bound at bound (with its real port).
+func publicAddr(l config.Listener, bound netip.AddrPort) proxy.HostPort {
+	l.Host, l.Port = bound.Addr().String(), int(bound.Port())
+	host, port := l.Public()
+	return proxy.HostPort{Host: host, Port: port}
 }
 
 // ErrNoTransport means no listener can carry a message to a hop.
@@ -65,7 +79,7 @@ func (t *Transports) resolve(h proxy.Hop, udp *udpListener) (netip.AddrPort, err
 // error; the transport actors take them over once the engine runs. tlsConf is the listeners'
 // (server) configuration, clientTLS the one of the connections we open.
 func openTransports(ls []config.Listener, tlsConf, clientTLS *tls.Config, conns *connLimits, messageSize int, loopbackOnly bool, log *zap.Logger, slogger *slog.Logger) (*Transports, error) {
-	t := &Transports{log: log, loopbackOnly: loopbackOnly, stream: map[string][]netip.AddrPort{}}
+	t := &Transports{log: log, loopbackOnly: loopbackOnly, stream: map[string][]listenAddr{}}
 	// The stream parser closes a connection whose message would be larger (a framing error).
 	streamParser := sip.NewParser()
 	streamParser.MaxMessageLength = messageSize
@@ -80,6 +94,7 @@ func openTransports(ls []config.Listener, tlsConf, clientTLS *tls.Config, conns 
 				return nil, fmt.Errorf("listen %s: %w", l, err)
 			}
 			u.maxSize = messageSize
+			u.public = publicAddr(l, u.addr)
 			t.udp = append(t.udp, u)
 			t.listeners = append(t.listeners, u)
 		case "tcp", "tls", "ws", "wss":
@@ -98,7 +113,8 @@ func openTransports(ls []config.Listener, tlsConf, clientTLS *tls.Config, conns 
 			ap := netip.MustParseAddrPort(tl.ln.Addr().String())
 			tl.addr = ap.String() // the real port when 0 was asked for
 			tp := strings.ToUpper(l.Transport)
-			t.stream[tp] = append(t.stream[tp], netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+			bound := netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+			t.stream[tp] = append(t.stream[tp], listenAddr{bound: bound, public: publicAddr(l, bound)})
 			t.listeners = append(t.listeners, tl)
 		}
 	}
@@ -140,15 +156,23 @@ func (t *Transports) close() {
 	}
 }
 
-// LocalAddrs lists the addresses we listen on (with the real ports when 0 was asked for).
+// LocalAddrs lists the addresses we listen on (with the real ports when 0 was asked for, and
+// the advertised addresses).
 func (t *Transports) LocalAddrs() []config.Listener {
 	var out []config.Listener
+	listener := func(tp string, a listenAddr) config.Listener {
+		l := config.Listener{Transport: tp, Host: a.bound.Addr().String(), Port: int(a.bound.Port())}
+		if a.public.Host != l.Host || a.public.Port != l.Port {
+			l.AdvertiseHost, l.AdvertisePort = a.public.Host, a.public.Port
+		}
+		return l
+	}
 	for _, u := range t.udp {
-		out = append(out, config.Listener{Transport: "udp", Host: u.addr.Addr().String(), Port: int(u.addr.Port())})
+		out = append(out, listener("udp", listenAddr{bound: u.addr, public: u.public}))
 	}
 	for _, tp := range []string{"TCP", "TLS", "WS", "WSS"} {
 		for _, a := range t.stream[tp] {
-			out = append(out, config.Listener{Transport: strings.ToLower(tp), Host: a.Addr().String(), Port: int(a.Port())})
+			out = append(out, listener(strings.ToLower(tp), a))
 		}
 	}
 	return out
@@ -171,21 +195,21 @@ func (t *Transports) outbound(hop proxy.Hop) (proxy.Outbound, *udpListener, erro
 		if best == nil {
 			return proxy.Outbound{}, nil, ErrNoTransport
 		}
-		return proxy.Outbound{Host: best.addr.Addr().String(), Port: int(best.addr.Port()), Transport: "UDP"}, best, nil
+		return proxy.Outbound{Host: best.public.Host, Port: best.public.Port, Transport: "UDP"}, best, nil
 	case "TCP", "TLS", "WS", "WSS":
 		tp := strings.ToUpper(hop.Transport)
-		var best netip.AddrPort
+		var best listenAddr
 		for _, a := range t.stream[tp] {
-			if a.Addr().Is4() == want.Is4() || !want.IsValid() {
-				if !best.IsValid() || want.IsLoopback() == a.Addr().IsLoopback() {
+			if a.bound.Addr().Is4() == want.Is4() || !want.IsValid() {
+				if !best.bound.IsValid() || want.IsLoopback() == a.bound.Addr().IsLoopback() {
 					best = a
 				}
 			}
 		}
-		if !best.IsValid() {
+		if !best.bound.IsValid() {
 			return proxy.Outbound{}, nil, ErrNoTransport
 		}
-		return proxy.Outbound{Host: best.Addr().String(), Port: int(best.Port()), Transport: tp}, nil, nil
+		return proxy.Outbound{Host: best.public.Host, Port: best.public.Port, Transport: tp}, nil, nil
 	}
 	return proxy.Outbound{}, nil, ErrNoTransport
 }
@@ -194,7 +218,7 @@ func (t *Transports) outbound(hop proxy.Hop) (proxy.Outbound, *udpListener, erro
 // UDP socket that read it, or for TCP the listener of the peer's address family.
 func (t *Transports) inbound(peer Peer) *proxy.Outbound {
 	if peer.udp != nil {
-		return &proxy.Outbound{Host: peer.udp.addr.Addr().String(), Port: int(peer.udp.addr.Port()), Transport: "UDP"}
+		return &proxy.Outbound{Host: peer.udp.public.Host, Port: peer.udp.public.Port, Transport: "UDP"}
 	}
 	src, err := netip.ParseAddrPort(peer.Addr)
 	if err != nil {

@@ -314,9 +314,9 @@ func (o options) ramp(root, bin, dir, name string, w workload, inf, usersYAML st
 	case "target":
 		target, pid = o.target, o.pid
 	case "partysip":
-		// SIPp sends every call from one address: the per-source limit would ban it. The access
+		// SIPp sends every call from one address: the per-source limits would ban it. The access
 		// log is off: the harness measures the proxy, not its log writer.
-		cfg := fmt.Sprintf("listen: [udp:127.0.0.1:%d]\nstore:\n  driver: %s\n  path: %s\nlimits:\n  source_requests: 0\nlog:\n  access: 0\n",
+		cfg := fmt.Sprintf("listen: [udp:127.0.0.1:%d]\nstore:\n  driver: %s\n  path: %s\nlimits:\n  source_requests: 0\n  source_transactions: 0\nlog:\n  access: 0\n",
 			port, w.store, filepath.Join(dir, "bindings.db"))
 		adminPort, _ := sipp.FreePort()
 		adminAddr := fmt.Sprintf("127.0.0.1:%d", adminPort)

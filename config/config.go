@@ -195,11 +195,18 @@ type Limits struct {
 	// it bans the address for SourceBan (its messages are dropped unanswered). 0: no limit.
 	SourceRequests int           `yaml:"source_requests"`
 	SourceBan      time.Duration `yaml:"source_ban"`
+	// SourceTransactions is how many live server transactions one address may hold
+	// (relay.trusted exempt); a new request past it gets 503 + Retry-After. 0: no limit.
+	SourceTransactions int `yaml:"source_transactions"`
 	// AuthFailures is how many wrong digest credentials one address may send within
 	// AuthWindow; the next gets 403 and bans the address for AuthBan. 0: no limit.
 	AuthFailures int           `yaml:"auth_failures"`
 	AuthWindow   time.Duration `yaml:"auth_window"`
 	AuthBan      time.Duration `yaml:"auth_ban"`
+	// UserAuthFailures is how many wrong credentials one of our users may be given (from any
+	// addresses) within AuthWindow; past it each address that fails for that user is banned
+	// at its first failure (the user is never locked out). 0: no limit.
+	UserAuthFailures int `yaml:"user_auth_failures"`
 }
 
 // Faults is the fault-injection switch: fractions (0 to 1) of new actors of each kind that
@@ -283,16 +290,81 @@ type Listener struct {
 	Transport string // "udp", "tcp", "tls", "ws" or "wss"
 	Host      string // IP, no brackets
 	Port      int
+	// AdvertiseHost and AdvertisePort are the address peers reach this listener at when it is
+	// not the one bound (a host behind 1:1 NAT, a wildcard listen): what our Via and
+	// Record-Route carry. "": the bound address; port 0: the bound port.
+	AdvertiseHost string
+	AdvertisePort int
 }
 
 // Addr returns host:port with brackets for IPv6.
 func (l Listener) Addr() string { return net.JoinHostPort(l.Host, strconv.Itoa(l.Port)) }
 
-func (l Listener) String() string { return l.Transport + ":" + l.Addr() }
+// Public is the address peers reach the listener at: the advertised one, else the bound one.
+func (l Listener) Public() (host string, port int) {
+	host, port = l.Host, l.Port
+	if l.AdvertiseHost != "" {
+		host = l.AdvertiseHost
+	}
+	if l.AdvertisePort != 0 {
+		port = l.AdvertisePort
+	}
+	return host, port
+}
 
-// ParseListener reads "udp:127.0.0.1:5060", "tcp:[::1]:5060", "tls:...", "ws:...", "wss:...".
+func (l Listener) String() string {
+	if l.AdvertiseHost == "" {
+		return l.Transport + ":" + l.Addr()
+	}
+	host, port := l.Public()
+	return l.Transport + ":" + l.Addr() + " advertise " + net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// ParseListener reads "udp:127.0.0.1:5060", "tcp:[::1]:5060", "tls:...", "ws:...", "wss:...",
+// each optionally followed by "advertise HOST[:PORT]" (Kamailio's form): the address our Via
+// and Record-Route carry for it. A wildcard address (0.0.0.0, ::) needs one.
 func ParseListener(s string) (Listener, error) {
-	tp, addr, ok := strings.Cut(s, ":")
+	fields := strings.Fields(s)
+	var adv string
+	switch {
+	case len(fields) == 3 && strings.EqualFold(fields[1], "advertise"):
+		adv = fields[2]
+	case len(fields) != 1:
+		return Listener{}, fmt.Errorf("%q: want transport:host:port [advertise host[:port]]", s)
+	}
+	l, err := parseBound(s, fields[0])
+	if err != nil {
+		return Listener{}, err
+	}
+	if adv != "" {
+		if l.AdvertiseHost, l.AdvertisePort, err = parseAdvertised(adv); err != nil {
+			return Listener{}, fmt.Errorf("%q: advertise %v", s, err)
+		}
+	}
+	if ip := net.ParseIP(l.Host); ip.IsUnspecified() && (l.AdvertiseHost == "" || net.ParseIP(l.AdvertiseHost).IsUnspecified()) {
+		// Our Via and Record-Route carry the listener's address; a wildcard one would tell
+		// peers to send to 0.0.0.0.
+		return Listener{}, fmt.Errorf("%q: a wildcard listen needs the address peers reach it at: %s advertise 203.0.113.5", s, fields[0])
+	}
+	return l, nil
+}
+
+// parseAdvertised reads host, host:port, [v6] or [v6]:port; host is an IP or a DNS name.
+func parseAdvertised(s string) (string, int, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		host, port = strings.Trim(s, "[]"), "0" // no port: the bound one
+	}
+	p, perr := strconv.Atoi(port)
+	if host == "" || strings.ContainsAny(host, "/@;") || perr != nil || p < 0 || p > 65535 {
+		return "", 0, fmt.Errorf("%q: want host[:port]", s)
+	}
+	return host, p, nil
+}
+
+// parseBound reads the transport:host:port part of a listen entry s.
+func parseBound(s, bound string) (Listener, error) {
+	tp, addr, ok := strings.Cut(bound, ":")
 	if !ok {
 		return Listener{}, fmt.Errorf("%q: want transport:host:port", s)
 	}
@@ -306,14 +378,8 @@ func ParseListener(s string) (Listener, error) {
 	if err != nil {
 		return Listener{}, fmt.Errorf("%q: %v", s, err)
 	}
-	ip := net.ParseIP(host)
-	if ip == nil {
+	if net.ParseIP(host) == nil {
 		return Listener{}, fmt.Errorf("%q: host must be an IP address", s)
-	}
-	if ip.IsUnspecified() {
-		// Our Via and Record-Route carry the listening address; a wildcard one would tell
-		// peers to send to 0.0.0.0. Listening on every address needs an advertised address.
-		return Listener{}, fmt.Errorf("%q: listen on a specific address; a wildcard needs an advertised address, which is not supported yet", s)
 	}
 	p, err := strconv.Atoi(port)
 	if err != nil || p < 0 || p > 65535 {

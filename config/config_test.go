@@ -85,9 +85,22 @@ func TestParseListener(t *testing.T) {
 	if err != nil || l.Host != "::1" || l.Port != 5070 || l.Transport != "tcp" || l.String() != "tcp:[::1]:5070" {
 		t.Fatalf("got %+v %v", l, err)
 	}
-	for _, bad := range []string{"udp", "sctp:127.0.0.1:5060", "udp:127.0.0.1:99999", "udp:127.0.0.1", "udp:0.0.0.0:5060", "tcp:[::]:5060"} {
+	for _, bad := range []string{"udp", "sctp:127.0.0.1:5060", "udp:127.0.0.1:99999", "udp:127.0.0.1", "udp:0.0.0.0:5060", "tcp:[::]:5060",
+		"udp:0.0.0.0:5060 advertise", "udp:0.0.0.0:5060 advertise 0.0.0.0", "udp:0.0.0.0:5060 announce 203.0.113.5",
+		"udp:0.0.0.0:5060 advertise 203.0.113.5:70000", "udp:10.0.0.1:5060 advertise sip:x@y"} {
 		if _, err := ParseListener(bad); err == nil {
 			t.Errorf("%q accepted", bad)
+		}
+	}
+	// A wildcard with the address it is reached at; the advertised port defaults to the bound one.
+	for in, want := range map[string]string{
+		"udp:0.0.0.0:5060 advertise 203.0.113.5":          "udp:0.0.0.0:5060 advertise 203.0.113.5:5060",
+		"tls:10.0.0.2:5061 advertise sip.example.com:443": "tls:10.0.0.2:5061 advertise sip.example.com:443",
+		"tcp:[::]:5060 advertise [2001:db8::5]":           "tcp:[::]:5060 advertise [2001:db8::5]:5060",
+	} {
+		l, err := ParseListener(in)
+		if err != nil || l.String() != want {
+			t.Errorf("%q: %v %v, want %s", in, l, err, want)
 		}
 	}
 }

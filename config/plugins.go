@@ -44,6 +44,9 @@ type Registrar struct {
 	// MaxContacts bounds the bindings of one address-of-record; a REGISTER adding past it gets
 	// 403 (refreshes and removals always pass). 0: no bound.
 	MaxContacts int `yaml:"max_contacts"`
+	// MaxAORs bounds the addresses-of-record of one domain; a REGISTER for a new one past it
+	// gets 403 (stored ones always load). 0: no bound.
+	MaxAORs int `yaml:"max_aors"`
 }
 
 // Location configures the location plugin.
@@ -77,7 +80,8 @@ func (c *Config) Realm() string {
 		return c.Domains[0]
 	}
 	if ls := c.Listeners(); len(ls) > 0 {
-		return ls[0].Host
+		host, _ := ls[0].Public()
+		return host
 	}
 	return ""
 }
@@ -112,6 +116,9 @@ func (c *Config) validatePlugins(add func(error)) {
 	}
 	if r.DefaultExpires < r.MinExpires {
 		add(c.at("registrar.default_expires", "must be at least min_expires (%s), got %s", r.MinExpires, r.DefaultExpires))
+	}
+	if r.MaxAORs < 0 {
+		add(c.at("registrar.max_aors", "must be 0 (no bound) or positive, got %d", r.MaxAORs))
 	}
 	if r.MaxContacts < 0 {
 		add(c.at("registrar.max_contacts", "must be 0 (no bound) or positive, got %d", r.MaxContacts))

@@ -90,6 +90,7 @@ func (c *Config) Validate() error {
 		add(c.at("runtime.memory_limit_mib", "must be 0 (none) or positive, got %d", c.Runtime.MemoryLimit))
 	}
 	for key, v := range map[string]int{"limits.source_requests": c.Limits.SourceRequests, "limits.auth_failures": c.Limits.AuthFailures,
+		"limits.source_transactions": c.Limits.SourceTransactions, "limits.user_auth_failures": c.Limits.UserAuthFailures,
 		"limits.connections": c.Limits.Connections, "limits.connections_per_source": c.Limits.ConnectionsPerSource} {
 		if v < 0 {
 			add(c.at(key, "must be 0 (no limit) or positive, got %d", v))

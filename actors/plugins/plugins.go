@@ -30,8 +30,9 @@ type Deps struct {
 	NonceSecret []byte
 	// Relay says who may reach destinations that are not ours (the forward plugin asks it).
 	Relay *proxy.RelayPolicy
-	// AuthFailed counts wrong credentials from a source and says whether it is banned for it.
-	AuthFailed func(netip.Addr) bool
+	// AuthFailed counts wrong credentials from a source for a user ("": not one of ours) and
+	// says whether the source is banned for it.
+	AuthFailed func(netip.Addr, string) bool
 }
 
 // Build returns the chain cfg.Plugins names, in that order. cfg has been validated.
@@ -72,5 +73,6 @@ func Policy(cfg *config.Config) sipreg.Policy {
 		MinExpires:     cfg.Registrar.MinExpires,
 		MaxExpires:     cfg.Registrar.MaxExpires,
 		MaxContacts:    cfg.Registrar.MaxContacts,
+		MaxAORs:        cfg.Registrar.MaxAORs,
 	}
 }

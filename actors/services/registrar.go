@@ -1,6 +1,8 @@
 package services
 
 import (
+	"strings"
+
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
@@ -16,6 +18,8 @@ type registrarActor struct {
 	rescan   bool               // a restart: read the records from the store again
 	children map[string]*actor.PID
 	byID     map[string]string
+	// domains counts the AOR actors of each domain, for registrar.max_aors.
+	domains map[string]int
 }
 
 func newRegistrar(s *Services, stored []registrar.Record) actor.Actor {
@@ -32,7 +36,7 @@ func (r *registrarActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		// Also after a restart of the registrar itself: its children were stopped with it.
-		r.children, r.byID = map[string]*actor.PID{}, map[string]string{}
+		r.children, r.byID, r.domains = map[string]*actor.PID{}, map[string]string{}, map[string]int{}
 		if r.rescan {
 			r.s.scanFor(ctx)
 		}
@@ -50,6 +54,12 @@ func (r *registrarActor) Receive(ctx actor.Context) {
 		if r.s.fault("registrar", m.Reg.AOR) {
 			panic("fault injected into the registrar at " + m.Reg.AOR)
 		}
+		if _, known := r.children[m.Reg.AOR]; !known && m.Reg.MaxAORs > 0 && r.domains[domainOf(m.Reg.AOR)] >= m.Reg.MaxAORs {
+			r.s.opts.Log.Warn("REGISTER for a new address-of-record refused: registrar.max_aors reached",
+				zap.String("aor", m.Reg.AOR), zap.Int("max_aors", m.Reg.MaxAORs))
+			ctx.Send(m.ReplyTo, &RegisterAnswered{Answer: registrar.TooManyAORs()})
+			return
+		}
 		ctx.Forward(r.child(ctx, m.Reg.AOR, nil))
 	case *BindingRemoveRequested:
 		ctx.Forward(r.child(ctx, m.AOR, nil))
@@ -58,6 +68,7 @@ func (r *registrarActor) Receive(ctx actor.Context) {
 		if aor, ok := r.byID[m.Who.Id]; ok {
 			delete(r.byID, m.Who.Id)
 			delete(r.children, aor)
+			r.domains[domainOf(aor)]--
 		}
 	}
 }
@@ -83,5 +94,12 @@ func (r *registrarActor) child(ctx actor.Context, aor string, seed *registrar.Re
 	}))
 	r.children[aor] = pid
 	r.byID[pid.Id] = aor
+	r.domains[domainOf(aor)]++
 	return pid
+}
+
+// domainOf is the domain part of an address-of-record (user@domain).
+func domainOf(aor string) string {
+	_, domain, _ := strings.Cut(aor, "@")
+	return domain
 }

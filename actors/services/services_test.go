@@ -508,3 +508,31 @@ func TestBindingsListPages(t *testing.T) {
 		t.Fatalf("paged listing: %d AORs %v", len(got), got)
 	}
 }
+
+// registrar.max_aors bounds the AORs of a domain: a REGISTER for a new one past it gets 403 and
+// creates nothing, while the AORs already there are refreshed as before.
+func TestMaxAORs(t *testing.T) {
+	h := newHarness(t, filepath.Join(t.TempDir(), "b.db"))
+	defer h.stop()
+	pol := registrar.DefaultPolicy
+	pol.MaxAORs = 2
+	send := func(user string, cseq int) *RegisterAnswered {
+		t.Helper()
+		h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: mustParse(t, user, "sip:"+user+"@10.0.0.9;expires=300", cseq, pol), ReplyTo: h.probe})
+		return h.wait().(*RegisterAnswered)
+	}
+	for _, user := range []string{"ann", "ben"} {
+		if a := send(user, 1); a.Answer.Code != 200 {
+			t.Fatalf("%s: %d", user, a.Answer.Code)
+		}
+	}
+	if a := send("cat", 1); a.Answer.Code != 403 || !strings.Contains(a.Answer.Reason, "addresses-of-record") {
+		t.Fatalf("a third AOR: %d %s", a.Answer.Code, a.Answer.Reason)
+	}
+	if got := h.lookup("sip:cat@example.com"); len(contacts(got)) != 0 {
+		t.Fatalf("the refused AOR has contacts: %v", contacts(got))
+	}
+	if a := send("ann", 2); a.Answer.Code != 200 {
+		t.Fatalf("a refresh at the bound: %d", a.Answer.Code)
+	}
+}

@@ -108,8 +108,9 @@ func floodINVITEs(conns []*net.UDPConn, proxy *net.UDPAddr, perSecond int, stop 
 
 // floodDaemon starts partysip with limits.memory_mib and a route for the flood's INVITEs to a
 // hop that never answers (a socket on the "foreign" address that reads and discards), and one
-// for SIPp's calls (service@) to a SIPp UAS; it returns the daemon, its port and the UAS's.
-func floodDaemon(t *testing.T, memoryMiB int, extra string) (*daemon, int) {
+// for SIPp's calls (service@) to a SIPp UAS; it returns the daemon, its port and its RSS half a
+// second after it started.
+func floodDaemon(t *testing.T, memoryMiB int, extra string) (*daemon, int, int64) {
 	t.Helper()
 	uasPort, _ := sipp.FreePort()
 	uas, err := sipp.StartUAS(t.TempDir(), "udp", uasPort)
@@ -134,7 +135,9 @@ func floodDaemon(t *testing.T, memoryMiB int, extra string) (*daemon, int) {
 	cfg := registrarConfig(t, port, filepath.Join(t.TempDir(), "bindings.db"), fmt.Sprintf(
 		"routes:\n  - match: '^service@'\n    to: sip:127.0.0.1:%d\n  - match: '^flood@'\n    to: sip:%s\n"+
 			"limits:\n  memory_mib: %d\n%s", uasPort, silent.LocalAddr(), memoryMiB, extra))
-	return startDaemon(t, "-c", cfg), port
+	d := startDaemon(t, "-c", cfg)
+	time.Sleep(500 * time.Millisecond)
+	return d, port, rssBytes(d.cmd.Process.Pid)
 }
 
 // TestFloodFromOneSource: one address sends INVITEs as fast as it can for 20 s while SIPp, from
@@ -148,10 +151,8 @@ func TestFloodFromOneSource(t *testing.T) {
 		t.Skip("a 20 s flood")
 	}
 	const limitMiB = 256
-	d, port := floodDaemon(t, limitMiB, "")
+	d, port, baseline := floodDaemon(t, limitMiB, "")
 	pid := d.cmd.Process.Pid
-	time.Sleep(500 * time.Millisecond)
-	baseline := rssBytes(pid)
 	flooder := newAttacker(t, port)
 	proxy := &net.UDPAddr{IP: net.ParseIP("127.0.0.1"), Port: port}
 	watch := watchRSS(pid)
@@ -196,10 +197,8 @@ func TestFloodFromManySources(t *testing.T) {
 		t.Skip("a flood")
 	}
 	const limitMiB = 256
-	d, port := floodDaemon(t, limitMiB, "timers:\n  t1: 100ms\n")
+	d, port, baseline := floodDaemon(t, limitMiB, "timers:\n  t1: 100ms\n")
 	pid := d.cmd.Process.Pid
-	time.Sleep(500 * time.Millisecond)
-	baseline := rssBytes(pid)
 	var conns []*net.UDPConn
 	for i := 0; i < 64; i++ {
 		conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 1, byte(10+i))})

@@ -23,6 +23,15 @@ type Policy struct {
 	// MaxContacts bounds the bindings of one address-of-record (0: no bound); a REGISTER that
 	// would add past it is refused with 403.
 	MaxContacts int
+	// MaxAORs bounds the addresses-of-record of one domain (0: no bound); a REGISTER for a new
+	// one past it is refused with 403.
+	MaxAORs int
+}
+
+// TooManyAORs is the answer to a REGISTER for a new address-of-record of a domain that holds
+// Policy.MaxAORs already.
+func TooManyAORs() *proxy.Rejection {
+	return &proxy.Rejection{Code: 403, Reason: "Forbidden (too many addresses-of-record in this domain)"}
 }
 
 // DefaultPolicy is what RFC 3261 suggests and common registrars use.
@@ -46,6 +55,8 @@ type Register struct {
 	Received string
 	// MaxContacts is the policy's bound on the AOR's bindings (Apply enforces it).
 	MaxContacts int
+	// MaxAORs is the policy's bound on its domain's AORs (the registrar service enforces it).
+	MaxAORs int
 }
 
 // ContactChange is one Contact of a REGISTER with its resolved expiry.
@@ -80,6 +91,7 @@ func Parse(req *sip.Request, pol Policy, local *proxy.Local, source string) (*Re
 		Source:        source,
 		Received:      Received(req, source),
 		MaxContacts:   pol.MaxContacts,
+		MaxAORs:       pol.MaxAORs,
 	}
 	headerExpires, hasHeaderExpires := -1, false
 	if h := req.GetHeader("Expires"); h != nil {

@@ -37,7 +37,7 @@ type Auth struct {
 	Service *actor.PID // the nonce service
 	// Failed, when set, counts wrong credentials from a source and reports whether that source
 	// is now banned for it (limits.auth_failures): it is then answered 403, not challenged.
-	Failed func(netip.Addr) bool
+	Failed func(addr netip.Addr, user string) bool
 }
 
 var _ plugin.Waiter = (*Auth)(nil)
@@ -116,7 +116,11 @@ func (a *Auth) Serve(r *plugin.Request) plugin.Result {
 		// §22.3: failed credentials are challenged again; the log says why, the client does not.
 		r.Log.Info("authentication failed", zap.String("call_id", r.CallID), zap.String("user", cred.Username),
 			zap.String("algorithm", alg), zap.String("source", r.Source))
-		if a.Failed != nil && a.Failed(r.SourceIP) {
+		user := ""
+		if _, known := a.Users.Get().HA1[cred.Username]; known {
+			user = cred.Username // only our users are counted by name
+		}
+		if a.Failed != nil && a.Failed(r.SourceIP, user) {
 			return r.Reply(403, "Forbidden")
 		}
 		return a.challenge(r, register, false)

@@ -214,9 +214,9 @@ func TestRegisterWithToTagIsChallenged(t *testing.T) {
 func TestFailuresReportedAndBanned(t *testing.T) {
 	a := newAuth(t, "MD5")
 	var failures int
-	a.Failed = func(src netip.Addr) bool {
-		if src != netip.MustParseAddr("127.0.0.3") {
-			t.Errorf("failure reported for %v", src)
+	a.Failed = func(src netip.Addr, user string) bool {
+		if src != netip.MustParseAddr("127.0.0.3") || user != "alice" {
+			t.Errorf("failure reported for %v, user %q", src, user)
 		}
 		failures++
 		return failures > 2

@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/partysip/partysip/config"
 )
@@ -60,4 +63,21 @@ func TestAdvertisedAddress(t *testing.T) {
 
 func loopbackAt(ip string, port int) *net.UDPAddr {
 	return &net.UDPAddr{IP: net.ParseIP(ip), Port: port}
+}
+
+// A registrar without auth is warned about at start when a listener is bound beyond loopback
+// (here a wildcard), not when every listener is on loopback.
+func TestOpenRegistrarWarned(t *testing.T) {
+	for _, c := range []struct {
+		listen string
+		warned bool
+	}{{"udp:0.0.0.0:%d advertise 127.0.0.1", true}, {"udp:127.0.0.1:%d", false}} {
+		core, logs := observer.New(zapcore.WarnLevel)
+		startEngineOpts(t, "sip:127.0.0.1:9", Options{Logger: zap.New(core)}, func(cfg *config.Config) {
+			cfg.Listen = []string{fmt.Sprintf(c.listen, cfg.Listeners()[0].Port)}
+		})
+		if got := logs.FilterMessageSnippet("registrar without auth").Len() == 1; got != c.warned {
+			t.Errorf("%s: warned %v, want %v", c.listen, got, c.warned)
+		}
+	}
 }

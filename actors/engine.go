@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -158,6 +159,10 @@ func Start(opts Options) (*Engine, error) {
 	if cfg.Relay.Mode == "open" {
 		log.Warn("relay: open — anyone may use this proxy to reach any destination (an open relay)")
 	}
+	if exposed := exposedListeners(addrs); len(exposed) > 0 && slices.Contains(cfg.Plugins, "registrar") && !slices.Contains(cfg.Plugins, "auth") {
+		log.Warn("registrar without auth on listeners other peers can reach: anyone who reaches them may register any address-of-record of our domains; put auth in plugins (actors/plugins/auth/README.md)",
+			zap.Strings("listen", exposed))
+	}
 	undo = append(undo, func() { _ = st.Close() })
 	svc, err := services.Start(system.Root, services.Options{
 		Store:      st,
@@ -215,6 +220,18 @@ func Start(opts Options) (*Engine, error) {
 		zap.Int("routes", len(rt.router.Routes)), zap.Strings("domains", cfg.Domains),
 		zap.Strings("plugins", rt.chain.Names()))
 	return e, nil
+}
+
+// exposedListeners are the listeners bound to an address other than loopback: those that peers
+// on other machines can reach.
+func exposedListeners(ls []config.Listener) []string {
+	var out []string
+	for _, l := range ls {
+		if ip, err := netip.ParseAddr(l.Host); err != nil || !ip.IsLoopback() {
+			out = append(out, l.String())
+		}
+	}
+	return out
 }
 
 // ourAddrs are the addresses a Request-URI or Route names us by: each listener's advertised

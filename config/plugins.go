@@ -34,6 +34,10 @@ type Auth struct {
 	MatchIdentity bool `yaml:"match_identity"`
 	// Methods that are challenged; others pass (ACK and CANCEL never are: §22.1). Empty: all.
 	Methods []string `yaml:"methods"`
+	// ChallengeOwnOptions authenticates the OPTIONS pings addressed to the proxy itself too
+	// (answered 200 by the forward plugin once authenticated); false answers them first, as
+	// phones' keep-alives and monitoring expect.
+	ChallengeOwnOptions bool `yaml:"challenge_own_options"`
 }
 
 // Registrar configures the registrar plugin (RFC 3261 §10.3).

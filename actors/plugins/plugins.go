@@ -42,7 +42,7 @@ func Build(cfg *config.Config, d Deps) (plugin.Chain, error) {
 		var h plugin.Handler
 		switch name {
 		case "sanity":
-			h = &sanity.Sanity{Local: d.Local}
+			h = &sanity.Sanity{Local: d.Local, LeaveOwnOptions: slices.Contains(cfg.Plugins, "auth") && cfg.Auth.ChallengeOwnOptions}
 		case "auth":
 			a := auth.New(cfg.Auth, cfg.Realm(), d.Services.Credentials, d.Local, d.Services.Nonces, d.NonceSecret)
 			a.Failed = d.AuthFailed

@@ -17,7 +17,7 @@ import (
 // 200 with Allow and no challenge (it tells nothing about our users), a CRLF CRLF ping on a TCP
 // connection gets its CRLF pong (RFC 5626 §4.4.1) and the connection stays usable, a UDP CRLF
 // keep-alive is swallowed without an answer. An OPTIONS to one of our users is a request like
-// any other: challenged.
+// any other: challenged; so is one to the proxy with auth.challenge_own_options.
 func TestKeepAlivesWithAuthOn(t *testing.T) {
 	dir := t.TempDir()
 	usersPath := filepath.Join(dir, "users.yaml")
@@ -78,5 +78,19 @@ func TestKeepAlivesWithAuthOn(t *testing.T) {
 	n, err := conn.Read(buf)
 	if err != nil || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200 ") {
 		t.Fatalf("OPTIONS after the pings: %q, %v", buf[:n], err)
+	}
+
+	// An operator who wants them authenticated too says so.
+	strict := filepath.Join(dir, "strict.yaml")
+	port2, _ := sipp.FreePort()
+	body = fmt.Sprintf("listen: [udp:127.0.0.1:%d]\nstore:\n  path: %s\n%s  challenge_own_options: true\n",
+		port2, filepath.Join(dir, "strict.db"), authConfig(usersPath))
+	if err := os.WriteFile(strict, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startDaemon(t, "-c", strict)
+	us2 := fmt.Sprintf("sip:127.0.0.1:%d", port2)
+	if code := newAttacker(t, port2).send("OPTIONS", us2, "From: <sip:alice@127.0.0.1>;tag=k4", "To: <"+us2+">"); code != 407 {
+		t.Fatalf("OPTIONS to the proxy with auth.challenge_own_options: %d, want 407", code)
 	}
 }

@@ -26,6 +26,9 @@ func (*Forward) Name() string { return "forward" }
 
 // Serve decides the targets if no plugin did, and forwards.
 func (f *Forward) Serve(r *plugin.Request) plugin.Result {
+	if own := proxy.AnswerOwn(r.Work, f.Router.Local); own != nil {
+		return r.ReplyWith(own) // an OPTIONS ping to us the sanity plugin left to after auth
+	}
 	if len(r.Targets) == 0 {
 		rt, rej := f.Router.Route(r.Work)
 		if rej != nil {

@@ -36,6 +36,12 @@ func TestForward(t *testing.T) {
 	if f.Serve(r) != plugin.Forward || r.Targets[0].Hop != nil || r.Targets[0].URI.Host != "example.net" {
 		t.Fatalf("foreign domain: %+v", r.Targets)
 	}
+	// An OPTIONS ping to us that reached it (sanity left it to after auth): 200 with Allow.
+	r, _ = plugintest.Request(t, "OPTIONS sip:127.0.0.1:5060 SIP/2.0", "Max-Forwards: 70", "From: <sip:alice@example.com>;tag=1",
+		"To: <sip:127.0.0.1:5060>", "CSeq: 1 OPTIONS")
+	if f.Serve(r) != plugin.Answered || r.Answer.Code != 200 {
+		t.Fatalf("OPTIONS to us: %+v", r.Answer)
+	}
 	// One of ours that nothing resolves: 404.
 	r = plugintest.Invite(t, "sip:nobody@example.com")
 	if f.Serve(r) != plugin.Answered || r.Answer.Code != 404 {

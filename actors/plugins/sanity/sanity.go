@@ -8,9 +8,11 @@ import (
 )
 
 // Sanity rejects what §16.3 steps 1, 2, 4 and 5 refuse (400, 416, 482, 420) and answers an
-// OPTIONS addressed to the proxy with 200 (§11.2).
+// OPTIONS addressed to the proxy with 200 (§11.2), unless LeaveOwnOptions leaves it to the
+// forward plugin, after authentication (auth.challenge_own_options).
 type Sanity struct {
-	Local *proxy.Local
+	Local           *proxy.Local
+	LeaveOwnOptions bool
 }
 
 var _ plugin.Handler = (*Sanity)(nil)
@@ -23,7 +25,7 @@ func (s *Sanity) Serve(r *plugin.Request) plugin.Result {
 	if rej := proxy.Sanity(r.Received, s.Local, r.LoopHash); rej != nil {
 		return r.ReplyWith(rej)
 	}
-	if own := proxy.AnswerOwn(r.Work, s.Local); own != nil {
+	if own := proxy.AnswerOwn(r.Work, s.Local); own != nil && !s.LeaveOwnOptions {
 		return r.ReplyWith(own)
 	}
 	return plugin.Continue

@@ -35,4 +35,10 @@ func TestSanity(t *testing.T) {
 			}
 		})
 	}
+	// auth.challenge_own_options: the OPTIONS ping to us goes on to be authenticated.
+	s.LeaveOwnOptions = true
+	r, _ := plugintest.Request(t, "OPTIONS sip:127.0.0.1:5060 SIP/2.0", append(base, "CSeq: 1 OPTIONS")...)
+	if res := s.Serve(r); res != plugin.Continue {
+		t.Fatalf("OPTIONS to us left to auth: %v %+v", res, r.Answer)
+	}
 }

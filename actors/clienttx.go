@@ -128,7 +128,7 @@ func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
 	defer t.release()
 	before := t.m.State()
 	acts := t.m.Step(time.Now(), ev)
-	t.c.traceTransition(&t.m, before, ev, t.key, t.callID)
+	t.c.traceTransition(&t.m, before, ev, t.key, t.callID, t)
 	for _, a := range acts {
 		switch a.Kind {
 		case transaction.SendRequest:
@@ -211,6 +211,10 @@ func (t *clientTx) onNoResponse(ctx actor.Context) {
 	t.report(ctx, &branchFailed{Index: t.index, Code: 408})
 	t.ended = true
 	ctx.Stop(ctx.Self())
+}
+
+func (t *clientTx) traceParties() (*sip.Request, string, string) {
+	return t.req, "next_hop", t.hop.Transport + ":" + t.hop.Addr()
 }
 
 // hopDead remembers this branch's hop as dead for failover.dead_for.

@@ -194,6 +194,10 @@ func (t *serverTx) settle() {
 }
 
 // step feeds the machine and carries out its actions.
+func (t *serverTx) traceParties() (*sip.Request, string, string) {
+	return t.req, "source", t.from.Transport + ":" + t.from.Addr
+}
+
 func (t *serverTx) step(ctx actor.Context, ev transaction.Event) {
 	defer t.release(ctx)
 	before := t.m.State()
@@ -201,7 +205,7 @@ func (t *serverTx) step(ctx actor.Context, ev transaction.Event) {
 	// the machine again (a CANCEL's PassRequest answers 200 at once).
 	var buf [8]transaction.Action
 	acts := append(buf[:0], t.m.Step(time.Now(), ev)...)
-	t.c.traceTransition(&t.m, before, ev, t.key, t.callID)
+	t.c.traceTransition(&t.m, before, ev, t.key, t.callID, t)
 	for _, a := range acts {
 		switch a.Kind {
 		case transaction.PassRequest:

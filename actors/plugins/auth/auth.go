@@ -38,6 +38,8 @@ type Auth struct {
 	// Failed, when set, counts wrong credentials from a source and reports whether that source
 	// is now banned for it (limits.auth_failures): it is then answered 403, not challenged.
 	Failed func(addr netip.Addr, user string) bool
+	// guesses counts the wrong responses each nonce carried (maxGuessesPerNonce).
+	guesses nonceGuesses
 }
 
 var _ plugin.Waiter = (*Auth)(nil)
@@ -107,6 +109,9 @@ func (a *Auth) Serve(r *plugin.Request) plugin.Result {
 	case digest.NonceStale:
 		return a.challenge(r, register, true)
 	}
+	if a.guesses.spent(cred.Nonce) {
+		return a.challenge(r, register, false) // a new nonce, before any more guessing on this one
+	}
 	alg := strings.ToUpper(cred.Algorithm)
 	if alg == "" {
 		alg = digest.MD5
@@ -116,6 +121,7 @@ func (a *Auth) Serve(r *plugin.Request) plugin.Result {
 		// §22.3: failed credentials are challenged again; the log says why, the client does not.
 		r.Log.Info("authentication failed", zap.String("call_id", r.CallID), zap.String("user", cred.Username),
 			zap.String("algorithm", alg), zap.String("source", r.Source))
+		a.guesses.failed(cred.Nonce, r.Now, a.Nonces.TTL)
 		user := ""
 		if _, known := a.Users.Get().HA1[cred.Username]; known {
 			user = cred.Username // only our users are counted by name

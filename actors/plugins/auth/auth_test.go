@@ -255,3 +255,30 @@ func TestInDialogCredentialsConsumed(t *testing.T) {
 		t.Fatalf("the received request was edited: %v", hs)
 	}
 }
+
+// One nonce carries maxGuessesPerNonce wrong responses; its next use, even with the right
+// password, gets a new challenge instead of being verified, and the new nonce works.
+func TestNonceCarriesFewGuesses(t *testing.T) {
+	a := newAuth(t, "MD5")
+	r, _ := register(t, "alice")
+	a.Serve(r)
+	challenge := r.Answer
+	for i := 0; i < maxGuessesPerNonce; i++ {
+		r, _ = register(t, "alice", "Authorization: "+answer(t, challenge, "alice", "guess"+strconv.Itoa(i), "REGISTER", "sip:example.com"))
+		if a.Serve(r); r.Answer == nil || r.Answer.Code != 401 {
+			t.Fatalf("guess %d: %+v", i+1, r.Answer)
+		}
+	}
+	r, _ = register(t, "alice", "Authorization: "+answer(t, challenge, "alice", "secret", "REGISTER", "sip:example.com"))
+	if res := a.Serve(r); res == plugin.Wait || r.Answer == nil || r.Answer.Code != 401 {
+		t.Fatalf("a spent nonce was verified: %v %+v", res, r.Answer)
+	}
+	fresh := r.Answer
+	if fresh.Headers[0].Value() == challenge.Headers[0].Value() {
+		t.Fatal("the same nonce was offered again")
+	}
+	r, _ = register(t, "alice", "Authorization: "+answer(t, fresh, "alice", "secret", "REGISTER", "sip:example.com"))
+	if res := a.Serve(r); res != plugin.Wait {
+		t.Fatalf("the right password on a new nonce: %v %+v", res, r.Answer)
+	}
+}

@@ -40,6 +40,8 @@ type Auth struct {
 	Failed func(addr netip.Addr, user string) bool
 	// guesses counts the wrong responses each nonce carried (maxGuessesPerNonce).
 	guesses nonceGuesses
+	// watch logs the challenges our users' clients never answered.
+	watch challengeWatch
 }
 
 var _ plugin.Waiter = (*Auth)(nil)
@@ -101,8 +103,22 @@ func (a *Auth) Serve(r *plugin.Request) plugin.Result {
 	}
 	cred := a.credentials(w, header)
 	if cred == nil {
+		user := ""
+		if register && w.To() != nil {
+			user = w.To().Address.User
+		} else if !register {
+			user = from.Address.User // from is one of ours here
+		}
+		if _, known := a.Users.Get().HA1[user]; known {
+			agent := ""
+			if h := w.GetHeader("User-Agent"); h != nil {
+				agent = h.Value()
+			}
+			a.watch.sent(r.Log, a.Algorithms, r.CallID, user, r.Source, agent, r.Now)
+		}
 		return a.challenge(r, register, false)
 	}
+	a.watch.answered(r.CallID)
 	switch a.Nonces.Check(cred.Nonce, r.Now) {
 	case digest.NonceInvalid:
 		return a.challenge(r, register, false)

@@ -11,6 +11,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 	idigest "github.com/icholy/digest"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/partysip/partysip/actors/plugin"
 	"github.com/partysip/partysip/actors/plugins/internal/plugintest"
@@ -280,5 +282,40 @@ func TestNonceCarriesFewGuesses(t *testing.T) {
 	r, _ = register(t, "alice", "Authorization: "+answer(t, fresh, "alice", "secret", "REGISTER", "sip:example.com"))
 	if res := a.Serve(r); res != plugin.Wait {
 		t.Fatalf("the right password on a new nonce: %v %+v", res, r.Answer)
+	}
+}
+
+// A challenge to one of our users that no credentials answer is logged once, with the client's
+// User-Agent and the algorithms offered, when the next challenge goes out; an answered one is
+// not; a name that is not one of our users is not tracked.
+func TestUnansweredChallengeLogged(t *testing.T) {
+	a := newAuth(t, "SHA-256", "MD5")
+	core, logs := observer.New(zapcore.InfoLevel)
+	now := time.Now()
+	send := func(user, callID string, at time.Duration, extra ...string) *plugin.Request {
+		r, _ := register(t, user, append([]string{"User-Agent: baresip v1.0.0"}, extra...)...)
+		r.CallID, r.Now, r.Log, r.Source = callID, now.Add(at), zap.New(core), "UDP:10.0.0.1:5060"
+		a.Serve(r)
+		return r
+	}
+	send("alice", "gave-up", 0)
+	answered := send("alice", "answered", time.Second)
+	send("alice", "answered", 2*time.Second, "Authorization: "+answer(t, answered.Answer, "alice", "secret", "REGISTER", "sip:example.com"))
+	send("mallory", "not-ours", 3*time.Second)
+	if logs.Len() != 0 {
+		t.Fatalf("logged before the wait: %v", logs.All())
+	}
+	send("alice", "retry", 15*time.Second)
+	lines := logs.FilterMessageSnippet("challenge not answered").All()
+	if len(lines) != 1 {
+		t.Fatalf("%d lines for the unanswered challenge, want 1: %v", len(lines), logs.All())
+	}
+	f := lines[0].ContextMap()
+	if f["user"] != "alice" || f["user_agent"] != "baresip v1.0.0" || f["algorithms"] != "SHA-256, MD5" || f["source"] != "UDP:10.0.0.1:5060" {
+		t.Fatalf("line: %v", f)
+	}
+	send("alice", "again", 40*time.Second) // "retry" unanswered too, but alice was logged a moment ago
+	if n := logs.FilterMessageSnippet("challenge not answered").Len(); n != 1 {
+		t.Fatalf("%d lines: one user is logged at most every %v", n, watchLogEvery)
 	}
 }

@@ -58,3 +58,21 @@ func TestDeadHopFailover(t *testing.T) {
 	}
 	t.Logf("first call failed over in %v, the second went straight to the alternate in %v", first.Round(time.Millisecond), second.Round(time.Millisecond))
 }
+
+// A route's own no_response replaces failover.no_response (off here) for its hops.
+func TestRouteNoResponse(t *testing.T) {
+	dead, live, uac := newPeer(t, "127.0.0.2"), newPeer(t, "127.0.0.1"), newPeer(t, "127.0.0.1")
+	const noResponse = 300 * time.Millisecond
+	_, port := startEngineWith(t, fmt.Sprintf("sip:127.0.0.2:%d", dead.port()), func(c *config.Config) {
+		c.Routes[0].Alternates = []string{fmt.Sprintf("sip:127.0.0.1:%d", live.port())}
+		c.Routes[0].NoResponse = noResponse
+		c.Failover = config.Failover{NoResponse: 0, DeadFor: time.Minute}
+	})
+	start := time.Now()
+	uac.send(loopback(port), invite(fmt.Sprintf("sip:bob@127.0.0.1:%d", port), "127.0.0.1", uac.port(), "z9hG4bK-rnr", "route-nr"))
+	uac.expectResponse(100)
+	live.expectRequest(sip.INVITE)
+	if took := time.Since(start); took < noResponse || took > 2*time.Second {
+		t.Fatalf("the alternate got the call after %v, want about the route's no_response (%v)", took, noResponse)
+	}
+}

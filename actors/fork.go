@@ -175,6 +175,9 @@ func (p *proxyContext) sendBranch(ctx actor.Context, i int) {
 	noResponse := time.Duration(0)
 	if alternative {
 		noResponse = p.rt.noResponse
+		if target.NoResponse > 0 {
+			noResponse = target.NoResponse // the route's own
+		}
 	}
 	ctx.Send(p.c.shardFor(key), &clientTxRequested{Req: out, Hop: hop, UDP: udp, Key: key, Owner: ctx.Self(), Index: i, NoResponse: noResponse})
 }

@@ -142,6 +142,8 @@ type Route struct {
 	Forking    string   `yaml:"forking"`
 	// Stateless relays matching requests without transactions (RFC 3261 §16.11).
 	Stateless bool `yaml:"stateless"`
+	// NoResponse is this route's failover.no_response (0: the global one).
+	NoResponse time.Duration `yaml:"no_response"`
 }
 
 // Runtime tunes Go's garbage collector. Under call load most of the CPU a call costs beyond the

@@ -35,6 +35,9 @@ func (c *Config) Validate() error {
 		if r.To == "" {
 			add(c.at(key+".to", "missing (a next hop such as sip:127.0.0.1:5070)"))
 		}
+		if r.NoResponse < 0 {
+			add(c.at(key+".no_response", "must be 0 (failover.no_response) or positive, got %s", r.NoResponse))
+		}
 		if r.Match == "" || r.To == "" {
 			continue
 		}
@@ -215,7 +218,7 @@ func (c *Config) StaticRoutes() []proxy.StaticRoute {
 	out := make([]proxy.StaticRoute, 0, len(c.Routes))
 	for _, r := range c.Routes {
 		if sr, err := proxy.NewStaticRoute(r.Match, r.To); err == nil {
-			sr.Redirect, sr.Stateless = r.Redirect, r.Stateless
+			sr.Redirect, sr.Stateless, sr.NoResponse = r.Redirect, r.Stateless, r.NoResponse
 			sr.Fork = proxy.Sequential // a route's alternates are failover unless said otherwise
 			if m, ok := proxy.ParseForkMode(r.Forking); ok {
 				sr.Fork = m

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -22,6 +23,9 @@ type StaticRoute struct {
 	Fork       ForkMode
 	// Stateless relays matching requests without transactions (§16.11).
 	Stateless bool
+	// NoResponse, when set, is how long a hop of this route may stay silent before a branch
+	// that has somewhere else to go leaves it (the route's failover.no_response).
+	NoResponse time.Duration
 }
 
 // ParseStaticRoute reads a route written as "REGEX=URI", e.g. ".*=sip:127.0.0.1:5070".
@@ -86,6 +90,9 @@ type Target struct {
 	Routes []sip.Uri
 	// Q is the target's preference in thousandths (RFC 3261 §16.6 q), 0 when it has none.
 	Q int
+	// NoResponse, when set, replaces failover.no_response for this target's hop (a static
+	// route's own).
+	NoResponse time.Duration
 }
 
 // Routing is where Route sends a request.
@@ -123,7 +130,7 @@ func (r *Router) Route(req *sip.Request) (Routing, *Rejection) {
 		targets := make([]Target, len(hops))
 		for i := range hops {
 			// Descending q keeps the written order when the hops are tried one after another.
-			targets[i] = Target{URI: req.Recipient, Hop: &hops[i], Q: 1000 - i}
+			targets[i] = Target{URI: req.Recipient, Hop: &hops[i], Q: 1000 - i, NoResponse: sr.NoResponse}
 		}
 		return Routing{Targets: targets, Fork: sr.Fork}, nil
 	}

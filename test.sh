@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole partysip test suite, installing what the tests need on a fresh Debian machine.
-#   FUZZTIME=20s  how long the inbound fuzz target runs (bounded; default 20s)
+#   FUZZTIME=20s         how long the inbound fuzz target runs (bounded; default 20s)
+#   SIPCORE_FUZZTIME=5s  how long each of sipcore's parser fuzz targets runs
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -32,6 +33,10 @@ go test -race -count=1 -p 1 ./...
 
 echo "== fuzz the inbound path (${FUZZTIME:-20s}, engine confined to loopback)"
 go test -run='^$' -fuzz=FuzzInbound -fuzztime="${FUZZTIME:-20s}" ./actors/
+echo "== fuzz the parsers' boundary in sipcore (${SIPCORE_FUZZTIME:-5s} each)"
+for target in registrar:FuzzParse transaction:FuzzKeys proxy:FuzzBadRequest digest:FuzzCredentials; do
+  go test -run='^$' -fuzz="^${target#*:}\$" -fuzztime="${SIPCORE_FUZZTIME:-5s}" "./sipcore/${target%%:*}/"
+done
 
 echo "== benchmarks run once (numbers come from go test -bench, see README)"
 go test -run='^$' -bench=. -benchtime=1x ./...

@@ -7,12 +7,16 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/miekg/dns"
+	"golang.org/x/sync/semaphore"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/partysip/partysip/sipcore/proxy"
 )
@@ -20,13 +24,24 @@ import (
 // locator finds where a URI's requests go, RFC 3263 §4: NAPTR, then SRV, then A/AAAA, with the
 // choices made by sipcore/proxy (PlanFor, SRVQueries, OrderSRV). Queries go to the configured
 // servers (else those of /etc/resolv.conf) through miekg/dns, and answers are cached for their
-// TTL. Lookups block: they run on goroutines of their own, never on an actor.
+// TTL. Lookups block: they run on goroutines of their own, never on an actor. The cache is a
+// bounded LRU (dnsCacheSize names; the least used go first), concurrent lookups of one name and
+// type share one query (singleflight), and at most dnsInFlight queries are out at once, so a
+// burst of calls to a slow domain cannot open sockets without bound.
 type locator struct {
 	servers []string
 	client  *dns.Client
-	mu      sync.Mutex
-	cache   map[dnsKey]dnsEntry
+	cache   *lru.Cache[dnsKey, dnsEntry]
+	flight  singleflight.Group
+	slots   *semaphore.Weighted
+	// queries counts the exchanges sent (for tests and metrics).
+	queries atomic.Int64
 }
+
+const (
+	dnsCacheSize = 10_000
+	dnsInFlight  = 64
+)
 
 type dnsKey struct {
 	name  string
@@ -51,7 +66,12 @@ func newLocator(servers []string, timeout time.Duration) (*locator, error) {
 			servers = append(servers, net.JoinHostPort(s, cc.Port))
 		}
 	}
-	return &locator{servers: servers, client: &dns.Client{Timeout: timeout}, cache: map[dnsKey]dnsEntry{}}, nil
+	cache, err := lru.New[dnsKey, dnsEntry](dnsCacheSize)
+	if err != nil {
+		return nil, err
+	}
+	return &locator{servers: servers, client: &dns.Client{Timeout: timeout}, cache: cache,
+		slots: semaphore.NewWeighted(dnsInFlight)}, nil
 }
 
 // ErrNoTargets means DNS gave no address for a URI.
@@ -136,30 +156,51 @@ func (l *locator) addresses(ctx context.Context, host string, port int, transpor
 // answer records of type qtype.
 func (l *locator) query(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
 	key := dnsKey{name: strings.ToLower(dns.Fqdn(name)), qtype: qtype}
-	now := time.Now()
-	l.mu.Lock()
-	if e, ok := l.cache[key]; ok && now.Before(e.expires) {
-		l.mu.Unlock()
+	if e, ok := l.cache.Get(key); ok && time.Now().Before(e.expires) {
 		return e.rrs, nil
 	}
-	l.mu.Unlock()
+	// One query for everyone asking the same thing at once; each waits as its own ctx allows.
+	ch := l.flight.DoChan(key.name+"/"+strconv.Itoa(int(qtype)), func() (any, error) {
+		qctx, cancel := context.WithTimeout(context.Background(), l.client.Timeout*time.Duration(max(1, len(l.servers))))
+		defer cancel()
+		return l.exchange(qctx, key)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.([]dns.RR), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("dns %s %s: %w", key.name, dns.TypeToString[qtype], ctx.Err())
+	}
+}
+
+// exchange asks the servers in turn, within the bound on queries in flight, and caches the
+// answer.
+func (l *locator) exchange(ctx context.Context, key dnsKey) ([]dns.RR, error) {
+	if err := l.slots.Acquire(ctx, 1); err != nil {
+		return nil, fmt.Errorf("dns %s %s: too many queries in flight: %w", key.name, dns.TypeToString[key.qtype], err)
+	}
+	defer l.slots.Release(1)
 	m := new(dns.Msg)
-	m.SetQuestion(key.name, qtype)
+	m.SetQuestion(key.name, key.qtype)
 	var lastErr error
 	for _, s := range l.servers {
+		l.queries.Add(1)
 		in, _, err := l.client.ExchangeContext(ctx, m, s)
 		if err != nil {
 			lastErr = err
 			continue
 		}
 		if in.Rcode != dns.RcodeSuccess && in.Rcode != dns.RcodeNameError {
-			lastErr = fmt.Errorf("dns %s %s: %s", key.name, dns.TypeToString[qtype], dns.RcodeToString[in.Rcode])
+			lastErr = fmt.Errorf("dns %s %s: %s", key.name, dns.TypeToString[key.qtype], dns.RcodeToString[in.Rcode])
 			continue
 		}
 		var rrs []dns.RR
 		ttl := negativeTTL
 		for _, rr := range in.Answer {
-			if rr.Header().Rrtype != qtype {
+			if rr.Header().Rrtype != key.qtype {
 				continue // a CNAME on the way; the records we want follow it
 			}
 			if d := time.Duration(rr.Header().Ttl) * time.Second; len(rrs) == 0 || d < ttl {
@@ -167,15 +208,10 @@ func (l *locator) query(ctx context.Context, name string, qtype uint16) ([]dns.R
 			}
 			rrs = append(rrs, rr)
 		}
-		l.mu.Lock()
-		if len(l.cache) > 10000 {
-			clear(l.cache) // a crude bound; names in use come back at once
-		}
-		l.cache[key] = dnsEntry{rrs: rrs, expires: now.Add(ttl)}
-		l.mu.Unlock()
+		l.cache.Add(key, dnsEntry{rrs: rrs, expires: time.Now().Add(ttl)})
 		return rrs, nil
 	}
-	return nil, fmt.Errorf("dns %s %s: %w", key.name, dns.TypeToString[qtype], lastErr)
+	return nil, fmt.Errorf("dns %s %s: %w", key.name, dns.TypeToString[key.qtype], lastErr)
 }
 
 // loopbackServers reports whether servers is non-empty and all on loopback.

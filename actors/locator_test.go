@@ -142,3 +142,47 @@ func TestFailoverToNextSRVTarget(t *testing.T) {
 		})
 	}
 }
+
+// Lookups of one name at once share one query, later ones come from the cache, and the cache
+// holds at most dnsCacheSize names (the least used go first) instead of emptying itself.
+func TestLocatorSharesQueriesAndBoundsItsCache(t *testing.T) {
+	server := dnsServer(t, `shared.test. 60 IN A 127.0.0.2`)
+	l, err := newLocator([]string{server}, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uri sip.Uri
+	if err := sip.ParseUri("sip:bob@shared.test:5060", &uri); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 50)
+	for i := 0; i < 50; i++ {
+		go func() {
+			hops, err := l.Locate(context.Background(), &uri)
+			if err == nil && (len(hops) != 1 || hops[0].Host != "127.0.0.2") {
+				err = fmt.Errorf("hops %v", hops)
+			}
+			done <- err
+		}()
+	}
+	for i := 0; i < 50; i++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One A and one AAAA query, or a few more if a lookup came after the first finished but
+	// before it was cached; never one per caller.
+	if q := l.queries.Load(); q > 4 {
+		t.Fatalf("%d queries for 50 lookups of one name", q)
+	}
+	before := l.queries.Load()
+	if _, err := l.Locate(context.Background(), &uri); err != nil || l.queries.Load() != before {
+		t.Fatalf("a cached name was asked again (%v)", err)
+	}
+	for i := 0; i < dnsCacheSize+100; i++ {
+		l.cache.Add(dnsKey{name: fmt.Sprintf("n%d.test.", i), qtype: dns.TypeA}, dnsEntry{expires: time.Now().Add(time.Minute)})
+	}
+	if n := l.cache.Len(); n > dnsCacheSize {
+		t.Fatalf("%d names cached, bound %d", n, dnsCacheSize)
+	}
+}

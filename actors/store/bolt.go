@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -29,6 +30,8 @@ type Bolt struct {
 	ops  chan op
 	done chan struct{}
 	once sync.Once
+	// panics counts the batches a panic ended (their operations answered with an error).
+	panics atomic.Int64
 }
 
 // op is one queued operation: a read (load or scan set), or a write of a record or of a user.
@@ -153,13 +156,46 @@ func (b *Bolt) run() {
 				break fill
 			}
 		}
-		b.serve(batch)
+		b.serveSafely(batch)
+	}
+}
+
+// serveSafely serves a batch so that a panic in it (a bolt bug on a damaged file, a bug of
+// ours) fails that batch's operations that had no answer yet, each with an error, rather than
+// ending the store's goroutine: its callers would wait for ever and the daemon would go down.
+// Later batches are served as usual.
+func (b *Bolt) serveSafely(batch []op) {
+	answered := 0
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		b.panics.Add(1)
+		err := fmt.Errorf("store: internal error (%v)", r)
+		for i := answered; i < len(batch); i++ {
+			batch[i].fail(err)
+		}
+	}()
+	b.serve(batch, &answered)
+}
+
+// fail answers o with err; a callback that panics again is given up on.
+func (o *op) fail(err error) {
+	defer func() { _ = recover() }()
+	switch {
+	case o.scan != nil:
+		o.scan(nil, err)
+	case o.load != nil:
+		o.load(registrar.Record{}, err)
+	default:
+		o.saved(err)
 	}
 }
 
 // serve runs a batch in order: runs of writes share a transaction; a read ends the run, so it
-// sees every write queued before it.
-func (b *Bolt) serve(batch []op) {
+// sees every write queued before it. answered counts the operations answered so far.
+func (b *Bolt) serve(batch []op, answered *int) {
 	for start := 0; start < len(batch); {
 		if o := &batch[start]; !o.write() {
 			if o.scan != nil {
@@ -168,6 +204,7 @@ func (b *Bolt) serve(batch []op) {
 				o.load(b.get(o.aor))
 			}
 			start++
+			*answered = start
 			continue
 		}
 		end := start
@@ -182,11 +219,13 @@ func (b *Bolt) serve(batch []op) {
 			}
 			return nil
 		})
-		for _, o := range batch[start:end] {
+		for i, o := range batch[start:end] {
+			saveErr := err
 			if err != nil {
-				err = fmt.Errorf("store: save %s%s: %w", o.aor, o.user, err)
+				saveErr = fmt.Errorf("store: save %s%s: %w", o.aor, o.user, err)
 			}
-			o.saved(err)
+			o.saved(saveErr)
+			*answered = start + i + 1
 		}
 		start = end
 	}

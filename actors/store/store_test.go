@@ -294,3 +294,38 @@ func TestScanSeesWritesQueuedBeforeIt(t *testing.T) {
 		t.Fatalf("scan saw %v, want only sip:before@example.com", aors)
 	}
 }
+
+// A panic while a batch is served (here a reply callback of ours) fails what of that batch had
+// no answer yet, each with an error, and the store goes on serving: the saves queued behind it
+// are answered and on disk.
+func TestBoltSurvivesAPanicInABatch(t *testing.T) {
+	s, err := OpenBolt(filepath.Join(t.TempDir(), "b.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	saved := make(chan error, 2)
+	// One batch: a load whose callback panics once, then two saves queued behind it.
+	var once sync.Once
+	s.Load("sip:x@example.com", func(registrar.Record, error) { once.Do(func() { panic("a bug in a reply") }) })
+	s.Save(record("sip:alice@example.com", "sip:alice@10.0.0.1"), func(err error) { saved <- err })
+	s.Save(record("sip:bob@example.com", "sip:bob@10.0.0.2"), func(err error) { saved <- err })
+	for i := 0; i < 2; i++ {
+		select {
+		case err := <-saved:
+			if err != nil && !strings.Contains(err.Error(), "internal error") {
+				t.Fatalf("save %d: %v", i, err)
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatal("a save queued behind the panic got no answer")
+		}
+	}
+	if s.panics.Load() != 1 {
+		t.Fatalf("%d panics counted", s.panics.Load())
+	}
+	// Served as usual afterwards.
+	saveWait(t, s, record("sip:carol@example.com", "sip:carol@10.0.0.3"))
+	if got := loadWait(t, s, "sip:carol@example.com"); len(got.Bindings) != 1 {
+		t.Fatalf("after the panic: %+v", got)
+	}
+}

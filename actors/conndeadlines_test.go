@@ -92,16 +92,7 @@ func TestConnectionDeadlines(t *testing.T) {
 	cfg.Limits.ConnectionIdle = time.Second
 	e := startConfigured(t, cfg)
 	us := "sip:127.0.0.1:" + strconv.Itoa(port)
-	dial := func() net.Conn {
-		t.Helper()
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(attackerIPForTests)}, Timeout: 2 * time.Second}
-		c, err := d.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		return c
-	}
+	dial := func() net.Conn { return dialFrom(t, attackerIPForTests, port) }
 	// closedWithin reports whether the server closes c within d (while the test writes nothing).
 	closedWithin := func(c net.Conn, d time.Duration) bool {
 		_ = c.SetReadDeadline(time.Now().Add(d))

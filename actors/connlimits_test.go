@@ -25,16 +25,7 @@ func TestConnectionsPerSourceCapped(t *testing.T) {
 	cfg.Listen = []string{"tcp:127.0.0.1:" + strconv.Itoa(port)}
 	cfg.Limits.ConnectionsPerSource = 5
 	e := startConfigured(t, cfg)
-	dial := func(from string) net.Conn {
-		t.Helper()
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 2 * time.Second}
-		c, err := d.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		return c
-	}
+	dial := func(from string) net.Conn { return dialFrom(t, from, port) }
 	// closedByPeer reports whether the server closed c (EOF) rather than kept it (a timeout).
 	closedByPeer := func(c net.Conn) bool {
 		_ = c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
@@ -72,6 +63,19 @@ func TestConnectionsPerSourceCapped(t *testing.T) {
 	if got := e.c.conns.refused.Load(); got != 1 {
 		t.Fatalf("%d connections refused, want 1", got)
 	}
+}
+
+// dialFrom opens a TCP connection from the loopback address from to the proxy's port, closed
+// when the test ends.
+func dialFrom(t *testing.T, from string, port int) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 2 * time.Second}
+	c, err := d.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
 
 // attackerIPForTests is the loopback address attack traffic comes from in this package's tests.

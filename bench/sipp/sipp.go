@@ -80,7 +80,7 @@ func StartUASScenario(dir, scenario, transport string, port int, extra ...string
 	args := append(append(sc, "-i", "127.0.0.1", "-p", strconv.Itoa(port),
 		"-t", transportFlag(transport), "-nostdin", "-trace_err",
 		"-error_file", filepath.Join(dir, "uas_errors.log")), extra...)
-	return start(dir, "uas", args)
+	return startListening(dir, transport, port, args)
 }
 
 // StartServer starts a SIPp server scenario (one that begins by receiving) on 127.0.0.1:port,
@@ -89,7 +89,45 @@ func StartServer(dir, scenario string, port, calls int, extra ...string) (*Proc,
 	args := append([]string{"-sf", scenario, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "u1",
 		"-m", strconv.Itoa(calls), "-nostdin", "-trace_stat", "-stf", filepath.Join(dir, "uas_stats.csv"),
 		"-trace_err", "-error_file", filepath.Join(dir, "uas_errors.log")}, extra...)
-	return start(dir, "uas", args)
+	return startListening(dir, "udp", port, args)
+}
+
+// startListening starts a SIPp that listens on 127.0.0.1:port and returns once it does (its
+// socket is bound: binding the same address fails), rather than after a guessed sleep.
+func startListening(dir, transport string, port int, args []string) (*Proc, error) {
+	p, err := start(dir, "uas", args)
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	bound := func() bool {
+		if !strings.EqualFold(transport, "tcp") { // as transportFlag: all but tcp is UDP
+			c, err := net.ListenPacket("udp", addr)
+			if err == nil {
+				_ = c.Close()
+			}
+			return err != nil
+		}
+		l, err := net.Listen("tcp", addr)
+		if err == nil {
+			_ = l.Close()
+		}
+		return err != nil
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !bound() {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			return nil, fmt.Errorf("sipp exited before listening on %s: %v\n%s", addr, err, ErrorLog(dir, "uas"))
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			p.Stop()
+			return nil, fmt.Errorf("sipp did not listen on %s within 5 s", addr)
+		}
+	}
+	return p, nil
 }
 
 // Wait waits up to timeout for a server started with StartServer to finish, and returns its

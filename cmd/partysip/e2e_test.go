@@ -206,7 +206,6 @@ func TestCallsThroughProxy(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer uas.Stop()
-			time.Sleep(200 * time.Millisecond) // let the UAS bind
 			res, err := sipp.UAC{
 				Dir: dir, Target: fmt.Sprintf("127.0.0.1:%d", proxyPort), Transport: c.uac, Port: uacPort,
 				Calls: 1000, Rate: 200, Timeout: 90 * time.Second,

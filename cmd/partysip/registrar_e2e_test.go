@@ -128,7 +128,6 @@ func TestRegistrationOverTheWire(t *testing.T) {
 	r := newRig(t, "")
 	d := startDaemon(t, "-c", r.cfg)
 	proxyPort, contact := r.proxyPort, r.contact
-	time.Sleep(100 * time.Millisecond) // let the UAS bind
 	const n = 50
 
 	users := usersFile(t, userLines("user", n, contact, 300)...)

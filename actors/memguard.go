@@ -15,21 +15,22 @@ import (
 
 // memGuard is the memory back-pressure of limits.memory_mib: a flood of requests that are never
 // answered (each a transaction actor for 32 s) must get 503 + Retry-After before the box swaps,
-// not be absorbed until the kernel kills the daemon. The limit is also the garbage collector's
-// soft limit (GOMEMLIMIT: two thirds of it, unless runtime.memory_limit_mib sets another), so the heap the
-// collector lets grow (GOGC 400: five times the live data) stays under it. A goroutine reads
-// the runtime's metrics every 50 ms (no stop of the world). When the live heap (what the last collection kept) reaches
-// a third of the limit, or the heap in objects (live and garbage) two thirds of it, the
-// number of live transactions at that moment becomes a cap: new requests over it are refused as
-// over limits.transactions (requests of calls in progress still pass), while those that fit as
-// others end are served, so legitimate calls keep a share during a flood. The cap is lowered by
-// a tenth every second while the live heap stays past half the limit, and lifted when the live
-// heap is back under a sixth and the objects under a half. A cap on transactions rather than a
-// switch on memory keeps the count from overshooting between two collections
-// (the live heap is only measured at the end of one). The heap a flood leaves behind is given
-// back to the OS: every second while capped, and for two minutes after whenever more than 16 MiB
-// of heap lies free, at most every 10 s (Go's own scavenger returns it only slowly, and not at
-// all when nothing allocates; in normal operation it is left to it).
+// not be absorbed until the kernel kills the daemon. Two thirds of the limit is also the garbage
+// collector's soft limit (GOMEMLIMIT, unless runtime.memory_limit_mib sets another), so the heap
+// the collector lets grow (GOGC 400: five times the live data) stays under it with room for the
+// rest of the process. A goroutine reads the runtime's metrics every 50 ms (no stop of the
+// world). When the live heap (what the last collection kept) reaches a fifth of the limit, or
+// the heap in objects (live and garbage) a third of it, the number of live transactions at that
+// moment becomes a cap: new requests over it are refused as over limits.transactions (requests
+// of calls in progress still pass), while those that fit as others end are served, so legitimate
+// calls keep a share during a flood. The cap is lowered by a tenth every second while the live
+// heap stays past half the limit, and lifted when the live heap is back under a sixth and the
+// objects under a quarter. A cap on transactions rather than a switch on memory keeps the count
+// from overshooting between two collections (the live heap is only measured at the end of one).
+// The heap a flood leaves behind is given back to the OS: every second while capped, and for
+// two minutes after whenever more than 16 MiB of heap lies free, at most every 10 s (Go's own
+// scavenger returns it only slowly, and not at all when nothing allocates; in normal operation
+// it is left to it).
 type memGuard struct {
 	limit atomic.Int64 // bytes; 0: no limit
 	used  atomic.Int64 // the last sample of what the runtime holds from the OS
@@ -119,13 +120,13 @@ func (g *memGuard) check(now time.Time) {
 	case limit > 0 && (live >= limit/5 || objects >= limit/3) && !g.over.Load():
 		g.cap.Store(g.txs())
 		g.over.Store(true)
-		g.log.Warn("heap over a third of limits.memory_mib: new requests past the transactions live now get 503",
+		g.log.Warn("heap past its share of limits.memory_mib: new requests past the transactions live now get 503",
 			zap.Int64("live_mib", live>>20), zap.Int64("held_mib", held>>20), zap.Int64("limit_mib", limit>>20),
 			zap.Int64("transactions", g.cap.Load()))
 		trim()
-	case g.over.Load() && (limit == 0 || (live < limit/6 && objects < limit/2)):
+	case g.over.Load() && (limit == 0 || (live < limit/6 && objects < limit/4)):
 		g.over.Store(false)
-		g.log.Info("heap back under a sixth of limits.memory_mib: the transaction cap is lifted",
+		g.log.Info("heap back under its share of limits.memory_mib: the transaction cap is lifted",
 			zap.Int64("live_mib", live>>20), zap.Int64("held_mib", held>>20))
 	case g.over.Load() && now.Sub(g.lastTrim) >= time.Second:
 		if live >= limit/2 {

@@ -120,13 +120,13 @@ var statDescs = []statDesc{
 	counter("partysip_dead_hops_skipped_total", "Branches that skipped a dead next hop for their alternative.", func(e *Engine) int64 { return e.c.deadHops.skipped.Load() }),
 	gauge("partysip_memory_held_bytes", "Memory the Go runtime holds from the OS (mapped, not released), as limits.memory_mib compares it.", func(e *Engine) int64 { return e.c.mem.used.Load() }),
 	gauge("partysip_memory_limit_bytes", "limits.memory_mib in bytes (0: none).", func(e *Engine) int64 { return e.c.mem.limit.Load() }),
-	gauge("partysip_memory_overloaded", "1 while the live heap is over half of limits.memory_mib and the transactions are capped.", func(e *Engine) int64 {
+	gauge("partysip_memory_overloaded", "1 while the heap is past its share of limits.memory_mib and the transactions are capped.", func(e *Engine) int64 {
 		if e.c.mem.over.Load() {
 			return 1
 		}
 		return 0
 	}),
-	gauge("partysip_memory_transaction_cap", "Live transactions at most while memory is over half of limits.memory_mib (0 otherwise).", func(e *Engine) int64 {
+	gauge("partysip_memory_transaction_cap", "Live transactions at most while the heap is past its share of limits.memory_mib (0 otherwise).", func(e *Engine) int64 {
 		if e.c.mem.over.Load() {
 			return e.c.mem.cap.Load()
 		}

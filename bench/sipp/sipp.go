@@ -92,30 +92,21 @@ func StartServer(dir, scenario string, port, calls int, extra ...string) (*Proc,
 	return startListening(dir, "udp", port, args)
 }
 
-// startListening starts a SIPp that listens on 127.0.0.1:port and returns once it does (its
-// socket is bound: binding the same address fails), rather than after a guessed sleep.
+// startListening starts a SIPp that listens on 127.0.0.1:port and returns once it does, rather
+// than after a guessed sleep. The kernel's socket table says so (/proc/net): probing by binding
+// the port ourselves would take it from SIPp for a moment.
 func startListening(dir, transport string, port int, args []string) (*Proc, error) {
 	p, err := start(dir, "uas", args)
 	if err != nil {
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	bound := func() bool {
-		if !strings.EqualFold(transport, "tcp") { // as transportFlag: all but tcp is UDP
-			c, err := net.ListenPacket("udp", addr)
-			if err == nil {
-				_ = c.Close()
-			}
-			return err != nil
-		}
-		l, err := net.Listen("tcp", addr)
-		if err == nil {
-			_ = l.Close()
-		}
-		return err != nil
+	table := "/proc/net/udp"
+	if strings.EqualFold(transport, "tcp") { // as transportFlag: all but tcp is UDP
+		table = "/proc/net/tcp"
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for !bound() {
+	for !listening(table, port) {
 		select {
 		case err := <-p.done:
 			p.done <- err
@@ -174,6 +165,23 @@ func start(dir, name string, args []string) (*Proc, error) {
 	p := &Proc{cmd: cmd, dir: dir, done: make(chan error, 1)}
 	go func() { p.done <- cmd.Wait(); _ = out.Close() }()
 	return p, nil
+}
+
+// listening reports whether a socket of /proc/net table (udp or tcp, IPv4) is bound to
+// 127.0.0.1:port (and, for TCP, listening).
+func listening(table string, port int) bool {
+	b, err := os.ReadFile(table)
+	if err != nil {
+		return false
+	}
+	want := fmt.Sprintf("0100007F:%04X", port)
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 3 && f[1] == want && (table != "/proc/net/tcp" || f[3] == "0A") {
+			return true
+		}
+	}
+	return false
 }
 
 // Stop ends the process (SIGTERM, then SIGKILL after a second).

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/partysip/partysip/bench/sipp"
 )
 
 // ErrNotInstalled means the baresip binary is not on PATH.
@@ -73,7 +75,7 @@ func Start(dir string, account Account, lifetime time.Duration) (*Phone, error) 
 	if err != nil {
 		return nil, ErrNotInstalled
 	}
-	ctrl, err := freePort()
+	ctrl, err := sipp.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -255,15 +257,6 @@ func (p *Phone) Stop() {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 type lockedBuffer struct {

@@ -229,14 +229,8 @@ func TestRestartWith100kStoredAORs(t *testing.T) {
 
 // rss is a process's resident memory as /proc says it, for a test's log.
 func rss(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return "RSS unknown"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			return "RSS " + strings.Join(strings.Fields(line)[1:], " ")
-		}
+	if b := rssBytes(pid); b > 0 {
+		return fmt.Sprintf("RSS %d kB", b>>10)
 	}
 	return "RSS unknown"
 }

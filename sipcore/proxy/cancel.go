@@ -53,3 +53,49 @@ func sameTransaction(orig *sip.Request, method sip.RequestMethod, to *sip.ToHead
 	r.SetDestination(orig.Destination())
 	return r
 }
+
+// InviteTx is what a proxy knows of the INVITE transaction a CANCEL names (same branch).
+type InviteTx uint8
+
+const (
+	// NoInvite: no server transaction for it (never seen, or long over).
+	NoInvite InviteTx = iota
+	// InviteLive: its response context still runs.
+	InviteLive
+	// InviteAnswered: its final response went; only the wait for retransmissions is left.
+	InviteAnswered
+)
+
+// Dispatch says what becomes of a request that matched no server transaction.
+type Dispatch uint8
+
+const (
+	// NewTransaction: a server transaction (and response context) of its own.
+	NewTransaction Dispatch = iota
+	// ForwardStateless: forwarded without state (an ACK for a 2xx, its own transaction end to
+	// end, §17.1.1.3; a CANCEL with no response context, §16.10).
+	ForwardStateless
+	// CancelContext: a server transaction of its own that answers 200 and cancels the INVITE's
+	// pending branches (§16.10).
+	CancelContext
+	// Answer200: the CANCEL's response context exists but has nothing left to cancel: 200 at once.
+	Answer200
+)
+
+// DispatchUnmatched applies RFC 3261 §16.10 and §17.2.3 to a request no server transaction
+// matched: for a CANCEL, inv is what is known of the INVITE transaction it names.
+func DispatchUnmatched(method sip.RequestMethod, inv InviteTx) Dispatch {
+	switch method {
+	case sip.ACK:
+		return ForwardStateless
+	case sip.CANCEL:
+		switch inv {
+		case InviteLive:
+			return CancelContext
+		case InviteAnswered:
+			return Answer200
+		}
+		return ForwardStateless
+	}
+	return NewTransaction
+}

@@ -257,6 +257,11 @@ func (c *Context) arm(now time.Time, d time.Duration) TimerID {
 	return c.lastTimer
 }
 
+// sent: the branch's request is out (a client transaction runs for it).
+func (b *ctxBranch) sent() bool {
+	return b.state == BranchTrying || b.state == BranchProceeding || b.state == BranchCancelling
+}
+
 func (b *ctxBranch) running() bool {
 	return b.state != BranchIdle && b.state != BranchEnded
 }
@@ -367,19 +372,19 @@ func (c *Context) responded(now time.Time, i int, res *sip.Response) {
 		return
 	}
 	code := res.StatusCode
+	if !b.sent() && !(b.state == BranchEnded && code >= 200 && code < 300) {
+		return // only a client transaction responds, and after the end only with a 2xx
+	}
 	switch {
 	case code < 200:
-		if !b.running() {
-			return
-		}
 		if b.state == BranchTrying {
 			b.state = BranchProceeding
 		}
-		if code > 100 && b.timerC != 0 {
-			b.timerC = c.arm(now, c.cfg.TimerC) // §16.7 step 2: a provisional resets Timer C
-		}
 		if b.cancelWanted {
-			c.cancel(now, i, 487) // the provisional response §9.1 waits for
+			c.cancel(now, i, b.giveUpCode) // the provisional response §9.1 waits for
+		}
+		if code > 100 && b.timerC != 0 && b.state == BranchProceeding {
+			b.timerC = c.arm(now, c.cfg.TimerC) // §16.7 step 2: a provisional resets Timer C
 		}
 		if code > 100 && !c.final {
 			c.emit(Action{Kind: Relay, Branch: i, Res: res}) // §16.7 step 5: 100 is not forwarded

@@ -441,3 +441,24 @@ func TestContextInvariantsUnderRandomEvents(t *testing.T) {
 		}
 	}
 }
+
+// §16.10, §17.2.3: what becomes of a request no server transaction matched.
+func TestDispatchUnmatched(t *testing.T) {
+	for _, c := range []struct {
+		method sip.RequestMethod
+		inv    InviteTx
+		want   Dispatch
+	}{
+		{sip.INVITE, NoInvite, NewTransaction},
+		{sip.BYE, NoInvite, NewTransaction},
+		{sip.ACK, NoInvite, ForwardStateless},   // an ACK for a 2xx
+		{sip.ACK, InviteLive, ForwardStateless}, // (a non-2xx's ACK matches the INVITE's own transaction)
+		{sip.CANCEL, InviteLive, CancelContext},
+		{sip.CANCEL, InviteAnswered, Answer200},
+		{sip.CANCEL, NoInvite, ForwardStateless},
+	} {
+		if got := DispatchUnmatched(c.method, c.inv); got != c.want {
+			t.Errorf("%s with INVITE %d: %d, want %d", c.method, c.inv, got, c.want)
+		}
+	}
+}

@@ -29,8 +29,6 @@ type clientTx struct {
 	cancelWanted, cancelSent, reported, ended bool
 	// cancelReason is the Reason header of that CANCEL (RFC 3326), "" for none.
 	cancelReason string
-	// timerCFired: Timer C expired once and the branch was CANCELled; a second expiry ends it.
-	timerCFired bool
 	// waitUntil is when the final wait (Timer M, D or K) ends; parking: handed to the shard.
 	waitUntil time.Time
 	parking   bool
@@ -40,12 +38,10 @@ type clientTx struct {
 	noResponse time.Duration
 }
 
-// timerC is the proxy's Timer C (§16.8); it lives beside the §17 machine's timers in the same
-// timerSet, in a slot the machine does not use.
-const timerC transaction.Timer = 15
-
 // timerNoResponse gives a branch up when its hop sends nothing at all within
-// failover.no_response (and the branch has somewhere else to go); slot 14, beside Timer C.
+// failover.no_response (and the branch has somewhere else to go); it lives beside the §17
+// machine's timers in the same timerSet, in a slot the machine does not use. (Timer C, §16.8,
+// is the response context's: sipcore/proxy.Context.)
 const timerNoResponse transaction.Timer = 14
 
 func newClientTx(c *core, r *clientTxRequested) actor.Actor {
@@ -65,13 +61,7 @@ func (t *clientTx) Receive(ctx actor.Context) {
 		if (t.c.fault != nil && t.c.fault(t.m.Kind(), t.req)) || roll(&t.c.faults.transaction) {
 			panic("fault injected into " + t.m.Kind().String() + " " + t.callID)
 		}
-		if t.owner != nil {
-			ctx.Send(t.owner, &clientTxStarted{Index: t.index, PID: ctx.Self()})
-		}
 		t.step(ctx, transaction.Event{Kind: transaction.Start})
-		if t.m.Kind() == transaction.ClientInvite && t.c.timerC > 0 {
-			t.timers.start(ctx, timerC, t.c.timerC)
-		}
 		if t.noResponse > 0 && !t.ended {
 			t.timers.start(ctx, timerNoResponse, t.noResponse)
 		}
@@ -81,9 +71,6 @@ func (t *clientTx) Receive(ctx actor.Context) {
 			t.c.deadHops.alive(t.hop) // it answers
 		}
 		t.last = res
-		if res.StatusCode > 100 && res.StatusCode < 200 && t.m.Kind() == transaction.ClientInvite && !t.timerCFired {
-			t.timers.start(ctx, timerC, t.c.timerC) // §16.7 step 2: a provisional response resets Timer C
-		}
 		t.step(ctx, transaction.Event{Kind: transaction.ResponseReceived, Code: res.StatusCode})
 		if res.StatusCode < 200 && t.cancelWanted {
 			t.sendCancel(ctx) // the provisional response §9.1 waits for
@@ -95,6 +82,8 @@ func (t *clientTx) Receive(ctx actor.Context) {
 		ctx.Respond(&TransactionInfo{Kind: t.m.Kind().String(), State: t.m.State().String(), Method: string(t.key.Method),
 			CallID: t.callID, Branch: t.key.Branch})
 	case *branchCancelRequested:
+		// The response context asks only once a provisional response came (§9.1); should the
+		// request still be Calling, the CANCEL waits for one all the same.
 		t.cancelReason = m.Reason
 		switch t.m.State() {
 		case transaction.Proceeding:
@@ -102,11 +91,14 @@ func (t *clientTx) Receive(ctx actor.Context) {
 		case transaction.Calling:
 			t.cancelWanted = true
 		}
+	case *branchAbandoned:
+		// Its response context gave the branch up (Timer C, 64·T1 after its CANCEL, or the
+		// context ended): nobody is left to report to.
+		t.reported, t.ended = true, true
+		ctx.Stop(ctx.Self())
 	case *timerFired:
 		switch {
 		case !t.timers.current(m):
-		case m.Timer == timerC:
-			t.onTimerC(ctx)
 		case m.Timer == timerNoResponse:
 			t.onNoResponse(ctx)
 		default:
@@ -174,26 +166,6 @@ func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
 	}
 }
 
-// onTimerC applies §16.8: a branch with a provisional response is CANCELled (its 487 ends it);
-// one without is treated as a 408. If the CANCEL brings no final response within 64*T1, the
-// branch is given up as a 408 too, so no INVITE branch can stay pending for ever.
-func (t *clientTx) onTimerC(ctx actor.Context) {
-	st := t.m.State()
-	if st != transaction.Calling && st != transaction.Proceeding {
-		return
-	}
-	if st == transaction.Proceeding && !t.timerCFired {
-		t.timerCFired = true
-		t.sendCancel(ctx)
-		t.timers.start(ctx, timerC, 64*t.c.timers.T1)
-		return
-	}
-	t.reported = true
-	t.report(ctx, &branchFailed{Index: t.index, Code: 408})
-	t.ended = true
-	ctx.Stop(ctx.Self())
-}
-
 // onNoResponse gives the branch up when its hop has sent nothing at all in failover.no_response:
 // the hop is remembered as dead and the proxy context tries the branch's next hop or group, as
 // for a timeout (RFC 3263 §4.3), instead of waiting Timer B's 32 s. With no response there is
@@ -227,10 +199,6 @@ func (t *clientTx) hopDead() {
 // in Completed keeps both, to ACK a retransmitted final response.
 func (t *clientTx) release() {
 	t.timers.prune(func(tm transaction.Timer) bool {
-		if tm == timerC {
-			st := t.m.State()
-			return st == transaction.Calling || st == transaction.Proceeding
-		}
 		if tm == timerNoResponse {
 			st := t.m.State()
 			return st == transaction.Calling || st == transaction.Trying
@@ -251,15 +219,12 @@ func (t *clientTx) park(ctx actor.Context) {
 	if t.parking || t.ended || !t.reported || t.waitUntil.IsZero() {
 		return
 	}
-	switch st := t.m.State(); {
-	case t.m.Kind() == transaction.ClientInvite && st == transaction.Accepted:
-	case t.m.Kind() == transaction.ClientInvite && st == transaction.Completed && t.ackWire != nil:
-	case t.m.Kind() == transaction.ClientNonInvite && st == transaction.Completed && t.hop.Transport == "UDP":
-	default:
-		return
+	r, ok := t.m.Residual()
+	if !ok || (r.Kind() == transaction.ClientInvite && r.State() == transaction.Completed && t.ackWire == nil) {
+		return // still more to do, or no ACK kept as sent for a retransmitted final response
 	}
 	t.parking = true
-	ctx.Send(ctx.Parent(), &txParking{Key: t.key, PID: ctx.Self(), Entry: newParked(t.m.Kind(), t.m.State(), t.callID, t.waitUntil, t.ackWire)})
+	ctx.Send(ctx.Parent(), &txParking{Key: t.key, PID: ctx.Self(), Entry: newParked(r, t.callID, t.waitUntil, t.ackWire)})
 }
 
 func (t *clientTx) sendFailed(err error) {

@@ -50,12 +50,6 @@ type clientTxRequested struct {
 	NoResponse time.Duration
 }
 
-// clientTxStarted tells the proxy context which actor runs branch Index.
-type clientTxStarted struct {
-	Index int
-	PID   *actor.PID
-}
-
 // branchResponded carries a response of branch Index to the proxy context.
 type branchResponded struct {
 	Index int

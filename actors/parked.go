@@ -20,7 +20,8 @@ import (
 // transactions alive are in them. An actor with its mailbox, timers and parsed messages costs
 // kilobytes and work for the collector; a parked entry costs the bytes of one response.
 //
-// What each parked wait does is what its machine would do (RFC 3261 §17, RFC 6026):
+// What each parked wait does is what its machine does — the entry keeps the machine's residual
+// (transaction.Residual), which runs the machine's own rules (RFC 3261 §17, RFC 6026):
 //
 //	NIST Completed: a retransmitted request gets the final response again (from its bytes)
 //	NICT Completed: retransmitted responses are absorbed
@@ -32,8 +33,7 @@ import (
 // When the wait is over, the entry goes (the machine's Terminated), and the trace says so.
 type parked struct {
 	key    transaction.Key
-	kind   transaction.Kind
-	state  transaction.State
+	m      transaction.Residual
 	callID string
 	until  time.Time
 	// resend is what a retransmission gets again, as sent and where it went: a NIST's final
@@ -57,8 +57,8 @@ const parkSweepEvery = 250 * time.Millisecond
 
 // newParked builds a parked entry; resend is what a retransmission gets again (a NIST's final
 // response, an ICT Completed's ACK) as it went out over UDP, nil for the other waits.
-func newParked(kind transaction.Kind, state transaction.State, callID string, until time.Time, resend *sentWire) *parked {
-	return &parked{kind: kind, state: state, callID: strings.Clone(callID), until: until, resend: resend}
+func newParked(m transaction.Residual, callID string, until time.Time, resend *sentWire) *parked {
+	return &parked{m: m, callID: strings.Clone(callID), until: until, resend: resend}
 }
 
 // park takes a transaction's wait from its actor.
@@ -77,7 +77,7 @@ func (s *shard) park(ctx actor.Context, m *txParking) {
 	// Every wait on one timer lasts the same, so its entries expire in the order they came:
 	// each timer's queue is a FIFO checked from its head (a ring buffer: no copying as it
 	// moves). One queue for all would hold a 5 s Timer K behind a 32 s Timer D.
-	tm := waitTimer(e.kind, e.state)
+	tm := e.m.Timer()
 	q := s.parkQueues[tm]
 	if q == nil {
 		q = new(deque.Deque[*parked])
@@ -85,7 +85,7 @@ func (s *shard) park(ctx actor.Context, m *txParking) {
 	}
 	q.PushBack(e)
 	s.c.stats.Parked.Add(1)
-	s.c.metrics.txMoved(m.Entry.kind, transaction.Idle, m.Entry.state)
+	s.c.metrics.txMoved(e.m.Kind(), transaction.Idle, e.m.State())
 	ctx.Poison(m.PID)
 	s.armSweep(ctx)
 }
@@ -126,9 +126,10 @@ func (s *shard) sweep(ctx actor.Context) {
 			}
 			delete(s.parked, e.key)
 			s.c.stats.Parked.Add(-1)
-			s.c.metrics.txMoved(e.kind, e.state, transaction.Terminated)
-			s.c.logTransition(e.kind, e.callID, e.key.Branch, e.state,
-				transaction.Event{Kind: transaction.TimerFired, Timer: tm}, transaction.Terminated, true)
+			before, ev := e.m.State(), transaction.Event{Kind: transaction.TimerFired, Timer: tm}
+			e.m.Step(ev)
+			s.c.metrics.txMoved(e.m.Kind(), before, e.m.State())
+			s.c.logTransition(e.m.Kind(), e.callID, e.key.Branch, before, ev, e.m.State(), true)
 		}
 	}
 	if len(s.parked) == 0 && s.parkedPeak > 4096 {
@@ -137,40 +138,31 @@ func (s *shard) sweep(ctx actor.Context) {
 	s.armSweep(ctx)
 }
 
-// waitTimer is the timer a parked wait of kind k in state st waits out.
-func waitTimer(k transaction.Kind, st transaction.State) transaction.Timer {
-	switch k {
-	case transaction.ServerNonInvite:
-		return transaction.TimerJ
-	case transaction.ServerInvite:
-		return transaction.TimerL
-	case transaction.ClientInvite:
-		if st == transaction.Completed {
-			return transaction.TimerD
-		}
-		return transaction.TimerM
-	}
-	return transaction.TimerK
-}
-
-// parkedRequest handles a request matching a parked server transaction.
+// parkedRequest handles a request matching a parked server transaction, as its machine says.
 func (s *shard) parkedRequest(e *parked, req *sip.Request) {
-	switch {
-	case e.resend != nil:
-		s.resend(e.resend)
-	case e.kind == transaction.ServerInvite && req.Method == sip.ACK:
-		s.c.forwardStateless(req, nil)
+	ev := transaction.Event{Kind: transaction.RequestRetransmitted}
+	if req.Method == sip.ACK {
+		ev.Kind = transaction.AckReceived
+	}
+	switch act, _ := e.m.Step(ev); act {
+	case transaction.ResendResponse:
+		if e.resend != nil {
+			s.resend(e.resend)
+		}
+	case transaction.PassAck:
+		s.c.forwardStateless(req, nil) // like any ACK for a 2xx
 	}
 }
 
-// parkedResponse handles a response matching a parked client transaction.
+// parkedResponse handles a response matching a parked client transaction, as its machine says.
 func (s *shard) parkedResponse(e *parked, res *sip.Response) {
-	switch {
-	case e.kind != transaction.ClientInvite:
-	case e.state == transaction.Accepted && res.StatusCode >= 200 && res.StatusCode < 300:
-		s.c.forwardResponseStateless(res)
-	case e.state == transaction.Completed && res.StatusCode >= 300 && e.resend != nil:
-		s.resend(e.resend)
+	switch act, _ := e.m.Step(transaction.Event{Kind: transaction.ResponseReceived, Code: res.StatusCode}); act {
+	case transaction.PassResponse:
+		s.c.forwardResponseStateless(res) // upstream by Via, as its context would
+	case transaction.SendAck:
+		if e.resend != nil {
+			s.resend(e.resend)
+		}
 	}
 }
 
@@ -178,7 +170,7 @@ func (s *shard) parkedResponse(e *parked, res *sip.Response) {
 func (s *shard) parkedInfo() []TransactionInfo {
 	out := make([]TransactionInfo, 0, len(s.parked))
 	for k, e := range s.parked {
-		out = append(out, TransactionInfo{Kind: e.kind.String(), State: e.state.String(), Method: string(k.Method),
+		out = append(out, TransactionInfo{Kind: e.m.Kind().String(), State: e.m.State().String(), Method: string(k.Method),
 			CallID: e.callID, Branch: k.Branch, Parked: true})
 	}
 	return out

@@ -410,6 +410,30 @@ func TestTimerC(t *testing.T) {
 	})
 }
 
+// TestCancelledCalleeNeverAnswers: the callee answers the caller's CANCEL with 200 but never
+// sends a final response to the INVITE. RFC 3261 §9.1: the branch is given up 64·T1 after the
+// CANCEL, so the caller has its 487 then (1.28 s here), not after Timer C (a minute here), and
+// the branch's client transaction does not outlive the call.
+func TestCancelledCalleeNeverAnswers(t *testing.T) {
+	c := placeCall(t, "z9hG4bKcx1", "cancel-ignored-1", func(cfg *config.Config) {
+		cfg.Timers.C = time.Minute
+		cfg.Timers.T1 = 20 * time.Millisecond
+		cfg.Timers.T2 = 80 * time.Millisecond
+	})
+	c.answer(c.fwd, 180, "Ringing")
+	c.uac.expectResponse(180)
+	cancelAt := time.Now()
+	c.uac.send(c.proxy, asMethod(c.inv, sip.CANCEL))
+	c.uac.expectResponse(200)
+	fwdCancel, _ := c.uas.expectRequest(sip.CANCEL)
+	c.answer(fwdCancel, 200, "OK")
+	c.uac.expectResponse(487)
+	if took := time.Since(cancelAt); took < 64*20*time.Millisecond || took > 3*time.Second {
+		t.Fatalf("487 came %v after the CANCEL, want 64·T1 = 1.28 s", took)
+	}
+	waitFor(t, "every transaction actor gone", func() bool { return c.e.Stats().LiveTx.Load() == 0 })
+}
+
 // TestLoopDetected routes every request back to the proxy itself, the classic
 // misconfiguration: the second pass finds our own Via with the same loop hash and answers
 // 482 (§16.3 step 4), which travels back to the caller instead of the request circling until

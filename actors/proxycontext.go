@@ -29,9 +29,6 @@ type proxyContext struct {
 	// createsDialog: an INVITE without To tag that we Record-Route: its 2xx creates a dialog.
 	createsDialog bool
 	final         bool // a final response went upstream
-	canceled      bool // no new branch may start: a CANCEL, a 2xx or a 6xx arrived
-	// cancelReason is the Reason header of the CANCELs to pending branches (RFC 3326).
-	cancelReason string
 	// started is when the request arrived; logged says its access-log line was written;
 	// answeredBy is the hop whose final response went upstream ("" when we answered).
 	started    time.Time
@@ -62,23 +59,16 @@ func (p *proxyContext) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		p.start(ctx)
-	case *clientTxStarted:
-		b := &p.branches[m.Index]
-		b.pid = m.PID
-		if (p.canceled || b.cancel) && !b.done {
-			ctx.Send(b.pid, &branchCancelRequested{Reason: p.cancelReason})
-		}
 	case *branchResponded:
-		p.onResponse(ctx, m.Index, m.Res)
+		p.step(ctx, proxy.Event{Kind: proxy.BranchResponded, Branch: m.Index, Res: m.Res})
 	case *branchFailed:
-		p.onBranchEnd(ctx, m.Index, m.Code, nil)
+		p.step(ctx, proxy.Event{Kind: proxy.BranchFailed, Branch: m.Index, Code: m.Code})
 	case *cancelArrived:
-		p.canceled = true
-		p.cancelPending(ctx, -1)
+		p.step(ctx, proxy.Event{Kind: proxy.CancelArrived})
 	case *hopsLocated:
 		p.onLocated(ctx, m)
-	case *groupTimedOut:
-		p.onGroupTimeout(ctx, m)
+	case *contextTimerFired:
+		p.timerFired(ctx, m.ID)
 	case *pluginTimedOut:
 		if p.waiting >= 0 && m.Gen == p.waitGen {
 			p.c.log.Warn("plugin got no answer in time", zap.String("plugin", p.rt.chain[p.waiting].Name()),
@@ -89,7 +79,9 @@ func (p *proxyContext) Receive(ctx actor.Context) {
 	case actor.SystemMessage, actor.AutoReceiveMessage:
 		if _, stopping := m.(*actor.Stopping); stopping {
 			p.stopWait()
-			p.stopGroupTimer()
+			// Whatever branch still runs is stopped: none outlives its context.
+			p.step(ctx, proxy.Event{Kind: proxy.Abandon})
+			p.stopTimers()
 		}
 	default:
 		// A service actor's answer to the waiting plugin.
@@ -102,7 +94,7 @@ func (p *proxyContext) Receive(ctx actor.Context) {
 	}
 	if p.final {
 		p.req = nil // only further 2xx are relayed now; they need nothing of the request
-		if !p.doneSent && p.allEnded() {
+		if !p.doneSent && (p.m == nil || p.m.Done()) {
 			// Nothing more can come through this context: its server transaction may hand
 			// its remaining wait to the shard (parked.go).
 			p.doneSent = true
@@ -113,16 +105,6 @@ func (p *proxyContext) Receive(ctx actor.Context) {
 
 // contextDone tells a server transaction that its proxy context has nothing left to do.
 type contextDone struct{}
-
-// allEnded reports whether every branch started has its final outcome.
-func (p *proxyContext) allEnded() bool {
-	for i := range p.branches {
-		if p.branches[i].started && !p.branches[i].done {
-			return false
-		}
-	}
-	return true
-}
 
 // start runs the request through the plugin chain (sanity, auth, registrar, location, ...,
 // forward), after the §16.4 Route pre-processing every request gets.
@@ -238,20 +220,6 @@ func parties(req *sip.Request) (from, to string) {
 		to = h.Address.User + "@" + h.Address.Host
 	}
 	return from, to
-}
-
-func reasonPhrase(code int) string {
-	switch code {
-	case 408:
-		return "Request Timeout"
-	case 480:
-		return "Temporarily Unavailable"
-	case 500:
-		return "Server Internal Error"
-	case 503:
-		return "Service Unavailable"
-	}
-	return "Error"
 }
 
 func hasToTag(req *sip.Request) bool {

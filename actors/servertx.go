@@ -180,8 +180,12 @@ func (t *serverTx) park(ctx actor.Context) {
 	default:
 		return
 	}
+	r, ok := t.m.Residual()
+	if !ok {
+		return
+	}
 	t.parking = true
-	e := newParked(t.m.Kind(), t.m.State(), t.callID, t.waitUntil, t.lastWire)
+	e := newParked(r, t.callID, t.waitUntil, t.lastWire)
 	ctx.Send(ctx.Parent(), &txParking{Key: t.key, PID: ctx.Self(), Entry: e})
 }
 

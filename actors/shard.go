@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/actors/internal/protofix"
+	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
 )
 
@@ -81,6 +82,10 @@ func (s *shard) Receive(ctx actor.Context) {
 		}
 	case *clientTxRequested:
 		s.spawn(ctx, m.Key, newClientTx(s.c, m))
+	case *toClientTx:
+		if pid, ok := s.txs[m.Key]; ok {
+			ctx.Send(pid, m.Msg)
+		}
 	case *txsListRequested:
 		pids := make([]*actor.PID, 0, len(s.txs))
 		for _, pid := range s.txs {
@@ -120,26 +125,23 @@ func (s *shard) request(ctx actor.Context, req *sip.Request, m *MessageReceived)
 		s.parkedRequest(e, req)
 		return
 	}
-	switch req.Method {
-	case sip.ACK:
-		// No INVITE transaction: an ACK for a 2xx, its own transaction end to end (§17.1.1.3);
-		// a proxy forwards it statelessly (§16.6, §16.11).
+	inv, invPID := proxy.NoInvite, (*actor.PID)(nil)
+	if req.Method == sip.CANCEL {
+		if pid, ok := s.txs[transaction.InviteKey(m.Key)]; ok {
+			inv, invPID = proxy.InviteLive, pid
+		} else if e, ok := s.parked[transaction.InviteKey(m.Key)]; ok && e.m.Kind() == transaction.ServerInvite {
+			inv = proxy.InviteAnswered
+		}
+	}
+	switch proxy.DispatchUnmatched(req.Method, inv) {
+	case proxy.ForwardStateless:
 		s.c.forwardStateless(req, &m.From)
 		return
-	case sip.CANCEL:
-		target, ok := s.txs[transaction.InviteKey(m.Key)]
-		if e, parked := s.parked[transaction.InviteKey(m.Key)]; !ok && parked && e.kind == transaction.ServerInvite {
-			// §16.10: the response context exists (its final response went): 200 at once,
-			// and nothing is left to cancel.
-			s.c.respondStateless(req, m.From, 200, "OK")
-			return
-		}
-		if !ok {
-			// §16.10: no response context to apply it to; forward it statelessly.
-			s.c.forwardStateless(req, &m.From)
-			return
-		}
-		s.spawn(ctx, m.Key, newServerTx(s.c, m, target))
+	case proxy.Answer200:
+		s.c.respondStateless(req, m.From, 200, "OK")
+		return
+	case proxy.CancelContext:
+		s.spawn(ctx, m.Key, newServerTx(s.c, m, invPID))
 		return
 	}
 	if s.c.draining.Load() && isInitial(req) {

@@ -259,7 +259,14 @@ func TestFloodFromManySources(t *testing.T) {
 			rssBytes(pid)>>20, baseline>>20, metric(t, d, "partysip_memory_held_bytes")/(1<<20), metric(t, d, "partysip_transactions_live"),
 			metric(t, d, "partysip_memory_overloaded"), strings.Join(guard, "\n"))
 	}
-	// Served again once the flood's transactions are gone.
+	// Served again once the flood's transactions are gone (Timer B, then the 408s' Timer H:
+	// 2·64·T1 = 12.8 s after the last INVITE at most; RSS may settle before that).
+	for end := time.Now().Add(30 * time.Second); metric(t, d, "partysip_transactions_live") > 0 || metric(t, d, "partysip_memory_overloaded") == 1; {
+		if time.Now().After(end) {
+			t.Fatalf("%v transactions still live 30 s after the flood", metric(t, d, "partysip_transactions_live"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	caller := newAttacker(t, port)
 	if code := caller.send("OPTIONS", "sip:127.0.0.1", "From: <sip:c@127.0.0.3>;tag=o", "To: <sip:127.0.0.1>"); code != 200 {
 		t.Fatalf("OPTIONS after the flood: %d", code)

@@ -22,7 +22,10 @@ fi
 go vet ./...
 go mod tidy -diff
 
-echo "== go test -race"
+echo "== go test -race, both tiers"
+# A plain go test ./... is the fast tier (under a minute); PARTYSIP_SLOW=1 adds the slow one: SIPp
+# load runs, floods, the soak, the SIPVicious attacks, daemon restarts (bench/sipp.SlowTier).
+export PARTYSIP_SLOW=1
 # Test binaries are built in parallel first, then run one package at a time: the SIPp load tests
 # (the soak, the harness smoke test, the daemon's end-to-end runs) then never share the 2 cores
 # with the compiler or with each other, and a SIPp starved of CPU cannot fail a call.

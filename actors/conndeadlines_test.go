@@ -84,6 +84,7 @@ func TestStreamDeadlines(t *testing.T) {
 // sent a request and then only CRLF keep-alives keeps its connection past connection_idle until
 // it falls silent.
 func TestConnectionDeadlines(t *testing.T) {
+	sipp.SlowTier(t)
 	port, _ := sipp.FreePort()
 	cfg := config.Default()
 	cfg.Listen = []string{"tcp:127.0.0.1:" + strconv.Itoa(port)}

@@ -20,6 +20,7 @@ import (
 // One address may hold limits.connections_per_source connections: the next is closed as soon
 // as it is accepted, while another address is served; a closed one frees its place.
 func TestConnectionsPerSourceCapped(t *testing.T) {
+	sipp.SlowTier(t)
 	port, _ := sipp.FreePort()
 	cfg := config.Default()
 	cfg.Listen = []string{"tcp:127.0.0.1:" + strconv.Itoa(port)}

@@ -92,6 +92,7 @@ func startEngineOpts(t *testing.T, next string, opts Options, tune ...func(*conf
 // the middle of a 1,000-call SIPp run: that call fails (the caller gets a 500), every other
 // call succeeds, the panic is counted, and the engine keeps serving.
 func TestPanicInOneTransaction(t *testing.T) {
+	sipp.SlowTier(t)
 	if _, err := sipp.Path(); err != nil {
 		t.Fatal(err)
 	}

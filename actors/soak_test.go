@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/asynkron/protoactor-go/actor"
 	"path/filepath"
 	"runtime"
 	rtmetrics "runtime/metrics"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/partysip/partysip/bench/sipp"
 	"github.com/partysip/partysip/config"
@@ -24,6 +25,7 @@ var soakFor = flag.Duration("soak", 30*time.Second, "how long TestSoak keeps its
 // soak), then waits for quiet: every transaction, call and goroutine it made is gone, the
 // transaction gauges are back to zero, and the heap does not grow with the number of calls.
 func TestSoak(t *testing.T) {
+	sipp.SlowTier(t)
 	if _, err := sipp.Path(); err != nil {
 		t.Skip(err)
 	}

@@ -17,6 +17,7 @@ import (
 // TestRampSmoke runs a short REGISTER ramp at low rates against a real partysip and checks that
 // every field of the report is filled in. It asserts no speed: that is the harness's output.
 func TestRampSmoke(t *testing.T) {
+	sipp.SlowTier(t)
 	if _, err := sipp.Path(); err != nil {
 		t.Skip(err)
 	}

@@ -180,6 +180,7 @@ func (d *daemon) wait(t *testing.T) int {
 // and BYE to the proxy with the proxy's address in the Request-URI, so the catch-all route
 // carries those to the UAS as well.
 func TestCallsThroughProxy(t *testing.T) {
+	sipp.SlowTier(t)
 	if _, err := sipp.Path(); err != nil {
 		t.Fatal(err)
 	}
@@ -239,6 +240,7 @@ func tailString(s string, n int) string {
 // answered before it completes (its BYE still goes through), every call tried after it gets 503
 // (and nothing else fails), and the daemon exits 0 once the last call hung up.
 func TestSIGTERMDuringLoad(t *testing.T) {
+	sipp.SlowTier(t)
 	if _, err := sipp.Path(); err != nil {
 		t.Skip(err)
 	}
@@ -388,6 +390,7 @@ func TestSystemdReadiness(t *testing.T) {
 // admin API) during a SIPp run: the calls that fail are the ones a fault hit, no more; the
 // daemon stays up, counts the failures, and serves a clean run once faults are off again.
 func TestFaultInjectionUnderLoad(t *testing.T) {
+	sipp.SlowTier(t)
 	if _, err := sipp.Path(); err != nil {
 		t.Skip(err)
 	}

@@ -148,6 +148,7 @@ func floodDaemon(t *testing.T, memoryMiB int, extra string) (*daemon, int, int64
 // start's RSS (a daemon that served calls keeps a heap of a few tens of MiB: GOGC 400 lets it
 // grow to five times the live data, and Go does not move objects to give fragmented spans back).
 func TestFloodFromOneSource(t *testing.T) {
+	sipp.SlowTier(t)
 	if testing.Short() {
 		t.Skip("a 20 s flood")
 	}
@@ -194,6 +195,7 @@ func TestFloodFromOneSource(t *testing.T) {
 // heap fragmentation, spans kept by the few objects that outlive the flood (the actor
 // registry's and the tables' growth), which Go's collector, not moving objects, cannot give back.
 func TestFloodFromManySources(t *testing.T) {
+	sipp.SlowTier(t)
 	if testing.Short() {
 		t.Skip("a flood")
 	}
@@ -278,6 +280,7 @@ func TestFloodFromManySources(t *testing.T) {
 // when limits.header_timeout passes without a message. Meanwhile SIPp calls from another address
 // over UDP and over TCP all succeed.
 func TestIdleConnectionFlood(t *testing.T) {
+	sipp.SlowTier(t)
 	if _, err := sipp.Path(); err != nil {
 		t.Skip(err)
 	}

@@ -125,6 +125,7 @@ func registrarConfig(t *testing.T, port int, store string, extra string) string 
 // proxy reach that UAS; re-registration keeps them reachable; unregistration and expiry make
 // them unavailable (480).
 func TestRegistrationOverTheWire(t *testing.T) {
+	sipp.SlowTier(t)
 	r := newRig(t, "")
 	d := startDaemon(t, "-c", r.cfg)
 	proxyPort, contact := r.proxyPort, r.contact
@@ -158,6 +159,7 @@ func TestRegistrationOverTheWire(t *testing.T) {
 // TestBindingsSurviveKill registers users, kills the daemon with SIGKILL (no chance to flush
 // anything), restarts it on the same store and calls every user.
 func TestBindingsSurviveKill(t *testing.T) {
+	sipp.SlowTier(t)
 	r := newRig(t, "")
 	cfg, proxyPort := r.cfg, r.proxyPort
 	const n = 200
@@ -184,6 +186,7 @@ func TestBindingsSurviveKill(t *testing.T) {
 // "too many operations queued"): it says READY, reports them all, and calls to users sampled
 // across the store reach their contact at once.
 func TestRestartWith100kStoredAORs(t *testing.T) {
+	sipp.SlowTier(t)
 	const n, every = 100_000, 5_000
 	r := newRig(t, "")
 	recs := make([]registrar.Record, n)

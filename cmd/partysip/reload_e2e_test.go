@@ -50,6 +50,7 @@ func (c *callee) answered(t *testing.T) int {
 // set), new calls go to the new callee. Then a configuration that does not parse is refused and
 // the one in force keeps serving.
 func TestReloadDuringCalls(t *testing.T) {
+	sipp.SlowTier(t)
 	if _, err := sipp.Path(); err != nil {
 		t.Skip(err)
 	}

@@ -298,6 +298,7 @@ func TestAdminNeedsItsToken(t *testing.T) {
 // places calls from another at 50/s. The calls go through, the flooder is banned (listed by
 // partysip ctl, its requests dropped unanswered and counted), and unbanning it lets it in again.
 func TestFlooderIsBanned(t *testing.T) {
+	sipp.SlowTier(t)
 	if _, err := sipp.Path(); err != nil {
 		t.Skip(err)
 	}
@@ -357,6 +358,7 @@ func TestFlooderIsBanned(t *testing.T) {
 // TestPasswordGuesserIsBanned: wrong digest credentials from one source are answered 401 up to
 // limits.auth_failures (10 by default), then 403, and then nothing at all.
 func TestPasswordGuesserIsBanned(t *testing.T) {
+	sipp.SlowTier(t)
 	d, port := authDaemon(t)
 	a := newAttacker(t, port)
 	guess := func(i int) int {

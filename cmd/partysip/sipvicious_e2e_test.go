@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/partysip/partysip/bench/sipp"
 )
 
 // sipvicious runs one of the SIPVicious tools (Debian's sipvicious, installed by test.sh) for
@@ -31,6 +33,7 @@ func sipvicious(t *testing.T, tool string, args ...string) string {
 // scans, forced past its own sanity check), and svcrack is banned after limits.auth_failures
 // (10) wrong passwords, before it reaches the right one (the 12th of its dictionary).
 func TestSIPViciousFindsNothing(t *testing.T) {
+	sipp.SlowTier(t)
 	d, port := authDaemon(t) // alice, password "secret"
 	dir := t.TempDir()
 	ext := filepath.Join(dir, "ext.txt")

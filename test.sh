@@ -19,8 +19,11 @@ unformatted=$(gofmt -l $(find . -name '*.go' -not -path './.git/*'))
 if [ -n "$unformatted" ]; then
   echo "not gofmt-formatted:"; echo "$unformatted"; exit 1
 fi
-go vet ./...
+# The bench is a module of its own (its plotting stays out of the daemon's go.mod); go.work ties
+# the two, and ./... stops at a module's edge, so the bench is named beside it.
+go vet ./... ./bench/...
 go mod tidy -diff
+(cd bench && go mod tidy -diff)
 
 echo "== go test -race, both tiers"
 # A plain go test ./... is the fast tier (under a minute); PARTYSIP_SLOW=1 adds the slow one: SIPp
@@ -29,10 +32,10 @@ export PARTYSIP_SLOW=1
 # Test binaries are built in parallel first, then run one package at a time: the SIPp load tests
 # (the soak, the harness smoke test, the daemon's end-to-end runs) then never share the 2 cores
 # with the compiler or with each other, and a SIPp starved of CPU cannot fail a call.
-if ! out=$(go test -race -count=1 -run '^$' ./... 2>&1); then
+if ! out=$(go test -race -count=1 -run '^$' ./... ./bench/... 2>&1); then
   echo "$out"; exit 1
 fi
-go test -race -count=1 -p 1 ./...
+go test -race -count=1 -p 1 ./... ./bench/...
 
 echo "== fuzz the inbound path (${FUZZTIME:-20s}, engine confined to loopback)"
 go test -run='^$' -fuzz=FuzzInbound -fuzztime="${FUZZTIME:-20s}" ./actors/
@@ -42,4 +45,4 @@ for target in registrar:FuzzParse transaction:FuzzKeys proxy:FuzzBadRequest dige
 done
 
 echo "== benchmarks run once (numbers come from go test -bench, see README)"
-go test -run='^$' -bench=. -benchtime=1x ./...
+go test -run='^$' -bench=. -benchtime=1x ./... ./bench/...

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/actors/plugin"
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
 )
@@ -24,7 +25,7 @@ type FaultFunc func(kind transaction.Kind, req *sip.Request) bool
 // except for the atomic counters and the draining flag.
 type core struct {
 	log   *zap.Logger
-	local *proxy.Local
+	local *base.Local
 	// locator finds next hops by RFC 3263; nil when DNS could not be set up.
 	locator *locator
 	timers  transaction.Timers

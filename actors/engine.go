@@ -21,6 +21,7 @@ import (
 	"github.com/partysip/partysip/actors/plugins"
 	"github.com/partysip/partysip/actors/services"
 	"github.com/partysip/partysip/config"
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
 )
@@ -108,7 +109,7 @@ func Start(opts Options) (*Engine, error) {
 		}
 		return nil, err
 	}
-	local := &proxy.Local{Domains: cfg.Domains}
+	local := &base.Local{Domains: cfg.Domains}
 	addrs := tp.LocalAddrs()
 	local.Addrs = ourAddrs(addrs)
 	system := actor.NewActorSystem(
@@ -237,15 +238,15 @@ func exposedListeners(ls []config.Listener) []string {
 // ourAddrs are the addresses a Request-URI or Route names us by: each listener's advertised
 // address and bound address, and for a wildcard listener every address of the machine's
 // interfaces, with its port.
-func ourAddrs(ls []config.Listener) []proxy.HostPort {
-	var out []proxy.HostPort
+func ourAddrs(ls []config.Listener) []base.HostPort {
+	var out []base.HostPort
 	var ifaces []net.Addr
 	for _, l := range ls {
 		host, port := l.Public()
-		out = append(out, proxy.HostPort{Host: host, Port: port})
+		out = append(out, base.HostPort{Host: host, Port: port})
 		ip, err := netip.ParseAddr(l.Host)
 		if err != nil || !ip.IsUnspecified() {
-			out = append(out, proxy.HostPort{Host: l.Host, Port: l.Port})
+			out = append(out, base.HostPort{Host: l.Host, Port: l.Port})
 			continue
 		}
 		if ifaces == nil {
@@ -254,7 +255,7 @@ func ourAddrs(ls []config.Listener) []proxy.HostPort {
 		for _, a := range ifaces {
 			// 0.0.0.0 is every IPv4 address; :: every address (Linux sockets are dual-stack).
 			if p, ok := a.(*net.IPNet); ok && (!ip.Is4() || p.IP.To4() != nil) {
-				out = append(out, proxy.HostPort{Host: p.IP.String(), Port: l.Port})
+				out = append(out, base.HostPort{Host: p.IP.String(), Port: l.Port})
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/dialog"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
@@ -115,7 +116,7 @@ func (p *proxyContext) act(ctx actor.Context, a proxy.Action) {
 		p.forward(ctx, a.Res)
 	case proxy.Respond:
 		p.final = true
-		p.respond(ctx, sip.NewResponseFromRequest(p.req, a.Code, proxy.ReasonPhrase(a.Code), nil))
+		p.respond(ctx, sip.NewResponseFromRequest(p.req, a.Code, base.ReasonPhrase(a.Code), nil))
 	case proxy.ArmTimer:
 		self, root, msg := ctx.Self(), ctx.ActorSystem().Root, &contextTimerFired{ID: a.Timer}
 		p.timers = append(p.timers, ctxTimer{id: a.Timer, t: time.AfterFunc(a.After, func() { root.Send(self, msg) })})

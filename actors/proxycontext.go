@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/actors/plugin"
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/dialog"
 	"github.com/partysip/partysip/sipcore/proxy"
 )
@@ -74,7 +75,7 @@ func (p *proxyContext) Receive(ctx actor.Context) {
 			p.c.log.Warn("plugin got no answer in time", zap.String("plugin", p.rt.chain[p.waiting].Name()),
 				zap.String("call_id", p.callID))
 			p.stopWait()
-			p.reject(ctx, &proxy.Rejection{Code: 500, Reason: "Server Internal Error"})
+			p.reject(ctx, &base.Answer{Code: 500, Reason: "Server Internal Error"})
 		}
 	case actor.SystemMessage, actor.AutoReceiveMessage:
 		if _, stopping := m.(*actor.Stopping); stopping {
@@ -122,7 +123,7 @@ func (p *proxyContext) start(ctx actor.Context) {
 		p.c.observeDialog(req, dialog.RequestSeen, string(req.Method))
 	}
 	p.started = time.Now()
-	p.createsDialog = p.rt.recordRoute && req.Method == sip.INVITE && !hasToTag(req)
+	p.createsDialog = p.rt.recordRoute && req.Method == sip.INVITE && !base.HasToTag(req)
 	p.r = &plugin.Request{
 		Received: req,
 		Work:     plugin.WorkOn(req, p.c.local),
@@ -177,7 +178,7 @@ func (p *proxyContext) forward(ctx actor.Context, res *sip.Response) {
 
 // reject answers the request itself, with a final response built from rej (an error, or a
 // 200 for a request addressed to us).
-func (p *proxyContext) reject(ctx actor.Context, rej *proxy.Rejection) {
+func (p *proxyContext) reject(ctx actor.Context, rej *base.Answer) {
 	if p.method == sip.ACK {
 		return
 	}
@@ -220,9 +221,4 @@ func parties(req *sip.Request) (from, to string) {
 		to = h.Address.User + "@" + h.Address.Host
 	}
 	return from, to
-}
-
-func hasToTag(req *sip.Request) bool {
-	to := req.To()
-	return to != nil && to.Params.Has("tag")
 }

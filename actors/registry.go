@@ -7,8 +7,8 @@ import (
 
 	"github.com/partysip/partysip/actors/store"
 	"github.com/partysip/partysip/config"
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/digest"
-	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/registrar"
 )
 
@@ -22,7 +22,7 @@ func openStore(cfg *config.Config) (store.Store, error) {
 
 // aliases returns the configured aliases with every URI in canonical AOR form, the form the
 // registrar stores and the location plugin looks up.
-func aliases(cfg *config.Config, local *proxy.Local) map[string][]string {
+func aliases(cfg *config.Config, local *base.Local) map[string][]string {
 	out := make(map[string][]string, len(cfg.Location.Aliases))
 	canon := func(s string) string {
 		var u sip.Uri

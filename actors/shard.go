@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/actors/internal/protofix"
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
 )
@@ -199,8 +200,7 @@ func (s *shard) spawn(ctx actor.Context, key transaction.Key, a actor.Actor) *ac
 // isInitial reports whether a request starts something new (no To tag): during drain only
 // those are refused, so calls in progress can still end, theirs with or without our Record-Route.
 func isInitial(req *sip.Request) bool {
-	to := req.To()
-	return to == nil || !to.Params.Has("tag")
+	return !base.HasToTag(req)
 }
 
 // overCap reports whether req must be refused over limits.transactions or limits.memory_mib:

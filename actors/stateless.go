@@ -7,6 +7,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/dialog"
 	"github.com/partysip/partysip/sipcore/digest"
 	"github.com/partysip/partysip/sipcore/proxy"
@@ -50,7 +51,7 @@ func (c *core) relay(req *sip.Request, from *Peer, answering bool) {
 	if req.Method == sip.ACK {
 		c.observeDialog(req, dialog.AckSeen, "ACK")
 	}
-	answer := func(rej *proxy.Rejection) {
+	answer := func(rej *base.Answer) {
 		if answering && req.Method != sip.ACK {
 			c.respondStateless(req, *from, rej.Code, rej.Reason, rej.Headers...)
 		}
@@ -82,7 +83,7 @@ func (c *core) relay(req *sip.Request, from *Peer, answering bool) {
 	if routed.Foreign && from != nil && !rt.relay.Allows(from.IP(), false, c.signer.Proven(req, c.local)) {
 		c.log.Info("relaying refused", callIDField(req), zap.String("method", string(req.Method)),
 			zap.String("source", from.Transport+":"+from.Addr), zap.String("ruri", req.Recipient.String()))
-		answer(&proxy.Rejection{Code: 403, Reason: "Relaying Forbidden"})
+		answer(&base.Answer{Code: 403, Reason: "Relaying Forbidden"})
 		return
 	}
 	var inbound *proxy.Outbound

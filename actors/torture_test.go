@@ -8,6 +8,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
 )
 
@@ -15,7 +16,7 @@ import (
 // inbound path: the parser, then §16.3's checks, or the 400/416 built from raw bytes when the
 // parser refuses the message.
 func TestTortureAnswers(t *testing.T) {
-	local := &proxy.Local{Addrs: []proxy.HostPort{{Host: "127.0.0.1", Port: 5060}}}
+	local := &base.Local{Addrs: []base.HostPort{{Host: "127.0.0.1", Port: 5060}}}
 	cases := map[string]int{
 		"mcl01":   400, // two Content-Lengths
 		"multi01": 400, // two To, From, Call-ID, CSeq, Max-Forwards

@@ -12,6 +12,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
 )
 
@@ -26,7 +27,7 @@ type udpListener struct {
 	log    *zap.Logger
 	// public is where peers reach it: what our Via and Record-Route carry (the advertised
 	// address, else the bound one).
-	public proxy.HostPort
+	public base.HostPort
 	// maxSize is the largest datagram read as a message (limits.message_size); 0: any.
 	maxSize int
 	route   func(msg sip.Message, from Peer)
@@ -48,7 +49,7 @@ func listenUDP(addr string, log *zap.Logger) (*udpListener, error) {
 	// The real port when 0 was asked for; a re-bind reuses it.
 	bound := l.conn.Load().LocalAddr().(*net.UDPAddr).AddrPort()
 	l.addr = netip.AddrPortFrom(l.addr.Addr(), bound.Port())
-	l.public = proxy.HostPort{Host: l.addr.Addr().String(), Port: int(l.addr.Port())}
+	l.public = base.HostPort{Host: l.addr.Addr().String(), Port: int(l.addr.Port())}
 	return l, nil
 }
 

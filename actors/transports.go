@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/config"
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
 )
 
@@ -39,14 +40,14 @@ type Transports struct {
 // Record-Route carry (listen: ... advertise HOST[:PORT]; else the bound one).
 type listenAddr struct {
 	bound  netip.AddrPort
-	public proxy.HostPort
+	public base.HostPort
 }
 
 // publicAddr is where peers reach listener l, bound at bound (with its real port).
-func publicAddr(l config.Listener, bound netip.AddrPort) proxy.HostPort {
+func publicAddr(l config.Listener, bound netip.AddrPort) base.HostPort {
 	l.Host, l.Port = bound.Addr().String(), int(bound.Port())
 	host, port := l.Public()
-	return proxy.HostPort{Host: host, Port: port}
+	return base.HostPort{Host: host, Port: port}
 }
 
 // ErrNoTransport means no listener can carry a message to a hop.

@@ -19,13 +19,13 @@ const module = "github.com/partysip/partysip/"
 // would); the store, the services and the plugin interface know nothing of the actor runtime
 // that wires them; only cmd/ sees everything.
 var layers = map[string][]string{
+	"sipcore/base":        {},
 	"sipcore/transaction": {},
-	"sipcore/dialog":      {},
-	"sipcore/digest":      {},
-	"sipcore/proxy":       {"sipcore/transaction"},
-	// The registrar rules use the proxy's vocabulary (answers, local-address checks) until it
-	// moves to a base package of its own.
-	"sipcore/registrar": {"sipcore/proxy", "sipcore/transaction"},
+	"sipcore/dialog":      {"sipcore/base"},
+	"sipcore/digest":      {"sipcore/base"},
+	"sipcore/proxy":       {"sipcore/base", "sipcore/transaction"},
+	// The registrar rules share the base vocabulary with the proxy rules, not the proxy rules.
+	"sipcore/registrar": {"sipcore/base"},
 	"sipcore":           {"sipcore/"},
 	"config":            {"sipcore/"},
 	"actors/store":      {"sipcore/"},
@@ -118,6 +118,8 @@ func TestHouseLayeringForbids(t *testing.T) {
 		{"sipcore/registrar", "actors"},
 		{"sipcore/proxy", "config"},
 		{"sipcore/transaction", "sipcore/proxy"},
+		{"sipcore/registrar", "sipcore/proxy"},
+		{"sipcore/base", "sipcore/proxy"},
 		{"config", "actors/store"},
 		{"actors/store", "actors"},
 		{"actors/services", "actors/plugin"},

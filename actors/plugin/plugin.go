@@ -12,6 +12,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
 )
 
@@ -71,7 +72,7 @@ type Request struct {
 	Targets []proxy.Target
 	Fork    proxy.ForkMode
 	// Answer is the response the proxy sends when a handler returns Answered.
-	Answer *proxy.Rejection
+	Answer *base.Answer
 	// Identity is the authenticated user (set by auth), "" when none.
 	Identity string
 	// Located is set by location when it resolved the Request-URI to registered contacts.
@@ -90,7 +91,7 @@ type Request struct {
 // WorkOn returns the request a chain starts with: req itself when §16.4 Route pre-processing
 // has nothing to do (no Route header, as for most requests answered here), else the proxy's
 // copy with it done.
-func WorkOn(req *sip.Request, local *proxy.Local) *sip.Request {
+func WorkOn(req *sip.Request, local *base.Local) *sip.Request {
 	if proxy.TopRoute(req) == nil {
 		return req
 	}
@@ -113,12 +114,12 @@ func (r *Request) OwnsWork() bool { return r.Work != r.Received }
 
 // Reply sets the answer and returns Answered.
 func (r *Request) Reply(code int, reason string, hdrs ...sip.Header) Result {
-	r.Answer = &proxy.Rejection{Code: code, Reason: reason, Headers: hdrs}
+	r.Answer = &base.Answer{Code: code, Reason: reason, Headers: hdrs}
 	return Answered
 }
 
 // ReplyWith sets a prepared answer and returns Answered.
-func (r *Request) ReplyWith(a *proxy.Rejection) Result {
+func (r *Request) ReplyWith(a *base.Answer) Result {
 	r.Answer = a
 	return Answered
 }

@@ -17,13 +17,14 @@ import (
 	"github.com/partysip/partysip/actors/plugins/sanity"
 	"github.com/partysip/partysip/actors/services"
 	"github.com/partysip/partysip/config"
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
 	sipreg "github.com/partysip/partysip/sipcore/registrar"
 )
 
 // Deps are what plugins are built with: who we are, the static routes, the service actors.
 type Deps struct {
-	Local    *proxy.Local
+	Local    *base.Local
 	Router   *proxy.Router
 	Services *services.Services
 	// NonceSecret signs digest nonces (one per daemon run, so a reload keeps them valid).

@@ -10,7 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/actors/store"
-	"github.com/partysip/partysip/sipcore/proxy"
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/registrar"
 )
 
@@ -125,7 +125,7 @@ func (a *aorActor) failAll(ctx actor.Context) {
 		case remove:
 			ctx.Send(replyTo, &BindingRemoved{Err: errors.New("registration actor failed")})
 		case replyTo != nil:
-			ctx.Send(replyTo, &RegisterAnswered{Answer: &proxy.Rejection{Code: 500, Reason: "Server Internal Error"}})
+			ctx.Send(replyTo, &RegisterAnswered{Answer: &base.Answer{Code: 500, Reason: "Server Internal Error"}})
 		}
 	}
 	pending := a.queue
@@ -231,10 +231,10 @@ func (a *aorActor) saved(ctx actor.Context, m *recordSaved) {
 		switch {
 		case p.reg != nil && errors.Is(m.Err, store.ErrBusy):
 			// Overloaded, not failed: the UA should try again shortly (RFC 3261 §21.5.4).
-			ctx.Send(p.replyTo, &RegisterAnswered{Answer: &proxy.Rejection{Code: 503, Reason: "Service Unavailable",
+			ctx.Send(p.replyTo, &RegisterAnswered{Answer: &base.Answer{Code: 503, Reason: "Service Unavailable",
 				Headers: []sip.Header{sip.NewHeader("Retry-After", "1")}}})
 		case p.reg != nil:
-			ctx.Send(p.replyTo, &RegisterAnswered{Answer: &proxy.Rejection{Code: 500, Reason: "Server Internal Error"}})
+			ctx.Send(p.replyTo, &RegisterAnswered{Answer: &base.Answer{Code: 500, Reason: "Server Internal Error"}})
 		case p.remove:
 			ctx.Send(p.replyTo, &BindingRemoved{Err: m.Err})
 		}
@@ -296,6 +296,6 @@ func (a *aorActor) retryExpiry(ctx actor.Context) {
 	a.timer = time.AfterFunc(d, func() { root.Send(self, msg) })
 }
 
-func ok(now time.Time, rec *registrar.Record, reg *registrar.Register) *proxy.Rejection {
-	return &proxy.Rejection{Code: 200, Reason: "OK", Headers: registrar.OK(now, rec, reg)}
+func ok(now time.Time, rec *registrar.Record, reg *registrar.Register) *base.Answer {
+	return &base.Answer{Code: 200, Reason: "OK", Headers: registrar.OK(now, rec, reg)}
 }

@@ -5,7 +5,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/partysip/partysip/sipcore/proxy"
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/registrar"
 )
 
@@ -19,7 +19,7 @@ type RegisterRequested struct {
 
 // RegisterAnswered is the registrar's answer to a REGISTER: the response to send.
 type RegisterAnswered struct {
-	Answer *proxy.Rejection
+	Answer *base.Answer
 }
 
 // LookupRequested asks the location service for the contacts of an address-of-record.

@@ -15,7 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/partysip/partysip/actors/store"
-	"github.com/partysip/partysip/sipcore/proxy"
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/registrar"
 )
 
@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"))
 }
 
-var local = &proxy.Local{Domains: []string{"example.com"}}
+var local = &base.Local{Domains: []string{"example.com"}}
 
 // harness runs the services on a real actor system and a real Bolt store in a temp dir.
 type harness struct {

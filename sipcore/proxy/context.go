@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/partysip/partysip/sipcore/base"
 )
 
 // Context is the response context of RFC 3261 §16.7 for one forwarded request, as a pure
@@ -472,7 +473,7 @@ func (c *Context) respondBest() {
 		out := c.branches[i].res
 		if upstream != out.StatusCode {
 			out = out.Clone()
-			out.StatusCode, out.Reason = upstream, ReasonPhrase(upstream)
+			out.StatusCode, out.Reason = upstream, base.ReasonPhrase(upstream)
 		}
 		all := make([]*sip.Response, 0, len(c.branches))
 		for j := range c.branches {
@@ -568,21 +569,4 @@ func (c *Context) newDialog(res *sip.Response) bool {
 	}
 	c.dialogTags = append(c.dialogTags, tag)
 	return true
-}
-
-// ReasonPhrase is the reason phrase partysip puts on a status it generates.
-func ReasonPhrase(code int) string {
-	switch code {
-	case 408:
-		return "Request Timeout"
-	case 480:
-		return "Temporarily Unavailable"
-	case 487:
-		return "Request Terminated"
-	case 500:
-		return "Server Internal Error"
-	case 503:
-		return "Service Unavailable"
-	}
-	return "Error"
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/partysip/partysip/sipcore/base"
 )
 
 // DefaultMaxForwards is put on requests that arrive without Max-Forwards (§16.6 step 3).
@@ -37,12 +38,9 @@ func HopFromURI(uri *sip.Uri) Hop {
 	}
 	port := uri.Port
 	if port == 0 {
-		port = 5060
-		if tp == "TLS" {
-			port = 5061
-		}
+		port = base.DefaultPort(tp)
 	}
-	return Hop{Host: trimBrackets(uri.Host), Port: port, Transport: tp}
+	return Hop{Host: base.TrimBrackets(uri.Host), Port: port, Transport: tp}
 }
 
 // Outbound describes our side of a forwarded request: the listener it leaves from.
@@ -93,7 +91,7 @@ func Forward(req *sip.Request, target Target, opt ForwardOptions) (*sip.Request,
 	}
 
 	// Step 4: Record-Route, for requests that can create dialogs.
-	if opt.RecordRoute && createsDialog(out.Method) && !hasToTag(out) {
+	if opt.RecordRoute && createsDialog(out.Method) && !base.HasToTag(out) {
 		if in := opt.Inbound; in != nil && *in != opt.Via {
 			out.PrependHeader(&sip.RecordRouteHeader{Address: ourURI(*in, opt.Sig)})
 		}
@@ -173,9 +171,4 @@ func ourURI(ob Outbound, sig string) sip.Uri {
 
 func createsDialog(m sip.RequestMethod) bool {
 	return m == sip.INVITE || m == sip.SUBSCRIBE || m == sip.REFER || m == sip.NOTIFY
-}
-
-func hasToTag(req *sip.Request) bool {
-	to := req.To()
-	return to != nil && to.Params.Has("tag")
 }

@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/partysip/partysip/sipcore/base"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-func testLocal() *Local {
-	return &Local{Addrs: []HostPort{{Host: "127.0.0.1", Port: 5060}}, Domains: []string{"example.com"}}
+func testLocal() *base.Local {
+	return &base.Local{Addrs: []base.HostPort{{Host: "127.0.0.1", Port: 5060}}, Domains: []string{"example.com"}}
 }
 
 func mustParse(t testing.TB, raw []byte) *sip.Request {
@@ -162,7 +163,7 @@ func TestDoubleRecordRoute(t *testing.T) {
 		t.Fatalf("no transport change: %d Record-Routes, want 1", n)
 	}
 
-	local := &Local{Addrs: []HostPort{{Host: "127.0.0.1", Port: 5060}, {Host: "127.0.0.1", Port: 5061}}}
+	local := &base.Local{Addrs: []base.HostPort{{Host: "127.0.0.1", Port: 5060}, {Host: "127.0.0.1", Port: 5061}}}
 	for _, routes := range []string{
 		"Route: <sip:127.0.0.1:5061;transport=tcp;lr>, <sip:127.0.0.1:5060;lr>, <sip:10.0.0.9;lr>", // from the callee
 		"Route: <sip:127.0.0.1:5060;lr>, <sip:127.0.0.1:5061;transport=tcp;lr>, <sip:10.0.0.9;lr>", // from the caller

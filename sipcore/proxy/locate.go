@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/partysip/partysip/sipcore/base"
 )
 
 // RFC 3263 §4 "Locating a SIP server", as pure functions: the DNS answers come from the caller
@@ -31,7 +32,7 @@ type Plan struct {
 // PlanFor reads what a URI fixes (§4.1, §4.2): an IP host needs no DNS; a port or a transport
 // parameter skips NAPTR (and a port skips SRV).
 func PlanFor(uri *sip.Uri) Plan {
-	p := Plan{Host: trimBrackets(uri.Host), Port: uri.Port, Secure: uri.IsEncrypted()}
+	p := Plan{Host: base.TrimBrackets(uri.Host), Port: uri.Port, Secure: uri.IsEncrypted()}
 	if v, ok := uri.UriParams.Get("transport"); ok && v != "" {
 		p.Transport = strings.ToUpper(v)
 	}
@@ -161,8 +162,5 @@ func (p Plan) DefaultPort() int {
 	if p.Port != 0 {
 		return p.Port
 	}
-	if p.DefaultTransport() == "TLS" {
-		return 5061
-	}
-	return 5060
+	return base.DefaultPort(p.DefaultTransport())
 }

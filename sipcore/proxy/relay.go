@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/partysip/partysip/sipcore/base"
 )
 
 // SigParam is the Record-Route URI parameter that carries our signature of the dialog.
@@ -33,7 +34,7 @@ func (s DialogSigner) Token(callID, fromTag string) string {
 // From tag), or "" when req creates no dialog (it has a To tag, or a method that cannot).
 func (s DialogSigner) RecordRouteToken(req *sip.Request) string {
 	cid, from := req.CallID(), req.From()
-	if len(s.Secret) == 0 || cid == nil || from == nil || !createsDialog(req.Method) || hasToTag(req) {
+	if len(s.Secret) == 0 || cid == nil || from == nil || !createsDialog(req.Method) || base.HasToTag(req) {
 		return ""
 	}
 	tag, _ := from.Params.Get("tag")
@@ -45,7 +46,7 @@ func (s DialogSigner) RecordRouteToken(req *sip.Request) string {
 // strict router sent it, §16.4) names us and carries our signature for its Call-ID and the
 // From tag of either party (requests from the callee swap From and To). REGISTER never is.
 // Call it before PreprocessRoute removes our entry.
-func (s DialogSigner) Proven(req *sip.Request, local *Local) bool {
+func (s DialogSigner) Proven(req *sip.Request, local *base.Local) bool {
 	if len(s.Secret) == 0 || req.Method == sip.REGISTER {
 		return false
 	}

@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/partysip/partysip/sipcore/base"
 )
 
 // StripVia returns a copy of res with our top Via removed (§16.7 step 3), ready to go upstream,
@@ -28,12 +29,9 @@ func ResponseHop(via *sip.ViaHeader) Hop {
 		}
 	}
 	if port == 0 {
-		port = 5060
-		if via.Transport == "TLS" {
-			port = 5061
-		}
+		port = base.DefaultPort(via.Transport)
 	}
-	return Hop{Host: trimBrackets(host), Port: port, Transport: via.Transport}
+	return Hop{Host: base.TrimBrackets(host), Port: port, Transport: via.Transport}
 }
 
 // StampReceived applies RFC 3261 §18.2.1 and RFC 3581 §4 to a request's top Via as it arrives
@@ -44,7 +42,7 @@ func ResponseHop(via *sip.ViaHeader) Hop {
 // overwritten with the real source (it would aim our responses at a third party), and so is an
 // rport it gave a value.
 func StampReceived(via *sip.ViaHeader, srcHost string, srcPort int) {
-	if trimBrackets(via.Host) != srcHost || via.Params.Has("received") {
+	if base.TrimBrackets(via.Host) != srcHost || via.Params.Has("received") {
 		setParam(&via.Params, "received", srcHost)
 	}
 	if via.Params.Has("rport") {

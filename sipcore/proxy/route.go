@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/partysip/partysip/sipcore/base"
 )
 
 // PreprocessRoute applies RFC 3261 §16.4 to req in place and reports what it did.
@@ -12,7 +13,7 @@ import (
 // Request-URI and the real target at the end of the Route set: the Request-URI is restored from
 // the last Route value. Then the top Route values that name us are removed. The caller must own req
 // (clone a message another actor may read first).
-func PreprocessRoute(req *sip.Request, local *Local) (strictHop, removedOwn bool) {
+func PreprocessRoute(req *sip.Request, local *base.Local) (strictHop, removedOwn bool) {
 	routes := req.GetHeaders("Route")
 	if len(routes) > 0 && fromStrictRouter(req, local) {
 		if last, ok := routes[len(routes)-1].(*sip.RouteHeader); ok {
@@ -33,7 +34,7 @@ func PreprocessRoute(req *sip.Request, local *Local) (strictHop, removedOwn bool
 // fromStrictRouter reports whether req's Request-URI is one of our Record-Route URIs: they have
 // no user part and carry lr, and only such a URI in the Request-URI means a strict router sent
 // the request (§16.4, §16.12.1.2).
-func fromStrictRouter(req *sip.Request, local *Local) bool {
+func fromStrictRouter(req *sip.Request, local *base.Local) bool {
 	return req.Recipient.User == "" && req.Recipient.UriParams.Has("lr") && local.IsUs(&req.Recipient)
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/partysip/partysip/sipcore/base"
 )
 
 // StaticRoute sends requests whose Request-URI matches Match to the next hop To.
@@ -76,7 +77,7 @@ func ParseHopURI(s string) (sip.Uri, error) {
 // Router chooses where a request goes when no Route header decides it (§16.5).
 type Router struct {
 	Routes []StaticRoute
-	Local  *Local
+	Local  *base.Local
 }
 
 // Target is where one branch of a request goes.
@@ -108,21 +109,21 @@ type Routing struct {
 // Decide returns the targets for req, or a rejection. A request with a Route header is sent to
 // that route (§16.6 step 7) and an in-dialog request to its Request-URI, so the static routes
 // see new requests (and requests addressed to us).
-func (r *Router) Decide(req *sip.Request) ([]Target, *Rejection) {
+func (r *Router) Decide(req *sip.Request) ([]Target, *base.Answer) {
 	rt, rej := r.Route(req)
 	return rt.Targets, rej
 }
 
 // Route is Decide that also says how a static route's hops are forked and whether the
 // destination is foreign.
-func (r *Router) Route(req *sip.Request) (Routing, *Rejection) {
+func (r *Router) Route(req *sip.Request) (Routing, *base.Answer) {
 	if TopRoute(req) != nil {
 		return Routing{Targets: []Target{{URI: req.Recipient}}, Foreign: true}, nil
 	}
 	// An in-dialog request (To tag) goes to the remote target the dialog established (§12.2),
 	// its Request-URI, and not through the static routes meant for new requests; unless it is
 	// addressed to us, as SIPp's built-in UAC does with no route set.
-	if hasToTag(req) && !r.Local.IsUs(&req.Recipient) {
+	if base.HasToTag(req) && !r.Local.IsUs(&req.Recipient) {
 		return Routing{Targets: []Target{{URI: req.Recipient}}, Foreign: true}, nil
 	}
 	if sr := r.Match(req); sr != nil {

@@ -4,24 +4,18 @@ import (
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/partysip/partysip/sipcore/base"
 )
 
 // Rejection is a final response the proxy answers with instead of forwarding.
-type Rejection struct {
-	Code   int
-	Reason string
-	// Headers to add to the response (e.g. Unsupported for 420).
-	Headers []sip.Header
-}
-
-func reject(code int, reason string, hdrs ...sip.Header) *Rejection {
-	return &Rejection{Code: code, Reason: reason, Headers: hdrs}
+func reject(code int, reason string, hdrs ...sip.Header) *base.Answer {
+	return &base.Answer{Code: code, Reason: reason, Headers: hdrs}
 }
 
 // Validate applies the request validation of RFC 3261 §16.3 and returns nil when the request
 // may be processed further. loopHash is the LoopHash of the request; pass "" to skip loop
 // detection. It is Sanity followed by CheckMaxForwards.
-func Validate(req *sip.Request, local *Local, loopHash string) *Rejection {
+func Validate(req *sip.Request, local *base.Local, loopHash string) *base.Answer {
 	if rej := Sanity(req, local, loopHash); rej != nil {
 		return rej
 	}
@@ -29,7 +23,7 @@ func Validate(req *sip.Request, local *Local, loopHash string) *Rejection {
 }
 
 // CheckMaxForwards is §16.3 step 3: a request that may not be forwarded again gets 483.
-func CheckMaxForwards(req *sip.Request) *Rejection {
+func CheckMaxForwards(req *sip.Request) *base.Answer {
 	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
 		return reject(483, "Too Many Hops")
 	}
@@ -41,7 +35,7 @@ var singleValued = []string{"Content-Length", "To", "From", "Call-ID", "CSeq", "
 
 // Sanity is §16.3 steps 1, 2, 4 and 5: syntax and mandatory header fields (400), URI scheme
 // (416), loop detection (482) and Proxy-Require (420). Step 3 is CheckMaxForwards.
-func Sanity(req *sip.Request, local *Local, loopHash string) *Rejection {
+func Sanity(req *sip.Request, local *base.Local, loopHash string) *base.Answer {
 	// §16.3 step 1: reasonable syntax. sipgo parsed the message; the mandatory header fields of
 	// §8.1.1 must be there.
 	switch {

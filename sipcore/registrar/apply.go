@@ -6,8 +6,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
-
-	"github.com/partysip/partysip/sipcore/proxy"
+	"github.com/partysip/partysip/sipcore/base"
 )
 
 // Apply carries out §10.3 steps 6–7 for reg on rec at now and returns the new record and
@@ -17,7 +16,7 @@ import (
 // the stored one (a REGISTER overtaken by a later one) fails the whole request with 500 and
 // leaves the bindings as they were (§10.3 step 7, "the update MUST be aborted and the request
 // fails").
-func Apply(now time.Time, rec Record, reg *Register) (Record, bool, *proxy.Rejection) {
+func Apply(now time.Time, rec Record, reg *Register) (Record, bool, *base.Answer) {
 	out := Record{AOR: reg.AOR, Bindings: slices.Clone(rec.Bindings)}
 	changed := out.Purge(now)
 	if reg.Wildcard {
@@ -56,7 +55,7 @@ func Apply(now time.Time, rec Record, reg *Register) (Record, bool, *proxy.Rejec
 	// refused whole: a refresh or a removal always passes, so lowering the limit locks no
 	// one out. RFC 3261 leaves the code to the registrar; 403 does not invite a retry.
 	if reg.MaxContacts > 0 && len(out.Bindings) > reg.MaxContacts && len(out.Bindings) > before {
-		return rec, false, &proxy.Rejection{Code: 403, Reason: "Too Many Registered Contacts"}
+		return rec, false, &base.Answer{Code: 403, Reason: "Too Many Registered Contacts"}
 	}
 	return out, changed, nil
 }
@@ -67,8 +66,8 @@ func stale(b *Binding, reg *Register) bool {
 	return b.CallID == reg.CallID && reg.CSeq <= b.CSeq
 }
 
-func outOfOrder() *proxy.Rejection {
-	return &proxy.Rejection{Code: 500, Reason: "Out of order REGISTER"}
+func outOfOrder() *base.Answer {
+	return &base.Answer{Code: 500, Reason: "Out of order REGISTER"}
 }
 
 func bindingOf(now time.Time, c ContactChange, reg *Register) Binding {

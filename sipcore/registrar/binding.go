@@ -7,8 +7,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
-
-	"github.com/partysip/partysip/sipcore/proxy"
+	"github.com/partysip/partysip/sipcore/base"
 )
 
 // QUnset marks a contact registered without a q parameter. It sorts as q=1.0 (RFC 3261 §16.6
@@ -143,7 +142,7 @@ func AOR(uri *sip.Uri) string {
 // LocalAOR is AOR for a URI in a domain local serves: the port is dropped as well, since one of
 // our domains names one set of users whichever of our ports a UA writes (SIPp writes the
 // proxy's address and port in To and in the Request-URI of its calls).
-func LocalAOR(uri *sip.Uri, local *proxy.Local) string {
+func LocalAOR(uri *sip.Uri, local *base.Local) string {
 	if uri.Port != 0 && local.IsDomain(uri.Host) {
 		u := *uri
 		u.Port = 0

@@ -7,8 +7,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
-
-	"github.com/partysip/partysip/sipcore/proxy"
+	"github.com/partysip/partysip/sipcore/base"
 )
 
 // Policy is the registrar's configuration: expiry bounds (§10.2.1.1, §10.3 step 7).
@@ -30,8 +29,8 @@ type Policy struct {
 
 // TooManyAORs is the answer to a REGISTER for a new address-of-record of a domain that holds
 // Policy.MaxAORs already.
-func TooManyAORs() *proxy.Rejection {
-	return &proxy.Rejection{Code: 403, Reason: "Forbidden (too many addresses-of-record in this domain)"}
+func TooManyAORs() *base.Answer {
+	return &base.Answer{Code: 403, Reason: "Forbidden (too many addresses-of-record in this domain)"}
 }
 
 // DefaultPolicy is what RFC 3261 suggests and common registrars use.
@@ -72,15 +71,15 @@ type ContactChange struct {
 // (400), each contact's expiry (its expires parameter, else the Expires header field, else the
 // default; 423 + Min-Expires when too brief; capped at the maximum) and q (400 when invalid).
 // source is where the request came from, kept for operators.
-func Parse(req *sip.Request, pol Policy, local *proxy.Local, source string) (*Register, *proxy.Rejection) {
+func Parse(req *sip.Request, pol Policy, local *base.Local, source string) (*Register, *base.Answer) {
 	to := req.To()
 	cseq := req.CSeq()
 	if to == nil || cseq == nil || req.CallID() == nil {
-		return nil, &proxy.Rejection{Code: 400, Reason: "Missing To, Call-ID or CSeq"}
+		return nil, &base.Answer{Code: 400, Reason: "Missing To, Call-ID or CSeq"}
 	}
 	if s := strings.ToLower(to.Address.Scheme); (s != "sip" && s != "sips") || !local.IsDomain(to.Address.Host) {
 		// §10.3 step 5: the address-of-record is not valid for a domain we serve.
-		return nil, &proxy.Rejection{Code: 404, Reason: "Not Found"}
+		return nil, &base.Answer{Code: 404, Reason: "Not Found"}
 	}
 	reg := &Register{
 		AOR:           LocalAOR(&to.Address, local),
@@ -97,7 +96,7 @@ func Parse(req *sip.Request, pol Policy, local *proxy.Local, source string) (*Re
 	if h := req.GetHeader("Expires"); h != nil {
 		v, err := strconv.ParseUint(strings.TrimSpace(h.Value()), 10, 32)
 		if err != nil {
-			return nil, &proxy.Rejection{Code: 400, Reason: "Invalid Expires"}
+			return nil, &base.Answer{Code: 400, Reason: "Invalid Expires"}
 		}
 		headerExpires, hasHeaderExpires = int(min(v, 1<<31-1)), true
 	}
@@ -105,12 +104,12 @@ func Parse(req *sip.Request, pol Policy, local *proxy.Local, source string) (*Re
 	for _, h := range contacts {
 		c, ok := h.(*sip.ContactHeader)
 		if !ok {
-			return nil, &proxy.Rejection{Code: 400, Reason: "Invalid Contact"}
+			return nil, &base.Answer{Code: 400, Reason: "Invalid Contact"}
 		}
 		if c.Address.Wildcard {
 			// §10.3 step 6: "*" only alone and only with Expires: 0.
 			if len(contacts) != 1 || !hasHeaderExpires || headerExpires != 0 {
-				return nil, &proxy.Rejection{Code: 400, Reason: "Invalid wildcard Contact"}
+				return nil, &base.Answer{Code: 400, Reason: "Invalid wildcard Contact"}
 			}
 			reg.Wildcard = true
 			return reg, nil
@@ -131,7 +130,7 @@ func Parse(req *sip.Request, pol Policy, local *proxy.Local, source string) (*Re
 		}
 		if exp > 0 && exp < pol.MinExpires {
 			// §10.3 step 7 / §21.4.17: too brief; the whole request fails.
-			return nil, &proxy.Rejection{Code: 423, Reason: "Interval Too Brief", Headers: []sip.Header{
+			return nil, &base.Answer{Code: 423, Reason: "Interval Too Brief", Headers: []sip.Header{
 				sip.NewHeader("Min-Expires", strconv.Itoa(int(pol.MinExpires/time.Second))),
 			}}
 		}
@@ -142,7 +141,7 @@ func Parse(req *sip.Request, pol Policy, local *proxy.Local, source string) (*Re
 		if v, ok := c.Params.Get("q"); ok {
 			n, ok := parseQ(v)
 			if !ok {
-				return nil, &proxy.Rejection{Code: 400, Reason: "Invalid q"}
+				return nil, &base.Answer{Code: 400, Reason: "Invalid q"}
 			}
 			q = n
 		}
@@ -268,7 +267,7 @@ func Received(req *sip.Request, source string) string {
 	}
 	sentPort := via.Port
 	if sentPort == 0 {
-		sentPort = 5060
+		sentPort = base.DefaultPort(via.Transport)
 	}
 	// A sent-by that is a name, not an address, cannot be the source: treated as behind a NAT.
 	if sent, err := netip.ParseAddr(strings.Trim(via.Host, "[]")); err == nil && sent.Unmap() == src.Addr() && sentPort == int(src.Port()) {

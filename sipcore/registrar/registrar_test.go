@@ -7,13 +7,12 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
-
-	"github.com/partysip/partysip/sipcore/proxy"
+	"github.com/partysip/partysip/sipcore/base"
 )
 
 var (
 	t0    = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
-	local = &proxy.Local{Domains: []string{"example.com"}, Addrs: []proxy.HostPort{{Host: "127.0.0.1", Port: 5060}}}
+	local = &base.Local{Domains: []string{"example.com"}, Addrs: []base.HostPort{{Host: "127.0.0.1", Port: 5060}}}
 )
 
 // register builds a REGISTER for bob@example.com with the given extra header lines.
@@ -40,7 +39,7 @@ func register(t *testing.T, callID string, cseq int, lines ...string) *sip.Reque
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // apply parses and applies req to rec at now, failing the test on a parse rejection.
-func apply(t *testing.T, now time.Time, rec Record, req *sip.Request) (Record, bool, *proxy.Rejection) {
+func apply(t *testing.T, now time.Time, rec Record, req *sip.Request) (Record, bool, *base.Answer) {
 	t.Helper()
 	reg, rej := Parse(req, DefaultPolicy, local, "udp:127.0.0.1:5070")
 	if rej != nil {
@@ -253,7 +252,7 @@ func TestMaxContacts(t *testing.T) {
 	now := time.Now()
 	pol := DefaultPolicy
 	pol.MaxContacts = 2
-	reg := func(rec Record, cseq int, contacts ...string) (Record, *proxy.Rejection) {
+	reg := func(rec Record, cseq int, contacts ...string) (Record, *base.Answer) {
 		t.Helper()
 		lines := make([]string, len(contacts))
 		for i, c := range contacts {

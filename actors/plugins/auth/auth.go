@@ -16,14 +16,14 @@ import (
 	"github.com/partysip/partysip/actors/plugin"
 	"github.com/partysip/partysip/actors/services"
 	"github.com/partysip/partysip/config"
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/digest"
-	"github.com/partysip/partysip/sipcore/proxy"
 )
 
 // Auth challenges and verifies. It is built once and shared: users and settings are read-only;
 // the nonce-count table lives in the nonce service actor.
 type Auth struct {
-	Local *proxy.Local
+	Local *base.Local
 	Realm string
 	// Algorithms offered, one challenge each, in order of preference (RFC 8760 §2.4).
 	Algorithms []string
@@ -48,7 +48,7 @@ var _ plugin.Waiter = (*Auth)(nil)
 
 // New builds the plugin from its config section (realm already resolved, see config.Realm).
 // secret signs the nonces; nil picks a random one.
-func New(cfg config.Auth, realm string, users *services.Credentials, local *proxy.Local, nonceService *actor.PID, secret []byte) *Auth {
+func New(cfg config.Auth, realm string, users *services.Credentials, local *base.Local, nonceService *actor.PID, secret []byte) *Auth {
 	a := &Auth{Local: local, Realm: realm, MatchIdentity: cfg.MatchIdentity, Service: nonceService, Users: users}
 	for _, alg := range cfg.Algorithms {
 		a.Algorithms = append(a.Algorithms, strings.ToUpper(alg))

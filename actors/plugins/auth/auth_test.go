@@ -18,11 +18,11 @@ import (
 	"github.com/partysip/partysip/actors/plugins/internal/plugintest"
 	"github.com/partysip/partysip/actors/services"
 	"github.com/partysip/partysip/config"
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/digest"
-	"github.com/partysip/partysip/sipcore/proxy"
 )
 
-var local = &proxy.Local{Domains: []string{"example.com"}, Addrs: []proxy.HostPort{{Host: "127.0.0.1", Port: 5060}}}
+var local = &base.Local{Domains: []string{"example.com"}, Addrs: []base.HostPort{{Host: "127.0.0.1", Port: 5060}}}
 
 // newAuth builds the plugin over the real users service (memory store) with alice as the one
 // user of the users file.
@@ -59,7 +59,7 @@ func register(t *testing.T, to string, extra ...string) (*plugin.Request, *[]any
 }
 
 // answer computes credentials for the challenge in res as a client with password would.
-func answer(t *testing.T, res *proxy.Rejection, user, password, method, uri string) string {
+func answer(t *testing.T, res *base.Answer, user, password, method, uri string) string {
 	t.Helper()
 	chal, err := idigest.ParseChallenge(res.Headers[0].Value())
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/partysip/partysip/actors/plugin"
 	"github.com/partysip/partysip/actors/services"
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/registrar"
 )
@@ -18,7 +19,7 @@ import (
 // still applies; otherwise 480 for a known user without a live binding and 404 for an unknown
 // one.
 type Location struct {
-	Local   *proxy.Local
+	Local   *base.Local
 	Router  *proxy.Router
 	Service *actor.PID
 	// Fork is how the contacts of one AOR are tried (forking.mode).

@@ -9,6 +9,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/partysip/partysip/actors/plugin"
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/registrar"
 )
@@ -19,7 +20,7 @@ import (
 type Redirect struct {
 	Domains []string
 	Router  *proxy.Router
-	Local   *proxy.Local
+	Local   *base.Local
 }
 
 var _ plugin.Handler = (*Redirect)(nil)

@@ -8,14 +8,14 @@ import (
 
 	"github.com/partysip/partysip/actors/plugin"
 	"github.com/partysip/partysip/actors/services"
-	"github.com/partysip/partysip/sipcore/proxy"
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/registrar"
 )
 
 // Registrar handles REGISTER whose Request-URI is one of our domains or addresses; a REGISTER
 // for another domain goes on (§10.3 step 1: a registrar that is also a proxy forwards it).
 type Registrar struct {
-	Local   *proxy.Local
+	Local   *base.Local
 	Policy  registrar.Policy
 	Service *actor.PID
 }

@@ -4,6 +4,7 @@ package sanity
 
 import (
 	"github.com/partysip/partysip/actors/plugin"
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
 )
 
@@ -11,7 +12,7 @@ import (
 // OPTIONS addressed to the proxy with 200 (§11.2), unless LeaveOwnOptions leaves it to the
 // forward plugin, after authentication (auth.challenge_own_options).
 type Sanity struct {
-	Local           *proxy.Local
+	Local           *base.Local
 	LeaveOwnOptions bool
 }
 

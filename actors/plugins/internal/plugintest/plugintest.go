@@ -13,12 +13,13 @@ import (
 	"github.com/partysip/partysip/actors/plugin"
 	"github.com/partysip/partysip/actors/services"
 	"github.com/partysip/partysip/actors/store"
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/registrar"
 )
 
 // Local is the proxy the tests play: example.com and 127.0.0.1:5060.
-var Local = &proxy.Local{Domains: []string{"example.com"}, Addrs: []proxy.HostPort{{Host: "127.0.0.1", Port: 5060}}}
+var Local = &base.Local{Domains: []string{"example.com"}, Addrs: []base.HostPort{{Host: "127.0.0.1", Port: 5060}}}
 
 // Request parses a request from its request line and header lines (Via, Call-ID and
 // Content-Length are added when missing) and wraps it as the chain sees it: Work is the clone

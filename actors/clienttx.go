@@ -63,7 +63,7 @@ func (t *clientTx) Receive(ctx actor.Context) {
 		}
 		t.step(ctx, transaction.Event{Kind: transaction.Start})
 		if t.noResponse > 0 && !t.ended {
-			t.timers.start(ctx, timerNoResponse, t.noResponse)
+			t.timers.start(t.c.clock, ctx, timerNoResponse, t.noResponse)
 		}
 	case *MessageReceived:
 		res := m.Msg.(*sip.Response)
@@ -119,7 +119,7 @@ func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
 	defer t.park(ctx)
 	defer t.release()
 	before := t.m.State()
-	acts := t.m.Step(time.Now(), ev)
+	acts := t.m.Step(t.c.clock.Now(), ev)
 	t.c.traceTransition(&t.m, before, ev, t.key, t.callID, t)
 	for _, a := range acts {
 		switch a.Kind {
@@ -145,9 +145,9 @@ func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
 			}
 			t.report(ctx, &branchResponded{Index: t.index, Res: t.last})
 		case transaction.StartTimer:
-			t.timers.start(ctx, a.Timer, a.After)
+			t.timers.start(t.c.clock, ctx, a.Timer, a.After)
 			if a.Timer == transaction.TimerM || a.Timer == transaction.TimerD || a.Timer == transaction.TimerK {
-				t.waitUntil = time.Now().Add(a.After)
+				t.waitUntil = t.c.clock.Now().Add(a.After)
 			}
 		case transaction.InformTimeout:
 			if t.last == nil {
@@ -191,7 +191,7 @@ func (t *clientTx) traceParties() (*sip.Request, string, string) {
 
 // hopDead remembers this branch's hop as dead for failover.dead_for.
 func (t *clientTx) hopDead() {
-	t.c.deadHops.mark(t.hop, time.Now(), t.c.routing().deadFor)
+	t.c.deadHops.mark(t.hop, t.c.clock.Now(), t.c.routing().deadFor)
 }
 
 // release drops the request and response once they cannot be needed again: an INVITE in

@@ -11,6 +11,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/actors/plugin"
 	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
@@ -24,6 +25,8 @@ type FaultFunc func(kind transaction.Kind, req *sip.Request) bool
 // core is what every actor of one engine shares. It is built once at start and read-only after,
 // except for the atomic counters and the draining flag.
 type core struct {
+	// clock is the time of every protocol timer and machine step (clock.Wall in the daemon).
+	clock clock.Clock
 	log   *zap.Logger
 	local *base.Local
 	// locator finds next hops by RFC 3263; nil when DNS could not be set up.

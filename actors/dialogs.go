@@ -11,6 +11,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/actors/internal/protofix"
 	"github.com/partysip/partysip/sipcore/dialog"
 )
@@ -137,7 +138,7 @@ type dialogActor struct {
 	caller string
 	callee string
 	m      *dialog.Machine
-	timer  *time.Timer
+	timer  clock.Timer
 	gen    uint32
 }
 
@@ -170,7 +171,7 @@ func (d *dialogActor) Receive(ctx actor.Context) {
 
 func (d *dialogActor) step(ctx actor.Context, ev dialog.EventKind, method string) {
 	before := d.m.State()
-	a := d.m.Step(time.Now(), ev, method)
+	a := d.m.Step(d.c.clock.Now(), ev, method)
 	if ce := d.c.log.Check(zap.DebugLevel, "dialog"); ce != nil && d.m.State() != before {
 		ce.Write(zap.String("call_id", d.id.CallID), zap.Stringer("from", before), zap.Stringer("event", ev),
 			zap.String("method", method), zap.Stringer("to", d.m.State()))
@@ -180,8 +181,7 @@ func (d *dialogActor) step(ctx actor.Context, ev dialog.EventKind, method string
 		if d.timer != nil {
 			d.timer.Stop()
 		}
-		msg, self, root := &dialogTimerFired{Gen: d.gen}, ctx.Self(), ctx.ActorSystem().Root
-		d.timer = time.AfterFunc(a.After, func() { root.Send(self, msg) })
+		d.timer = clock.SendAfter(d.c.clock, ctx, a.After, &dialogTimerFired{Gen: d.gen})
 	}
 	if a.Terminate {
 		ctx.Stop(ctx.Self())

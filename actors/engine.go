@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/exp/zapslog"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/actors/plugins"
 	"github.com/partysip/partysip/actors/services"
 	"github.com/partysip/partysip/config"
@@ -39,6 +40,9 @@ type Options struct {
 	// with the AOR before a REGISTER, "location" with the AOR before a lookup); true makes
 	// that actor panic (supervision tests).
 	ServiceFault func(kind, id string) bool
+	// Clock, when set, replaces the wall clock for every protocol timer and every "now" the
+	// machines are stepped with (tests advance a clock.Fake instead of sleeping).
+	Clock clock.Clock
 }
 
 // Engine is a running proxy: transports, the sharded transaction table and the actors under it.
@@ -117,7 +121,12 @@ func Start(opts Options) (*Engine, error) {
 		actor.WithDeadLetterThrottleCount(3),
 		actor.WithDeadLetterThrottleInterval(10*time.Second),
 	)
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.Wall
+	}
 	c := &core{
+		clock: clk,
 		log:   log,
 		local: local,
 		timers: transaction.Timers{
@@ -174,6 +183,7 @@ func Start(opts Options) (*Engine, error) {
 		NonceTTL:   cfg.Auth.NonceTTL,
 		Log:        log,
 		Dispatcher: c.dispatcher,
+		Clock:      clk,
 		Fault: func(kind, id string) bool {
 			if kind == "aor" && roll(&c.faults.registration) {
 				return true

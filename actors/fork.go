@@ -8,6 +8,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/dialog"
 	"github.com/partysip/partysip/sipcore/proxy"
@@ -34,7 +35,7 @@ type fork struct {
 // ctxTimer is one timer the machine armed.
 type ctxTimer struct {
 	id proxy.TimerID
-	t  *time.Timer
+	t  clock.Timer
 }
 
 // contextTimerFired is a response-context timer's expiry.
@@ -85,7 +86,7 @@ func (p *proxyContext) step(ctx actor.Context, ev proxy.Event) {
 		return
 	}
 	for {
-		for _, a := range p.m.Step(time.Now(), ev) {
+		for _, a := range p.m.Step(p.c.clock.Now(), ev) {
 			p.act(ctx, a)
 		}
 		if len(p.queue) == 0 {
@@ -118,8 +119,7 @@ func (p *proxyContext) act(ctx actor.Context, a proxy.Action) {
 		p.final = true
 		p.respond(ctx, sip.NewResponseFromRequest(p.req, a.Code, base.ReasonPhrase(a.Code), nil))
 	case proxy.ArmTimer:
-		self, root, msg := ctx.Self(), ctx.ActorSystem().Root, &contextTimerFired{ID: a.Timer}
-		p.timers = append(p.timers, ctxTimer{id: a.Timer, t: time.AfterFunc(a.After, func() { root.Send(self, msg) })})
+		p.timers = append(p.timers, ctxTimer{id: a.Timer, t: clock.SendAfter(p.c.clock, ctx, a.After, &contextTimerFired{ID: a.Timer})})
 	case proxy.DialogCreated:
 		p.c.observeDialog(a.Res, dialog.Created, "")
 	case proxy.Done:
@@ -183,7 +183,7 @@ func (p *proxyContext) onLocated(ctx actor.Context, m *hopsLocated) {
 // remembered as dead is skipped when the branch has somewhere else to go.
 func (p *proxyContext) sendBranch(ctx actor.Context, a proxy.Action) {
 	i, hop := a.Branch, a.Hop
-	if a.Alternative && p.c.deadHops.dead(hop, time.Now()) {
+	if a.Alternative && p.c.deadHops.dead(hop, p.c.clock.Now()) {
 		p.c.deadHops.skipped.Add(1)
 		p.c.log.Debug("dead next hop skipped", zap.String("call_id", p.callID), zap.String("to", hop.Addr()))
 		p.queue = append(p.queue, proxy.Event{Kind: proxy.BranchFailed, Branch: i, Code: 503})

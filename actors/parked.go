@@ -8,6 +8,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/gammazero/deque"
 
+	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/sipcore/transaction"
 )
 
@@ -101,7 +102,7 @@ func (s *shard) armSweep(ctx actor.Context) {
 	if next.IsZero() {
 		return
 	}
-	now := time.Now()
+	now := s.c.clock.Now()
 	at := next
 	if soonest := now.Add(parkSweepEvery); at.Before(soonest) {
 		at = soonest
@@ -110,14 +111,13 @@ func (s *shard) armSweep(ctx actor.Context) {
 		return // the sweep already armed comes soon enough
 	}
 	s.sweepAt = at
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	time.AfterFunc(at.Sub(now), func() { root.Send(self, &parkSweep{}) })
+	clock.SendAfter(s.c.clock, ctx, at.Sub(now), &parkSweep{})
 }
 
 // sweep ends the parked waits that are over.
 func (s *shard) sweep(ctx actor.Context) {
 	s.sweepAt = time.Time{}
-	now := time.Now()
+	now := s.c.clock.Now()
 	for tm, q := range s.parkQueues {
 		for q.Len() > 0 && !q.Front().until.After(now) {
 			e := q.PopFront()

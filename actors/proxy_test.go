@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/bench/sipp"
 	"github.com/partysip/partysip/config"
 	"github.com/partysip/partysip/sipcore/transaction"
@@ -432,6 +433,35 @@ func TestCancelledCalleeNeverAnswers(t *testing.T) {
 		t.Fatalf("487 came %v after the CANCEL, want 64·T1 = 1.28 s", took)
 	}
 	waitFor(t, "every transaction actor gone", func() bool { return c.e.Stats().LiveTx.Load() == 0 })
+}
+
+// TestCancelGiveUpOnAFakeClock: the same with RFC 3261's own T1 (64·T1 = 32 s) on a fake clock:
+// nothing happens until the clock is moved, and moving it 32 s gives the caller its 487 at once.
+// No test sleeps through a protocol timer.
+func TestCancelGiveUpOnAFakeClock(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	uas, uac := newPeer(t, "127.0.0.1"), newPeer(t, "127.0.0.1")
+	_, port := startEngineOpts(t, fmt.Sprintf("sip:127.0.0.1:%d", uas.port()), Options{Clock: clk})
+	proxyAddr := loopback(port)
+	inv := invite(fmt.Sprintf("sip:bob@127.0.0.1:%d", port), "127.0.0.1", uac.port(), "z9hG4bKfake1", "fake-clock-1")
+	uac.send(proxyAddr, inv)
+	uac.expectResponse(100)
+	fwd, from := uas.expectRequest(sip.INVITE)
+	uas.sendMsg(from, sip.NewResponseFromRequest(fwd, 180, "Ringing", nil))
+	uac.expectResponse(180)
+	uac.send(proxyAddr, asMethod(inv, sip.CANCEL))
+	uac.expectResponse(200)
+	fwdCancel, _ := uas.expectRequest(sip.CANCEL)
+	uas.sendMsg(from, sip.NewResponseFromRequest(fwdCancel, 200, "OK", nil))
+	if m, _, ok := uac.tryRecv(300 * time.Millisecond); ok {
+		t.Fatalf("the caller got %s before the clock moved", firstLine(m))
+	}
+	clk.Advance(64*500*time.Millisecond - time.Millisecond)
+	if m, _, ok := uac.tryRecv(300 * time.Millisecond); ok {
+		t.Fatalf("the caller got %s before 64·T1", firstLine(m))
+	}
+	clk.Advance(time.Millisecond)
+	uac.expectResponse(487)
 }
 
 // TestLoopDetected routes every request back to the proxy itself, the classic

@@ -8,6 +8,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/actors/plugin"
 	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/dialog"
@@ -41,7 +42,7 @@ type proxyContext struct {
 	r       *plugin.Request
 	waiting int
 	waitGen uint32
-	wait    *time.Timer
+	wait    clock.Timer
 }
 
 // pluginWaitTimeout bounds how long a plugin may wait for a service actor (the registrar, the
@@ -122,7 +123,7 @@ func (p *proxyContext) start(ctx actor.Context) {
 		// Any other request with a To tag is a sign of life of its dialog (no tag: nothing).
 		p.c.observeDialog(req, dialog.RequestSeen, string(req.Method))
 	}
-	p.started = time.Now()
+	p.started = p.c.clock.Now()
 	p.createsDialog = p.rt.recordRoute && req.Method == sip.INVITE && !base.HasToTag(req)
 	p.r = &plugin.Request{
 		Received: req,
@@ -134,7 +135,7 @@ func (p *proxyContext) start(ctx actor.Context) {
 		LoopHash: proxy.LoopHash(req),
 		Self:     ctx.Self(),
 		Send:     ctx.Send,
-		Now:      time.Now(),
+		Now:      p.started,
 		Log:      p.c.log,
 	}
 	res, at := p.rt.chain.Run(p.r, 0)
@@ -153,8 +154,7 @@ func (p *proxyContext) decided(ctx actor.Context, res plugin.Result, at int) {
 	case plugin.Wait:
 		p.waiting = at
 		p.waitGen++
-		msg, self, root := &pluginTimedOut{Gen: p.waitGen}, ctx.Self(), ctx.ActorSystem().Root
-		p.wait = time.AfterFunc(pluginWaitTimeout, func() { root.Send(self, msg) })
+		p.wait = clock.SendAfter(p.c.clock, ctx, pluginWaitTimeout, &pluginTimedOut{Gen: p.waitGen})
 	}
 }
 
@@ -209,7 +209,7 @@ func (p *proxyContext) accessLog(code int) {
 		zap.String("from", from), zap.String("to", to),
 		zap.String("ruri", p.req.Recipient.String()), zap.String("source", p.from.Transport+":"+p.from.Addr),
 		zap.String("next_hop", p.answeredBy), zap.Int("code", code),
-		zap.Float64("ms", float64(time.Since(p.started).Microseconds())/1000))
+		zap.Float64("ms", float64(p.c.clock.Now().Sub(p.started).Microseconds())/1000))
 }
 
 // parties are the user@host of req's From and To ("" for one it lacks).

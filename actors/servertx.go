@@ -7,6 +7,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/actors/internal/protofix"
 	"github.com/partysip/partysip/sipcore/transaction"
 )
@@ -77,15 +78,14 @@ func (t *serverTx) Receive(ctx actor.Context) {
 			panic("fault injected into " + t.m.Kind().String() + " " + t.callID)
 		}
 		t.pending = true
-		t.started = time.Now()
+		t.started = t.c.clock.Now()
 		t.c.stats.Pending.Add(1)
 		if d := t.c.faults.stallFor(); d > 0 {
 			// A stall drill: this transaction sits still (as if stuck behind something slow)
 			// and drops what arrives meanwhile; the others must not notice.
 			t.stalled = true
 			t.c.stats.TxStalls.Add(1)
-			self, root := ctx.Self(), ctx.ActorSystem().Root
-			time.AfterFunc(d, func() { root.Send(self, &stallEnded{}) })
+			clock.SendAfter(t.c.clock, ctx, d, &stallEnded{})
 			return
 		}
 		t.step(ctx, transaction.Event{Kind: transaction.Start})
@@ -172,7 +172,7 @@ func (t *serverTx) park(ctx actor.Context) {
 		if t.lastWire == nil {
 			// Not sent as bytes we kept (cannot happen: a failed send ends the transaction).
 			if !t.timers.armed(transaction.TimerJ) {
-				t.timers.start(ctx, transaction.TimerJ, time.Until(t.waitUntil)) // the actor waits itself
+				t.timers.start(t.c.clock, ctx, transaction.TimerJ, t.waitUntil.Sub(t.c.clock.Now())) // the actor waits itself
 			}
 			return
 		}
@@ -208,7 +208,7 @@ func (t *serverTx) step(ctx actor.Context, ev transaction.Event) {
 	// Copy the actions out of the machine's buffer (onto the stack): carrying one out may step
 	// the machine again (a CANCEL's PassRequest answers 200 at once).
 	var buf [8]transaction.Action
-	acts := append(buf[:0], t.m.Step(time.Now(), ev)...)
+	acts := append(buf[:0], t.m.Step(t.c.clock.Now(), ev)...)
 	t.c.traceTransition(&t.m, before, ev, t.key, t.callID, t)
 	for _, a := range acts {
 		switch a.Kind {
@@ -229,14 +229,14 @@ func (t *serverTx) step(ctx actor.Context, ev transaction.Event) {
 			}
 		case transaction.StartTimer:
 			if a.Timer == transaction.TimerJ || a.Timer == transaction.TimerL {
-				t.waitUntil = time.Now().Add(a.After)
+				t.waitUntil = t.c.clock.Now().Add(a.After)
 			}
 			if a.Timer == transaction.TimerJ && a.After > 0 {
 				// Parked at once (see park), so the shard runs this wait; armed there only
 				// if parking is not possible.
 				break
 			}
-			t.timers.start(ctx, a.Timer, a.After)
+			t.timers.start(t.c.clock, ctx, a.Timer, a.After)
 		case transaction.InformTimeout, transaction.InformTransportError:
 			if ce := t.log.Check(zap.DebugLevel, "server transaction ended early"); ce != nil {
 				ce.Write(zap.String("call_id", t.callID), zap.String("branch", t.key.Branch), zap.Stringer("action", a.Kind))

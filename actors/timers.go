@@ -5,6 +5,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/sipcore/transaction"
 )
 
@@ -12,17 +13,15 @@ import (
 // generation: re-arming or stopping bumps it, so a late delivery is recognised and ignored.
 type timerSet struct {
 	gen [16]uint32
-	t   [16]*time.Timer
+	t   [16]clock.Timer
 }
 
-func (ts *timerSet) start(ctx actor.Context, which transaction.Timer, d time.Duration) {
+func (ts *timerSet) start(clk clock.Clock, ctx actor.Context, which transaction.Timer, d time.Duration) {
 	ts.gen[which]++
 	if old := ts.t[which]; old != nil {
 		old.Stop()
 	}
-	msg := &timerFired{Timer: which, Gen: ts.gen[which]}
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	ts.t[which] = time.AfterFunc(d, func() { root.Send(self, msg) })
+	ts.t[which] = clock.SendAfter(clk, ctx, d, &timerFired{Timer: which, Gen: ts.gen[which]})
 }
 
 // armed reports whether timer which is set.

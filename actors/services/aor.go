@@ -9,6 +9,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/actors/store"
 	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/registrar"
@@ -26,7 +27,7 @@ type aorActor struct {
 	saving *pendingSave
 	queue  []queued
 	seq    uint64
-	timer  *time.Timer
+	timer  clock.Timer
 	gen    uint32
 	due    time.Time // when timer fires
 	log    *zap.Logger
@@ -72,8 +73,7 @@ func (a *aorActor) Receive(ctx actor.Context) {
 	case *recordLoaded:
 		if errors.Is(m.Err, store.ErrBusy) {
 			// The store's queue is full: try again shortly; requests wait in the queue.
-			self, root := ctx.Self(), ctx.ActorSystem().Root
-			time.AfterFunc(retryDelay(), func() { root.Send(self, &loadRetried{}) })
+			clock.SendAfter(a.s.opts.Clock, ctx, retryDelay(), &loadRetried{})
 			return
 		}
 		if m.Err != nil {
@@ -110,7 +110,7 @@ func (a *aorActor) Receive(ctx actor.Context) {
 func (a *aorActor) load(ctx actor.Context, rec registrar.Record) {
 	a.rec, a.loaded = rec, true
 	a.rec.AOR = a.aor
-	if next := (registrar.Record{AOR: a.aor, Bindings: slices.Clone(a.rec.Bindings)}); next.Purge(time.Now()) {
+	if next := (registrar.Record{AOR: a.aor, Bindings: slices.Clone(a.rec.Bindings)}); next.Purge(a.s.opts.Clock.Now()) {
 		a.save(ctx, next, nil)
 	} else {
 		a.settled(ctx)
@@ -164,7 +164,7 @@ func (a *aorActor) drain(ctx actor.Context) {
 }
 
 func (a *aorActor) serve(ctx actor.Context, q queued) {
-	now := time.Now()
+	now := a.s.opts.Clock.Now()
 	switch m := q.msg.(type) {
 	case *RegisterRequested:
 		if a.s.fault("aor", a.aor) {
@@ -246,7 +246,7 @@ func (a *aorActor) saved(ctx actor.Context, m *recordSaved) {
 		switch {
 		case p.reg != nil:
 			a.s.stats.Registers.Add(1)
-			ctx.Send(p.replyTo, &RegisterAnswered{Answer: ok(time.Now(), &a.rec, p.reg)})
+			ctx.Send(p.replyTo, &RegisterAnswered{Answer: ok(a.s.opts.Clock.Now(), &a.rec, p.reg)})
 		case p.remove:
 			ctx.Send(p.replyTo, &BindingRemoved{Found: true})
 		}
@@ -278,9 +278,7 @@ func (a *aorActor) arm(ctx actor.Context) {
 		return
 	}
 	a.due = next
-	msg := &expiryDue{Gen: a.gen, At: next}
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	a.timer = time.AfterFunc(time.Until(next), func() { root.Send(self, msg) })
+	a.timer = clock.SendAfter(a.s.opts.Clock, ctx, next.Sub(a.s.opts.Clock.Now()), &expiryDue{Gen: a.gen, At: next})
 }
 
 // retryExpiry replaces the expiry timer with one that fires after retryDelay.
@@ -290,10 +288,8 @@ func (a *aorActor) retryExpiry(ctx actor.Context) {
 	}
 	a.gen++
 	d := retryDelay()
-	a.due = time.Now().Add(d)
-	msg := &expiryDue{Gen: a.gen, At: a.due}
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	a.timer = time.AfterFunc(d, func() { root.Send(self, msg) })
+	a.due = a.s.opts.Clock.Now().Add(d)
+	a.timer = clock.SendAfter(a.s.opts.Clock, ctx, d, &expiryDue{Gen: a.gen, At: a.due})
 }
 
 func ok(now time.Time, rec *registrar.Record, reg *registrar.Register) *base.Answer {

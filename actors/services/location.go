@@ -65,10 +65,10 @@ func (l *locationActor) Receive(ctx actor.Context) {
 		if l.s.fault("location", m.AOR) {
 			panic("fault injected into the location service at " + m.AOR)
 		}
-		bindings, known := l.lookup(m.AOR, time.Now())
+		bindings, known := l.lookup(m.AOR, l.s.opts.Clock.Now())
 		ctx.Send(m.ReplyTo, &LookupAnswered{AOR: m.AOR, Bindings: bindings, Known: known})
 	case *BindingsListRequested:
-		ctx.Respond(l.list(m, time.Now()))
+		ctx.Respond(l.list(m, l.s.opts.Clock.Now()))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/partysip/partysip/actors/internal/clock"
 )
 
 // NonceUseRequested asks whether a digest nonce may be used with this nonce-count: the count
@@ -25,12 +26,13 @@ type NonceUseAnswered struct {
 // turn over every TTL, so memory is bounded by what two TTLs of traffic use.
 type nonceActor struct {
 	ttl        time.Duration
+	clock      clock.Clock
 	cur, prev  map[string]int
 	turnedOver time.Time
 }
 
-func newNonces(ttl time.Duration) actor.Actor {
-	return &nonceActor{ttl: ttl, cur: map[string]int{}, prev: map[string]int{}, turnedOver: time.Now()}
+func newNonces(ttl time.Duration, clk clock.Clock) actor.Actor {
+	return &nonceActor{ttl: ttl, clock: clk, cur: map[string]int{}, prev: map[string]int{}, turnedOver: clk.Now()}
 }
 
 func (n *nonceActor) Receive(ctx actor.Context) {
@@ -38,7 +40,7 @@ func (n *nonceActor) Receive(ctx actor.Context) {
 	if !ok {
 		return
 	}
-	if now := time.Now(); now.Sub(n.turnedOver) > n.ttl {
+	if now := n.clock.Now(); now.Sub(n.turnedOver) > n.ttl {
 		n.prev, n.cur, n.turnedOver = n.cur, map[string]int{}, now
 	}
 	last, seen := n.cur[m.Nonce]

@@ -13,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/actors/store"
 	"github.com/partysip/partysip/sipcore/registrar"
 )
@@ -39,6 +40,8 @@ type Options struct {
 	// location service before each lookup (kind "location", id the AOR looked up). True makes the actor panic: tests of
 	// supervision, and later an operator's fault-injection switch.
 	Fault func(kind, id string) bool
+	// Clock is the time of expiries, retries and nonce turnover (nil: the wall clock).
+	Clock clock.Clock
 }
 
 // Stats are the services' counters.
@@ -71,6 +74,9 @@ type Services struct {
 // Start spawns the location service and the registrar, which spawns an AOR actor for every
 // stored address-of-record (each starts from its stored record and re-arms its expiry).
 func Start(root *actor.RootContext, opts Options) (*Services, error) {
+	if opts.Clock == nil {
+		opts.Clock = clock.Wall
+	}
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
 	}
@@ -108,7 +114,7 @@ func Start(root *actor.RootContext, opts Options) (*Services, error) {
 	if opts.NonceTTL <= 0 {
 		opts.NonceTTL = 5 * time.Minute
 	}
-	s.Nonces = root.Spawn(s.props(func() actor.Actor { return newNonces(opts.NonceTTL) }, actor.WithGuardian(s.serviceSupervisor())))
+	s.Nonces = root.Spawn(s.props(func() actor.Actor { return newNonces(opts.NonceTTL, opts.Clock) }, actor.WithGuardian(s.serviceSupervisor())))
 	s.Users = root.Spawn(s.props(func() actor.Actor { return &usersActor{s: s, pending: map[string]bool{}} }, actor.WithGuardian(s.serviceSupervisor())))
 	first := true
 	s.Registrar = root.Spawn(s.props(func() actor.Actor {
@@ -195,7 +201,7 @@ func (s *Services) scanFor(ctx actor.Context) {
 	try = func() {
 		s.opts.Store.Scan(func(recs []registrar.Record, err error) {
 			if errors.Is(err, store.ErrBusy) {
-				time.AfterFunc(retryDelay(), try)
+				s.opts.Clock.AfterFunc(retryDelay(), try)
 				return
 			}
 			root.Send(self, &recordsScanned{Recs: recs, Err: err})

@@ -32,7 +32,7 @@ func SupervisionTree() []Supervised {
 			Counted:  "listener restarts (partysip_listener_restarts_total)",
 			Stateful: "the socket: re-bound at the same address"},
 		{Name: "shard", Parent: "", Count: "N (transactions.shards, 4 per CPU)", OnFail: rootDefault,
-			Stateful: "nothing: a restarted shard is the same value and keeps its table"},
+			Stateful: "its live transactions: protoactor stops a restarting actor's children, so each ends as on a fault (a caller still owed a final response gets 500); its parked waits stay (the shard is the same value)"},
 		{Name: "server transaction (IST/NIST)", Parent: "shard", Count: "1 per request being served",
 			OnFail: "stop (never restarted: its state is gone); a final response still owed is sent as 500", Counted: "transaction",
 			Stateful: "lost with it: the caller gets 500"},

@@ -52,7 +52,7 @@ func SupervisionTree() []Supervised {
 			Counted: "registration", Stateful: "its bindings: read back from the store; the requests it held get 500"},
 		{Name: "location", Parent: "", Count: "1",
 			OnFail:  fmt.Sprintf("restart, up to %d in %s", services.RestartLimit, services.RestartWindow),
-			Counted: "service", Stateful: "every record: read back from the store in one scan"},
+			Counted: "service", Stateful: "nothing: the location table it reads is the AOR actors' (Services.Lookup), not its own"},
 		{Name: "nonces", Parent: "", Count: "1",
 			OnFail:  fmt.Sprintf("restart, up to %d in %s", services.RestartLimit, services.RestartWindow),
 			Counted: "service", Stateful: "nonce-counts: a client may need one more challenge"},

@@ -53,7 +53,7 @@ func Build(cfg *config.Config, d Deps) (plugin.Chain, error) {
 		case "registrar":
 			h = &registrar.Registrar{Local: d.Local, Service: d.Services.Registrar, Policy: Policy(cfg)}
 		case "location":
-			h = &location.Location{Local: d.Local, Router: d.Router, Service: d.Services.Location, Fork: cfg.ForkMode(),
+			h = &location.Location{Local: d.Local, Router: d.Router, Lookup: d.Services.Lookup, Fork: cfg.ForkMode(),
 				Conceal: slices.Contains(cfg.Plugins, "auth")}
 		case "redirect":
 			h = &redirect.Redirect{Domains: cfg.Redirect.Domains, Router: d.Router, Local: d.Local}

@@ -254,10 +254,10 @@ func (a *aorActor) saved(ctx actor.Context, m *recordSaved) {
 	a.drain(ctx)
 }
 
-// settled publishes the record to the location service and re-arms the expiry timer; the
-// caller then serves what waited (drain).
+// settled publishes the record to the location table and re-arms the expiry timer; the caller
+// then serves what waited (drain).
 func (a *aorActor) settled(ctx actor.Context) {
-	ctx.Send(a.s.Location, &bindingsChanged{Rec: registrar.Record{AOR: a.aor, Bindings: slices.Clone(a.rec.Bindings)}})
+	a.s.publish(registrar.Record{AOR: a.aor, Bindings: slices.Clone(a.rec.Bindings)})
 	a.arm(ctx)
 }
 

@@ -2,79 +2,111 @@ package services
 
 import (
 	"container/heap"
+	"hash/maphash"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/sipcore/registrar"
 )
 
-// locationActor is the location service: the current record of every address-of-record, as
-// its AOR actor last stored it, and the configured aliases. It answers lookups for the proxy's
-// routing and listings for operators.
-type locationActor struct {
-	s       *Services
-	records map[string]registrar.Record
-	known   map[string]bool // AORs registered at least once since start
+// locationTable is the location service's state, published: the newest stored record of every
+// address-of-record seen since start (one with no binding left says the AOR is known), in shards
+// that any goroutine reads under a read lock. Each AOR actor writes its own entry, before it
+// answers the REGISTER that changed it, so a UA that registered and is called at once is found;
+// lookups read it on the caller's goroutine, so no call to our domain waits in one mailbox.
+// A record in the table is never modified: a change replaces it.
+type locationTable struct {
+	seed   maphash.Seed
+	shards [64]locationShard
 }
 
-func newLocation(s *Services) *locationActor {
-	return &locationActor{s: s, records: map[string]registrar.Record{}, known: map[string]bool{}}
+type locationShard struct {
+	mu sync.RWMutex
+	m  map[string]registrar.Record
 }
 
-// seed gives a new location service the records read at start-up.
-func (l *locationActor) seed(recs []registrar.Record) {
-	for _, rec := range recs {
-		l.changed(rec)
+func newLocationTable() *locationTable {
+	t := &locationTable{seed: maphash.MakeSeed()}
+	for i := range t.shards {
+		t.shards[i].m = map[string]registrar.Record{}
+	}
+	return t
+}
+
+func (t *locationTable) shard(aor string) *locationShard {
+	return &t.shards[maphash.String(t.seed, aor)%uint64(len(t.shards))]
+}
+
+// get returns aor's record and whether the AOR is known.
+func (t *locationTable) get(aor string) (registrar.Record, bool) {
+	sh := t.shard(aor)
+	sh.mu.RLock()
+	rec, ok := sh.m[aor]
+	sh.mu.RUnlock()
+	return rec, ok
+}
+
+// put makes rec the record of its AOR and returns the change in the number of bindings.
+func (t *locationTable) put(rec registrar.Record) int {
+	sh := t.shard(rec.AOR)
+	sh.mu.Lock()
+	old := sh.m[rec.AOR]
+	sh.m[rec.AOR] = rec
+	sh.mu.Unlock()
+	return len(rec.Bindings) - len(old.Bindings)
+}
+
+// each calls f with every record that has bindings, one shard at a time.
+func (t *locationTable) each(f func(registrar.Record)) {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.RLock()
+		for _, rec := range sh.m {
+			if len(rec.Bindings) > 0 {
+				f(rec)
+			}
+		}
+		sh.mu.RUnlock()
 	}
 }
 
-// changed takes rec as the newest record of its address-of-record.
-func (l *locationActor) changed(rec registrar.Record) {
-	l.known[rec.AOR] = true
-	l.s.stats.Bindings.Add(int64(len(rec.Bindings) - len(l.records[rec.AOR].Bindings)))
-	if len(rec.Bindings) == 0 {
-		delete(l.records, rec.AOR)
-	} else {
-		l.records[rec.AOR] = rec
-	}
+// publish makes rec (the AOR actor's stored record) the one lookups see.
+func (s *Services) publish(rec registrar.Record) {
+	rec.Bindings = slices.Clip(rec.Bindings)
+	s.stats.Bindings.Add(int64(s.location.put(rec)))
 }
+
+// Lookup returns the live bindings of aor, or of the addresses-of-record it is an alias of,
+// ordered by q then recency, and whether the AOR is known (registered since start, an alias or a
+// user). It reads the published table: any goroutine may call it, no actor is asked.
+func (s *Services) Lookup(aor string, now time.Time) ([]registrar.Binding, bool) {
+	return s.lookup(aor, now)
+}
+
+// locationActor answers operators' listings and the LookupRequested message from the published
+// table. Its failure loses nothing: the table is the AOR actors', not its own.
+type locationActor struct{ s *Services }
 
 func (l *locationActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *actor.Started:
-		if l.s.locationStarted.Swap(true) {
-			// A restart: this instance starts empty, and so does its count.
-			l.s.stats.Bindings.Store(0)
-			l.s.scanFor(ctx)
-		}
-	case *recordsScanned:
-		if m.Err != nil {
-			panic(m.Err) // restarted again, with backoff from the supervisor's limits
-		}
-		for _, rec := range m.Recs {
-			l.changed(rec)
-		}
-		l.s.opts.Log.Info("location service reloaded from the store", zap.Int("aors", len(m.Recs)))
-	case *bindingsChanged:
-		l.changed(m.Rec)
 	case *LookupRequested:
 		if l.s.fault("location", m.AOR) {
 			panic("fault injected into the location service at " + m.AOR)
 		}
-		bindings, known := l.lookup(m.AOR, l.s.opts.Clock.Now())
+		bindings, known := l.s.lookup(m.AOR, l.s.opts.Clock.Now())
 		ctx.Send(m.ReplyTo, &LookupAnswered{AOR: m.AOR, Bindings: bindings, Known: known})
 	case *BindingsListRequested:
-		ctx.Respond(l.list(m, l.s.opts.Clock.Now()))
+		ctx.Respond(l.s.list(m, l.s.opts.Clock.Now()))
 	}
 }
 
 // lookup returns the live bindings of aor, or of the addresses-of-record it is an alias of
 // (aliases may nest; each AOR counts once), ordered by q then recency.
-func (l *locationActor) lookup(aor string, now time.Time) ([]registrar.Binding, bool) {
+func (s *Services) lookup(aor string, now time.Time) ([]registrar.Binding, bool) {
 	var all registrar.Record
 	known := false
 	seen := map[string]bool{}
@@ -84,15 +116,16 @@ func (l *locationActor) lookup(aor string, now time.Time) ([]registrar.Binding, 
 			return
 		}
 		seen[a] = true
-		if targets, ok := (*l.s.aliases.Load())[a]; ok {
+		if targets, ok := (*s.aliases.Load())[a]; ok {
 			known = true
 			for _, t := range targets {
 				visit(t, depth+1)
 			}
 			return
 		}
-		known = known || l.known[a] || l.s.Credentials.Get().Has(userOf(a))
-		all.Bindings = append(all.Bindings, l.records[a].Bindings...)
+		rec, seen := s.location.get(a)
+		known = known || seen || s.Credentials.Get().Has(userOf(a))
+		all.Bindings = append(all.Bindings, rec.Bindings...)
 	}
 	visit(aor, 0)
 	return all.Live(now), known
@@ -101,17 +134,18 @@ func (l *locationActor) lookup(aor string, now time.Time) ([]registrar.Binding, 
 // list answers m: the live bindings of one address-of-record, or of all (a page of them when
 // m.Limit is set), sorted by AOR. A page keeps the Limit smallest AORs after m.After in a
 // bounded max-heap, so each page costs one pass over the records, not a sort of all of them.
-func (l *locationActor) list(m *BindingsListRequested, now time.Time) []registrar.Record {
+func (s *Services) list(m *BindingsListRequested, now time.Time) []registrar.Record {
 	var out []registrar.Record
 	byAOR := func(x, y registrar.Record) int { return strings.Compare(x.AOR, y.AOR) }
 	h := &recordHeap{}
-	for a, rec := range l.records {
+	s.location.each(func(rec registrar.Record) {
+		a := rec.AOR
 		if (m.AOR != "" && a != m.AOR) || (m.After != "" && a <= m.After) {
-			continue
+			return
 		}
 		live := rec.Live(now)
 		if len(live) == 0 {
-			continue
+			return
 		}
 		r := registrar.Record{AOR: a, Bindings: live}
 		switch {
@@ -123,7 +157,7 @@ func (l *locationActor) list(m *BindingsListRequested, now time.Time) []registra
 			(*h)[0] = r
 			heap.Fix(h, 0)
 		}
-	}
+	})
 	if m.Limit > 0 {
 		out = *h
 	}

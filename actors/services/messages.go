@@ -60,11 +60,6 @@ type BindingRemoved struct {
 	Err   error
 }
 
-// bindingsChanged tells the location service an address-of-record's stored record.
-type bindingsChanged struct {
-	Rec registrar.Record
-}
-
 // recordLoaded is the store's answer to an AOR actor's load.
 type recordLoaded struct {
 	Rec registrar.Record

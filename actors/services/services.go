@@ -66,9 +66,8 @@ type Services struct {
 	stats       Stats
 	// aliases are the configured aliases in force (replaced by a reload).
 	aliases atomic.Pointer[map[string][]string]
-	// locationStarted tells the location actor's first start from a restart, after which it
-	// reads every record back from the store.
-	locationStarted atomic.Bool
+	// location is the published location table (see locationTable).
+	location *locationTable
 }
 
 // Start spawns the location service and the registrar, which spawns an AOR actor for every
@@ -91,7 +90,10 @@ func Start(root *actor.RootContext, opts Options) (*Services, error) {
 	if err != nil {
 		return nil, fmt.Errorf("users: read the store: %w", err)
 	}
-	s := &Services{opts: opts, root: root, Credentials: &Credentials{}}
+	s := &Services{opts: opts, root: root, Credentials: &Credentials{}, location: newLocationTable()}
+	for _, rec := range recs {
+		s.publish(rec)
+	}
 	storedAORs := len(recs)
 	set := &CredentialSet{HA1: map[string]map[string]string{}, FromFile: map[string]bool{}}
 	for name, ha1 := range stored {
@@ -103,14 +105,9 @@ func Start(root *actor.RootContext, opts Options) (*Services, error) {
 	s.Credentials.p.Store(set)
 	al := opts.Aliases
 	s.aliases.Store(&al)
-	// Both live under a supervisor of the root's: they restart, rebuilding from the store.
-	s.Location = root.Spawn(s.props(func() actor.Actor {
-		l := newLocation(s)
-		if recs != nil {
-			l.seed(recs)
-		}
-		return l
-	}, actor.WithGuardian(s.serviceSupervisor())))
+	// Both live under a supervisor of the root's: they restart (the location table is not the
+	// location actor's, so it survives; the registrar rebuilds from the store).
+	s.Location = root.Spawn(s.props(func() actor.Actor { return &locationActor{s: s} }, actor.WithGuardian(s.serviceSupervisor())))
 	if opts.NonceTTL <= 0 {
 		opts.NonceTTL = 5 * time.Minute
 	}
@@ -121,7 +118,7 @@ func Start(root *actor.RootContext, opts Options) (*Services, error) {
 		if first {
 			first = false
 			r := newRegistrar(s, recs)
-			recs = nil // a restarted location or registrar scans the store again
+			recs = nil // a restarted registrar scans the store again
 			return r
 		}
 		return restartedRegistrar(s)

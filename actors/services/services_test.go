@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -321,8 +322,8 @@ func TestNonceCountReplay(t *testing.T) {
 	}
 }
 
-// The location service fails during a lookup: it is restarted, reads every record back from
-// the store, and answers as before.
+// The location actor fails during a lookup: it is restarted and answers as before (the location
+// table is the AOR actors', so its failure loses nothing).
 func TestPanickingLocationIsRebuiltFromTheStore(t *testing.T) {
 	h := newHarness(t, filepath.Join(t.TempDir(), "bindings.db"))
 	defer h.stop()
@@ -456,8 +457,8 @@ func TestPanickingRegistrarRespawnsStoredAORs(t *testing.T) {
 	}
 }
 
-// The location service fails with thousands of AORs stored: its successor reads them back in
-// one scan and answers for every one.
+// The location actor fails with thousands of AORs stored: its successor answers for every one,
+// and the bindings are counted once.
 func TestLocationRebuiltFromManyStoredAORs(t *testing.T) {
 	const n = 10_000
 	path := filepath.Join(t.TempDir(), "bindings.db")
@@ -534,5 +535,53 @@ func TestMaxAORs(t *testing.T) {
 	}
 	if a := send("ann", 2); a.Answer.Code != 200 {
 		t.Fatalf("a refresh at the bound: %d", a.Answer.Code)
+	}
+}
+
+// Lookups read the published table from any goroutine, while AOR actors write it: a UA is found
+// the moment its 200 is out, the aliases resolve, and readers racing the writers see whole
+// records (the race detector checks the rest).
+func TestLookupFromAnyGoroutine(t *testing.T) {
+	h := newHarness(t, filepath.Join(t.TempDir(), "bindings.db"))
+	defer h.stop()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				for _, b := range func() []registrar.Binding { bs, _ := h.s.Lookup("sip:team@example.com", time.Now()); return bs }() {
+					if b.Contact == "" {
+						t.Error("a binding without contact")
+					}
+				}
+			}
+		}()
+	}
+	for i := range 50 {
+		if code := h.register("alice", "sip:alice@10.0.0.1:"+strconv.Itoa(5060+i), i+1, 300); code != 200 {
+			t.Fatalf("register %d: %d", i, code)
+		}
+		got, known := h.s.Lookup("sip:alice@example.com", time.Now())
+		if !known || len(got) != i+1 || got[0].Contact != "sip:alice@10.0.0.1:"+strconv.Itoa(5060+i) {
+			t.Fatalf("after REGISTER %d: %v %v", i, known, got)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if got, known := h.s.Lookup("sip:team@example.com", time.Now()); !known || len(got) != 50 {
+		t.Fatalf("alias: %v %d", known, len(got))
+	}
+	if got, known := h.s.Lookup("sip:nobody@example.com", time.Now()); known || len(got) != 0 {
+		t.Fatalf("nobody: %v %v", known, got)
+	}
+	if n := h.s.Stats().Bindings.Load(); n != 50 {
+		t.Fatalf("bindings counted %d, want 50", n)
 	}
 }

@@ -3,25 +3,28 @@
 package location
 
 import (
-	"github.com/asynkron/protoactor-go/actor"
+	"time"
+
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/actors/plugin"
-	"github.com/partysip/partysip/actors/services"
 	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/registrar"
 )
 
-// Location asks the location service for the contacts of the Request-URI's address-of-record.
+// Location looks up the contacts of the Request-URI's address-of-record in the location
+// service's published table (no actor is asked: the lookup runs on the request's own actor).
 // Found: they become the targets, best q first. Not found: a static route matching the request
 // still applies; otherwise 480 for a known user without a live binding and 404 for an unknown
 // one.
 type Location struct {
-	Local   *base.Local
-	Router  *proxy.Router
-	Service *actor.PID
+	Local  *base.Local
+	Router *proxy.Router
+	// Lookup is the location service (services.Services.Lookup): the live bindings of an AOR or
+	// of those it is an alias of, and whether the AOR is known.
+	Lookup func(aor string, now time.Time) ([]registrar.Binding, bool)
 	// Fork is how the contacts of one AOR are tried (forking.mode).
 	Fork proxy.ForkMode
 	// Conceal answers an unauthenticated request for a known user with no binding 404, as for
@@ -30,29 +33,19 @@ type Location struct {
 	Conceal bool
 }
 
-var _ plugin.Waiter = (*Location)(nil)
-
 // Name is "location".
 func (*Location) Name() string { return "location" }
 
-// Serve asks for the contacts of a new request to a user in one of our domains.
+// Serve turns the contacts of a new request to a user in one of our domains into targets, or
+// answers.
 func (l *Location) Serve(r *plugin.Request) plugin.Result {
 	w := r.Work
 	if r.InDialog() || proxy.TopRoute(w) != nil || w.Method == sip.ACK || w.Method == sip.CANCEL || w.Method == sip.REGISTER ||
 		w.Recipient.User == "" || !l.Local.IsDomain(w.Recipient.Host) {
 		return plugin.Continue
 	}
-	r.Send(l.Service, &services.LookupRequested{AOR: registrar.LocalAOR(&w.Recipient, l.Local), ReplyTo: r.Self})
-	return plugin.Wait
-}
-
-// Resume turns the location service's answer into targets or a response.
-func (l *Location) Resume(r *plugin.Request, answer any) plugin.Result {
-	a, ok := answer.(*services.LookupAnswered)
-	if !ok {
-		return r.Reply(500, "Server Internal Error")
-	}
-	for _, b := range a.Bindings {
+	bindings, known := l.Lookup(registrar.LocalAOR(&w.Recipient, l.Local), r.Now)
+	for _, b := range bindings {
 		t, err := Target(&b)
 		if err != nil {
 			r.Log.Warn("stored contact unusable", zap.String("call_id", r.CallID), zap.String("contact", b.Contact), zap.Error(err))
@@ -67,7 +60,7 @@ func (l *Location) Resume(r *plugin.Request, answer any) plugin.Result {
 	if l.Router.Match(r.Work) != nil {
 		return plugin.Continue
 	}
-	if a.Known && !(l.Conceal && r.Identity == "") {
+	if known && !(l.Conceal && r.Identity == "") {
 		return r.Reply(480, "Temporarily Unavailable")
 	}
 	return r.Reply(404, "Not Found")

@@ -31,7 +31,7 @@ func TestLocationPlugin(t *testing.T) {
 		}
 	}
 	route, _ := proxy.ParseStaticRoute(`^9[0-9]+@=sip:10.0.0.9:5070`)
-	l := &Location{Local: plugintest.Local, Router: &proxy.Router{Routes: []proxy.StaticRoute{route}, Local: plugintest.Local}, Service: svc.Location}
+	l := &Location{Local: plugintest.Local, Router: &proxy.Router{Routes: []proxy.StaticRoute{route}, Local: plugintest.Local}, Lookup: svc.Lookup}
 
 	// A port on one of our domains does not matter: one AOR per user of the domain.
 	r := plugintest.Invite(t, "sip:bob@example.com:5080")

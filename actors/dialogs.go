@@ -11,6 +11,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/actors/internal/children"
 	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/actors/internal/protofix"
 	"github.com/partysip/partysip/sipcore/dialog"
@@ -77,13 +78,12 @@ func (c *core) dialogShardFor(callID string) *actor.PID {
 // dialogShard owns the dialogs of its Call-IDs.
 type dialogShard struct {
 	c       *core
-	dialogs map[dialog.ID]*actor.PID
-	byPID   map[string]dialog.ID
+	dialogs children.Registry[dialog.ID]
 	infos   map[dialog.ID]DialogInfo
 }
 
 func newDialogShard(c *core) actor.Actor {
-	return &dialogShard{c: c, dialogs: map[dialog.ID]*actor.PID{}, byPID: map[string]dialog.ID{}, infos: map[dialog.ID]DialogInfo{}}
+	return &dialogShard{c: c, infos: map[dialog.ID]DialogInfo{}}
 }
 
 // dialogSupervisor stops a failed dialog actor and counts it: its state is gone, and the call
@@ -95,7 +95,7 @@ func dialogSupervisor(c *core) actor.SupervisorStrategy {
 func (s *dialogShard) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *dialogObserved:
-		if pid, ok := s.dialogs[m.ID]; ok {
+		if pid, ok := s.dialogs.Get(m.ID); ok {
 			ctx.Send(pid, m)
 			return
 		}
@@ -105,12 +105,12 @@ func (s *dialogShard) Receive(ctx actor.Context) {
 		first := m
 		pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newDialogActor(s.c, first) },
 			actor.WithDispatcher(s.c.dispatcher)))
-		s.dialogs[m.ID], s.byPID[pid.Id] = pid, m.ID
+		s.dialogs.Add(m.ID, pid)
 		s.c.stats.Dialogs.Add(1)
 		s.c.stats.DialogsCreated.Add(1)
 	case *DialogInfo:
 		id := dialog.NewID(m.CallID, m.Tags[0], m.Tags[1])
-		if _, ok := s.dialogs[id]; ok {
+		if _, ok := s.dialogs.Get(id); ok {
 			s.infos[id] = *m
 		}
 	case *dialogsListRequested:
@@ -121,9 +121,7 @@ func (s *dialogShard) Receive(ctx actor.Context) {
 		ctx.Respond(out)
 	case *actor.Terminated:
 		protofix.ReleaseChild(ctx)
-		if id, ok := s.byPID[m.Who.Id]; ok {
-			delete(s.byPID, m.Who.Id)
-			delete(s.dialogs, id)
+		if id, ok := s.dialogs.Gone(m.Who.Id); ok {
 			delete(s.infos, id)
 			s.c.stats.Dialogs.Add(-1)
 		}

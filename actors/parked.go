@@ -64,11 +64,11 @@ func newParked(m transaction.Residual, callID string, until time.Time, resend *s
 
 // park takes a transaction's wait from its actor.
 func (s *shard) park(ctx actor.Context, m *txParking) {
-	if pid, ok := s.txs[m.Key]; !ok || pid.Id != m.PID.Id {
+	if pid, ok := s.txs.Get(m.Key); !ok || pid.Id != m.PID.Id {
 		ctx.Poison(m.PID) // not ours to track (cannot happen): it gave up its wait anyway
 		return
 	}
-	delete(s.txs, m.Key) // byPID stays until Terminated, which counts the actor gone
+	s.txs.Forget(m.Key) // still our child until Terminated, which counts the actor gone
 	// The key's strings may share memory with the parsed request; keep only their bytes.
 	e := m.Entry
 	e.key = m.Key

@@ -1,16 +1,16 @@
 package actors
 
 import (
-	"fmt"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
 	"github.com/gammazero/deque"
-	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/actors/internal/children"
 	"github.com/partysip/partysip/actors/internal/protofix"
+	"github.com/partysip/partysip/actors/internal/supervise"
 	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
@@ -23,24 +23,23 @@ import (
 type shard struct {
 	c     *core
 	index int // in core.shards, and in core.shardQueue
-	txs   map[transaction.Key]*actor.PID
-	byPID map[string]transaction.Key
+	txs   children.Registry[transaction.Key]
 	// parked holds the transactions waiting out their final timer without an actor
 	// (parked.go); parkQueues the same entries, one FIFO per timer waited out (see park).
 	parked     map[transaction.Key]*parked
 	parkQueues map[transaction.Timer]*deque.Deque[*parked]
 	sweepAt    time.Time // when the next sweep is armed for; zero: none
-	// peak and parkedPeak are the most entries txs and parked held since they were last made
-	// anew: Go maps never shrink, so once a flood has passed and a table is empty again, it is
-	// remade (a 40,000-entry table kept ~7 MB for ever).
-	peak, parkedPeak int
+	// parkedPeak is the most entries parked held since it was last made anew: Go maps never
+	// shrink, so once a flood has passed and the table is empty again, it is remade (as the
+	// transaction registry does).
+	parkedPeak int
 	// held are the source entries whose limits.source_transactions place a server transaction
 	// holds, by the transaction's PID id, given back when it ends.
 	held map[string]*source
 }
 
 func newShard(c *core, index int) actor.Actor {
-	return &shard{c: c, index: index, txs: make(map[transaction.Key]*actor.PID), byPID: make(map[string]transaction.Key),
+	return &shard{c: c, index: index,
 		parked: make(map[transaction.Key]*parked), parkQueues: make(map[transaction.Timer]*deque.Deque[*parked]),
 		held: make(map[string]*source)}
 }
@@ -64,11 +63,7 @@ func txSupervisor(c *core) actor.SupervisorStrategy {
 // stopAndCount is the strategy for actors whose state dies with them (transactions, dialogs):
 // the failed child is stopped, never restarted, and the failure counted and logged.
 func stopAndCount(c *core, failures *atomic.Int64, kind string) actor.SupervisorStrategy {
-	return actor.NewOneForOneStrategy(0, 0, func(reason any) actor.Directive {
-		failures.Add(1)
-		c.log.Error(kind+" actor failed; stopping it", zap.String("reason", fmt.Sprint(reason)))
-		return actor.StopDirective
-	})
+	return supervise.OneForOne(0, 0, actor.StopDirective, failures, c.log, kind+" actor failed; stopping it")
 }
 
 func (s *shard) Receive(ctx actor.Context) {
@@ -84,14 +79,12 @@ func (s *shard) Receive(ctx actor.Context) {
 	case *clientTxRequested:
 		s.spawn(ctx, m.Key, newClientTx(s.c, m))
 	case *toClientTx:
-		if pid, ok := s.txs[m.Key]; ok {
+		if pid, ok := s.txs.Get(m.Key); ok {
 			ctx.Send(pid, m.Msg)
 		}
 	case *txsListRequested:
-		pids := make([]*actor.PID, 0, len(s.txs))
-		for _, pid := range s.txs {
-			pids = append(pids, pid)
-		}
+		pids := make([]*actor.PID, 0, s.txs.Len())
+		s.txs.Each(func(_ transaction.Key, pid *actor.PID) { pids = append(pids, pid) })
 		ctx.Respond(&txsList{PIDs: pids, Parked: s.parkedInfo()})
 	case *txParking:
 		s.park(ctx, m)
@@ -103,22 +96,14 @@ func (s *shard) Receive(ctx actor.Context) {
 			src.releaseTx()
 			delete(s.held, m.Who.Id)
 		}
-		if k, ok := s.byPID[m.Who.Id]; ok {
-			delete(s.byPID, m.Who.Id)
-			// Compare ids: the PID in Terminated is not the pointer spawn returned.
-			if pid := s.txs[k]; pid != nil && pid.Id == m.Who.Id {
-				delete(s.txs, k)
-			}
+		if _, ok := s.txs.Gone(m.Who.Id); ok {
 			s.c.stats.LiveTx.Add(-1)
-			if len(s.txs) == 0 && len(s.byPID) == 0 && s.peak > 4096 {
-				s.txs, s.byPID, s.peak = make(map[transaction.Key]*actor.PID), make(map[string]transaction.Key), 0
-			}
 		}
 	}
 }
 
 func (s *shard) request(ctx actor.Context, req *sip.Request, m *MessageReceived) {
-	if pid, ok := s.txs[m.Key]; ok {
+	if pid, ok := s.txs.Get(m.Key); ok {
 		ctx.Send(pid, m) // retransmission, or ACK for a non-2xx (§17.2.3)
 		return
 	}
@@ -128,7 +113,7 @@ func (s *shard) request(ctx actor.Context, req *sip.Request, m *MessageReceived)
 	}
 	inv, invPID := proxy.NoInvite, (*actor.PID)(nil)
 	if req.Method == sip.CANCEL {
-		if pid, ok := s.txs[transaction.InviteKey(m.Key)]; ok {
+		if pid, ok := s.txs.Get(transaction.InviteKey(m.Key)); ok {
 			inv, invPID = proxy.InviteLive, pid
 		} else if e, ok := s.parked[transaction.InviteKey(m.Key)]; ok && e.m.Kind() == transaction.ServerInvite {
 			inv = proxy.InviteAnswered
@@ -173,7 +158,7 @@ func (s *shard) request(ctx actor.Context, req *sip.Request, m *MessageReceived)
 }
 
 func (s *shard) response(ctx actor.Context, res *sip.Response, m *MessageReceived) {
-	if pid, ok := s.txs[m.Key]; ok {
+	if pid, ok := s.txs.Get(m.Key); ok {
 		ctx.Send(pid, m)
 		return
 	}
@@ -191,9 +176,7 @@ func (s *shard) spawn(ctx actor.Context, key transaction.Key, a actor.Actor) *ac
 	s.c.stats.LiveTx.Add(1)
 	s.c.stats.TxStarted.Add(1)
 	pid := ctx.Spawn(s.c.txProps(a))
-	s.txs[key] = pid
-	s.byPID[pid.Id] = key
-	s.peak = max(s.peak, len(s.txs))
+	s.txs.Add(key, pid)
 	return pid
 }
 

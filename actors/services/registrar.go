@@ -6,6 +6,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/actors/internal/children"
 	"github.com/partysip/partysip/actors/internal/protofix"
 	"github.com/partysip/partysip/sipcore/registrar"
 )
@@ -16,8 +17,7 @@ type registrarActor struct {
 	s        *Services
 	stored   []registrar.Record // the store's records at the first start: their actors start at once
 	rescan   bool               // a restart: read the records from the store again
-	children map[string]*actor.PID
-	byID     map[string]string
+	children children.Registry[string]
 	// domains counts the AOR actors of each domain, for registrar.max_aors.
 	domains map[string]int
 }
@@ -36,7 +36,7 @@ func (r *registrarActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		// Also after a restart of the registrar itself: its children were stopped with it.
-		r.children, r.byID, r.domains = map[string]*actor.PID{}, map[string]string{}, map[string]int{}
+		r.children, r.domains = children.Registry[string]{}, map[string]int{}
 		if r.rescan {
 			r.s.scanFor(ctx)
 		}
@@ -54,7 +54,7 @@ func (r *registrarActor) Receive(ctx actor.Context) {
 		if r.s.fault("registrar", m.Reg.AOR) {
 			panic("fault injected into the registrar at " + m.Reg.AOR)
 		}
-		if _, known := r.children[m.Reg.AOR]; !known && m.Reg.MaxAORs > 0 && r.domains[domainOf(m.Reg.AOR)] >= m.Reg.MaxAORs {
+		if _, known := r.children.Get(m.Reg.AOR); !known && m.Reg.MaxAORs > 0 && r.domains[domainOf(m.Reg.AOR)] >= m.Reg.MaxAORs {
 			r.s.opts.Log.Warn("REGISTER for a new address-of-record refused: registrar.max_aors reached",
 				zap.String("aor", m.Reg.AOR), zap.Int("max_aors", m.Reg.MaxAORs))
 			ctx.Send(m.ReplyTo, &RegisterAnswered{Answer: registrar.TooManyAORs()})
@@ -65,9 +65,7 @@ func (r *registrarActor) Receive(ctx actor.Context) {
 		ctx.Forward(r.child(ctx, m.AOR, nil))
 	case *actor.Terminated:
 		protofix.ReleaseChild(ctx)
-		if aor, ok := r.byID[m.Who.Id]; ok {
-			delete(r.byID, m.Who.Id)
-			delete(r.children, aor)
+		if aor, ok := r.children.Gone(m.Who.Id); ok {
 			r.domains[domainOf(aor)]--
 		}
 	}
@@ -84,7 +82,7 @@ func (r *registrarActor) spawnStored(ctx actor.Context, recs []registrar.Record)
 // child returns aor's actor, spawning it if needed: with seed, the record it starts from (read
 // by a scan); without, it loads its record itself.
 func (r *registrarActor) child(ctx actor.Context, aor string, seed *registrar.Record) *actor.PID {
-	if pid, ok := r.children[aor]; ok {
+	if pid, ok := r.children.Get(aor); ok {
 		return pid
 	}
 	pid := ctx.Spawn(r.s.props(func() actor.Actor {
@@ -92,8 +90,7 @@ func (r *registrarActor) child(ctx actor.Context, aor string, seed *registrar.Re
 		a.seed, seed = seed, nil // the first incarnation only: a restarted one reads the store
 		return a
 	}))
-	r.children[aor] = pid
-	r.byID[pid.Id] = aor
+	r.children.Add(aor, pid)
 	r.domains[domainOf(aor)]++
 	return pid
 }

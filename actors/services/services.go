@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/actors/internal/clock"
+	"github.com/partysip/partysip/actors/internal/supervise"
 	"github.com/partysip/partysip/actors/store"
 	"github.com/partysip/partysip/sipcore/registrar"
 )
@@ -171,22 +172,16 @@ func (s *Services) fault(kind, id string) bool {
 // serviceSupervisor restarts a failed service actor (registrar, location, nonces) at once, up to
 // 10 times in 10 s: the registrar and location read their state back from the store.
 func (s *Services) serviceSupervisor() actor.SupervisorStrategy {
-	return actor.NewOneForOneStrategy(RestartLimit, RestartWindow, func(reason any) actor.Directive {
-		s.stats.ServiceRestarts.Add(1)
-		s.opts.Log.Error("service actor failed; restarting it from the store", zap.String("reason", fmt.Sprint(reason)))
-		return actor.RestartDirective
-	})
+	return supervise.OneForOne(RestartLimit, RestartWindow, actor.RestartDirective, &s.stats.ServiceRestarts, s.opts.Log,
+		"service actor failed; restarting it")
 }
 
 // aorSupervisor restarts a failed AOR actor at once (its state is in the store, which the new
 // instance reads back), up to 10 times in 10 s; past that the actor is stopped and the next
 // request for its address-of-record starts a fresh one. A failure never reaches another AOR.
 func (s *Services) aorSupervisor() actor.SupervisorStrategy {
-	return actor.NewOneForOneStrategy(RestartLimit, RestartWindow, func(reason any) actor.Directive {
-		s.stats.AORRestarts.Add(1)
-		s.opts.Log.Error("registration actor failed; restarting it from the store", zap.String("reason", fmt.Sprint(reason)))
-		return actor.RestartDirective
-	})
+	return supervise.OneForOne(RestartLimit, RestartWindow, actor.RestartDirective, &s.stats.AORRestarts, s.opts.Log,
+		"registration actor failed; restarting it from the store")
 }
 
 // scanFor queues a Scan of the store whose answer reaches ctx's actor as a *recordsScanned. A

@@ -39,6 +39,8 @@ go test -race -count=1 -p 1 ./... ./bench/...
 
 echo "== fuzz the inbound path (${FUZZTIME:-20s}, engine confined to loopback)"
 go test -run='^$' -fuzz=FuzzInbound -fuzztime="${FUZZTIME:-20s}" ./actors/
+echo "== fuzz the stream framing scanner (${SIPCORE_FUZZTIME:-5s})"
+go test -run='^$' -fuzz='^FuzzFraming$' -fuzztime="${SIPCORE_FUZZTIME:-5s}" ./actors/transport/
 echo "== fuzz the parsers' boundary in sipcore (${SIPCORE_FUZZTIME:-5s} each)"
 for target in registrar:FuzzParse transaction:FuzzKeys proxy:FuzzBadRequest digest:FuzzCredentials; do
   go test -run='^$' -fuzz="^${target#*:}\$" -fuzztime="${SIPCORE_FUZZTIME:-5s}" "./sipcore/${target%%:*}/"

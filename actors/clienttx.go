@@ -7,6 +7,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/actors/transport"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
 )
@@ -19,7 +20,7 @@ type clientTx struct {
 	req    *sip.Request // released in Accepted, and in Completed for non-INVITE (see release)
 	callID string
 	hop    proxy.Hop
-	udp    *udpListener
+	udp    *transport.Socket
 	owner  *actor.PID
 	index  int
 	m      transaction.Machine
@@ -33,7 +34,7 @@ type clientTx struct {
 	waitUntil time.Time
 	parking   bool
 	// ackWire is the ACK for a non-2xx as sent over UDP, for a parked wait (Timer D) to resend.
-	ackWire *sentWire
+	ackWire *transport.Sent
 	// noResponse is how long to wait for any response before giving the hop up (0: Timer B/F).
 	noResponse time.Duration
 }
@@ -125,7 +126,7 @@ func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
 		switch a.Kind {
 		case transaction.SendRequest:
 			self, root := ctx.Self(), ctx.ActorSystem().Root
-			err := t.c.tp.sendRequest(t.req, t.hop, t.udp, func(err error) { root.Send(self, &sendFailed{Err: err}) })
+			err := t.c.tp.SendRequest(t.req, t.hop, t.udp, func(err error) { root.Send(self, &sendFailed{Err: err}) })
 			if err != nil {
 				t.sendFailed(err)
 				defer t.step(ctx, transaction.Event{Kind: transaction.TransportFailed})
@@ -133,11 +134,11 @@ func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
 		case transaction.SendAck:
 			ack := proxy.NewAckForNon2xx(t.req, t.last)
 			if t.hop.Transport == "UDP" {
-				if w, err := t.c.tp.sendRequestKept(ack, t.hop, t.udp); err == nil {
+				if w, err := t.c.tp.SendRequestKept(ack, t.hop, t.udp); err == nil {
 					t.ackWire = w
 				}
 			} else {
-				_ = t.c.tp.sendRequest(ack, t.hop, t.udp, nil)
+				_ = t.c.tp.SendRequest(ack, t.hop, t.udp, nil)
 			}
 		case transaction.PassResponse:
 			if t.last.StatusCode >= 200 {

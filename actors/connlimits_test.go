@@ -61,7 +61,7 @@ func TestConnectionsPerSourceCapped(t *testing.T) {
 	if again := dial(attackerIPForTests); closedByPeer(again) {
 		t.Fatal("no place after one connection closed")
 	}
-	if got := e.c.conns.refused.Load(); got != 1 {
+	if got := e.c.conns.Refused(); got != 1 {
 		t.Fatalf("%d connections refused, want 1", got)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/actors/plugin"
+	"github.com/partysip/partysip/actors/transport"
 	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
@@ -33,7 +34,7 @@ type core struct {
 	locator *locator
 	timers  transaction.Timers
 	timerC  time.Duration
-	tp      *Transports
+	tp      *transport.Transports
 	shards  []*actor.PID
 	// shardQueue counts the messages from the transports sent to each shard and not yet taken
 	// (its mailbox depth for those messages, which are nearly all of them).
@@ -66,9 +67,9 @@ type core struct {
 	// deadHops remembers next hops that did not answer (failover).
 	deadHops deadHops
 	// bad logs malformed input a few lines a second (every one is counted in Stats.Malformed).
-	bad *sampledLog
+	bad *transport.SampledLog
 	// conns caps the stream connections, in total and per source.
-	conns *connLimits
+	conns *transport.ConnLimits
 
 	branchPrefix string
 	branchSeq    atomic.Uint64
@@ -121,7 +122,7 @@ const maxShardBacklog = 4096
 
 // route is the transports' entry point: it computes the transaction key of a parsed message
 // and sends it to the owning shard. It runs on a read goroutine and never blocks.
-func (c *core) route(msg sip.Message, from Peer) {
+func (c *core) route(msg sip.Message, from transport.Peer) {
 	var key transaction.Key
 	var err error
 	switch m := msg.(type) {
@@ -170,12 +171,12 @@ func (c *core) route(msg sip.Message, from Peer) {
 
 // respondStateless answers a request outside any transaction (drain, errors before a
 // transaction exists).
-func (c *core) respondStateless(req *sip.Request, from Peer, code int, reason string, hdrs ...sip.Header) {
+func (c *core) respondStateless(req *sip.Request, from transport.Peer, code int, reason string, hdrs ...sip.Header) {
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
 	for _, h := range hdrs {
 		res.AppendHeader(h)
 	}
-	if err := c.tp.sendResponse(res, from); err != nil {
+	if err := c.tp.SendResponse(res, from); err != nil {
 		c.stats.SendErrors.Add(1)
 		c.log.Debug("stateless response not sent", zap.Error(err))
 	}

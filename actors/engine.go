@@ -21,6 +21,7 @@ import (
 	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/actors/plugins"
 	"github.com/partysip/partysip/actors/services"
+	"github.com/partysip/partysip/actors/transport"
 	"github.com/partysip/partysip/config"
 	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
@@ -73,15 +74,11 @@ func Start(opts Options) (*Engine, error) {
 	// Libraries log through slog: route them into zap, at warn and above only, except the peer
 	// faults libHandler recognises.
 	var stats *Stats
-	bad := newSampledLog(log, 5) // malformed input: a few lines a second, every one counted
-	lib := libHandler{
-		bad:     bad,
-		Handler: zapslog.NewHandler(log.WithOptions(zap.IncreaseLevel(zapcore.WarnLevel)).Core(), zapslog.WithName("lib")),
-		log:     log,
-		onBad:   func() { stats.Malformed.Add(1) },
-	}
+	bad := transport.NewSampledLog(log, 5) // malformed input: a few lines a second, every one counted
+	lib := transport.NewLibHandler(zapslog.NewHandler(log.WithOptions(zap.IncreaseLevel(zapcore.WarnLevel)).Core(), zapslog.WithName("lib")),
+		log, bad, func() { stats.Malformed.Add(1) })
 	slogger := slog.New(lib)
-	useLibHandler(lib)
+	transport.UseLibHandler(lib)
 
 	tlsConf, err := cfg.TLSConfig()
 	if err != nil {
@@ -100,13 +97,13 @@ func Start(opts Options) (*Engine, error) {
 	if !cfg.TLS.Verify {
 		log.Warn("tls.verify is false: the certificates of TLS and WSS next hops are not checked")
 	}
-	conns := newConnLimits(cfg.Limits, cfg.RelayPolicy().TrustedSource, bad)
-	tp, err := openTransports(cfg.Listeners(), tlsConf, clientTLS, conns, cfg.Limits.MessageSize, opts.LoopbackOnly, log, slogger)
+	conns := transport.NewConnLimits(cfg.Limits, cfg.RelayPolicy().TrustedSource, bad)
+	tp, err := transport.Open(cfg.Listeners(), tlsConf, clientTLS, conns, cfg.Limits.MessageSize, opts.LoopbackOnly, log, slogger)
 	if err != nil {
 		return nil, err
 	}
 	// What a failure further on must release, last acquired first.
-	undo := []func(){tp.close}
+	undo := []func(){tp.Close}
 	fail := func(err error) (*Engine, error) {
 		for i := len(undo) - 1; i >= 0; i-- {
 			undo[i]()
@@ -222,10 +219,10 @@ func Start(opts Options) (*Engine, error) {
 			actor.WithDispatcher(c.dispatcher), actor.WithSupervisor(dialogSupervisor(c)))))
 	}
 	c.bad, c.conns = bad, conns
-	tp.setHandlers(c.route, func() { c.stats.Malformed.Add(1) }, bad, func(a netip.Addr) bool { return c.sources.isBanned(a, time.Now()) })
+	tp.SetHandlers(c.route, func() { c.stats.Malformed.Add(1) }, bad, func(a netip.Addr) bool { return c.sources.isBanned(a, time.Now()) })
 	transports := system.Root.Spawn(actor.PropsFromProducer(
-		func() actor.Actor { return &transportsActor{c: c, listeners: tp.listeners} },
-		actor.WithSupervisor(transportsSupervisor())))
+		func() actor.Actor { return tp.Actor(&c.stats.ListenerRestarts) },
+		actor.WithSupervisor(transport.Supervisor())))
 	e.transports, e.cfg, e.started = transports, cfg, cfg
 	log.Info("partysip listening", zap.Stringers("listen", addrs), zap.Int("shards", n),
 		zap.Int("routes", len(rt.router.Routes)), zap.Strings("domains", cfg.Domains),
@@ -316,7 +313,7 @@ func (e *Engine) Drain(ctx context.Context) error {
 func (e *Engine) Stop() {
 	close(e.stopSweep)
 	_ = e.system.Root.StopFuture(e.transports).Wait()
-	e.c.tp.close()
+	e.c.tp.Close()
 	for _, s := range e.c.shards {
 		_ = e.system.Root.StopFuture(s).Wait()
 	}

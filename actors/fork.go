@@ -189,7 +189,7 @@ func (p *proxyContext) sendBranch(ctx actor.Context, a proxy.Action) {
 		p.queue = append(p.queue, proxy.Event{Kind: proxy.BranchFailed, Branch: i, Code: 503})
 		return
 	}
-	ob, udp, err := p.c.tp.outbound(hop)
+	ob, udp, err := p.c.tp.Outbound(hop)
 	if err != nil {
 		p.queue = append(p.queue, proxy.Event{Kind: proxy.BranchFailed, Branch: i, Code: 503})
 		return
@@ -203,7 +203,7 @@ func (p *proxyContext) sendBranch(ctx actor.Context, a proxy.Action) {
 		RecordRoute: p.rt.recordRoute,
 		Sig:         p.sig(),
 		Via:         ob,
-		Inbound:     p.c.tp.inbound(p.from),
+		Inbound:     p.c.tp.Inbound(p.from),
 		InPlace:     inPlace,
 		Hop:         &hop,
 	})

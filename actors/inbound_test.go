@@ -13,6 +13,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/partysip/partysip/actors/transport"
 	"github.com/partysip/partysip/bench/sipp"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
@@ -72,7 +73,7 @@ func TestUnparsableRequestGets400(t *testing.T) {
 var fuzzEngine struct {
 	once sync.Once
 	e    *Engine
-	udp  *udpListener
+	udp  *transport.Socket
 	err  error
 }
 
@@ -98,8 +99,8 @@ func FuzzInbound(f *testing.F) {
 	fuzzEngine.once.Do(func() {
 		e, port := startFuzzEngine(f)
 		fuzzEngine.e = e
-		for _, u := range e.c.tp.udp {
-			if int(u.addr.Port()) == port {
+		for _, u := range e.c.tp.UDP() {
+			if int(u.Addr().Port()) == port {
 				fuzzEngine.udp = u
 			}
 		}
@@ -111,24 +112,13 @@ func FuzzInbound(f *testing.F) {
 		if n := e.Stats().TxPanics.Load(); n != 0 {
 			t.Fatalf("%d transaction actor(s) panicked on an earlier input", n)
 		}
-		// The connection deadlines' framing scanner ends where it ends however the stream is cut
-		// into reads.
-		whole, split := &timedConn{framed: true}, &timedConn{framed: true}
-		now := time.Now()
-		whole.advance(data, now)
-		split.advance(data[:len(data)/3], now)
-		split.advance(data[len(data)/3:], now)
-		if whole.phase != split.phase || whole.remaining != split.remaining || whole.length != split.length {
-			t.Fatalf("framing scanner: whole %d/%d/%d, in two reads %d/%d/%d", whole.phase, whole.length, whole.remaining,
-				split.phase, split.length, split.remaining)
-		}
 		_, _ = proxy.TooLarge(data)
 		msg, err := sip.ParseMessage(data)
 		if err != nil {
 			_, _ = proxy.BadRequest(data, err)
 			return
 		}
-		stampSource(msg, "UDP", src)
+		transport.StampSource(msg, "UDP", src)
 		switch m := msg.(type) {
 		case *sip.Request:
 			if _, err := transaction.ServerKey(m); err != nil {
@@ -153,7 +143,7 @@ func FuzzInbound(f *testing.F) {
 				_ = proxy.ResponseHop(out.Via())
 			}
 		}
-		e.c.route(msg, Peer{Transport: "UDP", Addr: src.String(), udp: fuzzEngine.udp})
+		e.c.route(msg, fuzzEngine.udp.PeerAt(src))
 	})
 }
 

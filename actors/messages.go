@@ -1,12 +1,12 @@
 package actors
 
 import (
-	"net/netip"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/partysip/partysip/actors/transport"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
 )
@@ -18,30 +18,14 @@ import (
 type MessageReceived struct {
 	Msg  sip.Message
 	Key  transaction.Key
-	From Peer
-}
-
-// Peer is where a message came from, and so where responses to it go back.
-type Peer struct {
-	Transport string // "UDP" or "TCP"
-	Addr      string // source address, host:port
-	udp       *udpListener
-}
-
-// IP is the peer's address without its port (the zero Addr when Addr does not parse).
-func (p Peer) IP() netip.Addr {
-	ap, err := netip.ParseAddrPort(p.Addr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
+	From transport.Peer
 }
 
 // clientTxRequested asks a shard to start a client transaction for a forwarded request.
 type clientTxRequested struct {
 	Req   *sip.Request
 	Hop   proxy.Hop
-	UDP   *udpListener // the socket it leaves from, for a UDP hop (chosen with the Via)
+	UDP   *transport.Socket // the socket it leaves from, for a UDP hop (chosen with the Via)
 	Key   transaction.Key
 	Owner *actor.PID // the proxy context; nil for a CANCEL nobody waits for
 	Index int        // branch index in the owner's response context

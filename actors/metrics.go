@@ -133,8 +133,8 @@ var statDescs = []statDesc{
 		return 0
 	}),
 	counter("partysip_memory_trims_total", "Times the heap was returned to the OS (during and after memory pressure).", func(e *Engine) int64 { return e.c.mem.trims.Load() }),
-	counter("partysip_connections_timed_out_total", "TCP, TLS and WebSocket connections closed on a deadline: limits.header_timeout, limits.body_timeout or limits.connection_idle.", func(e *Engine) int64 { return e.c.conns.timedOut.Load() }),
-	counter("partysip_connections_refused_total", "TCP, TLS and WebSocket connections closed at once: over limits.connections or limits.connections_per_source.", func(e *Engine) int64 { return e.c.conns.refused.Load() }),
+	counter("partysip_connections_timed_out_total", "TCP, TLS and WebSocket connections closed on a deadline: limits.header_timeout, limits.body_timeout or limits.connection_idle.", func(e *Engine) int64 { return e.c.conns.TimedOut() }),
+	counter("partysip_connections_refused_total", "TCP, TLS and WebSocket connections closed at once: over limits.connections or limits.connections_per_source.", func(e *Engine) int64 { return e.c.conns.Refused() }),
 	counter("partysip_source_bans_total", "Source addresses banned (limits.source_requests, limits.auth_failures).", func(e *Engine) int64 { return e.c.sources.bans.Load() }),
 	counter("partysip_source_dropped_total", "Requests dropped unanswered because their source was banned.", func(e *Engine) int64 { return e.c.sources.dropped.Load() }),
 	gauge("partysip_sources_tracked", "Source addresses in the limits table.", func(e *Engine) int64 { return e.c.sources.n.Load() }),

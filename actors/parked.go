@@ -9,6 +9,7 @@ import (
 	"github.com/gammazero/deque"
 
 	"github.com/partysip/partysip/actors/internal/clock"
+	"github.com/partysip/partysip/actors/transport"
 	"github.com/partysip/partysip/sipcore/transaction"
 )
 
@@ -39,7 +40,7 @@ type parked struct {
 	until  time.Time
 	// resend is what a retransmission gets again, as sent and where it went: a NIST's final
 	// response, an ICT's ACK for a non-2xx.
-	resend *sentWire
+	resend *transport.Sent
 }
 
 // txParking is a transaction actor handing its wait to its shard. The shard takes it only
@@ -58,7 +59,7 @@ const parkSweepEvery = 250 * time.Millisecond
 
 // newParked builds a parked entry; resend is what a retransmission gets again (a NIST's final
 // response, an ICT Completed's ACK) as it went out over UDP, nil for the other waits.
-func newParked(m transaction.Residual, callID string, until time.Time, resend *sentWire) *parked {
+func newParked(m transaction.Residual, callID string, until time.Time, resend *transport.Sent) *parked {
 	return &parked{m: m, callID: strings.Clone(callID), until: until, resend: resend}
 }
 
@@ -177,8 +178,8 @@ func (s *shard) parkedInfo() []TransactionInfo {
 }
 
 // resend writes a kept message again.
-func (s *shard) resend(w *sentWire) {
-	if err := w.udp.write(w.b, w.dst); err != nil {
+func (s *shard) resend(w *transport.Sent) {
+	if err := w.Resend(); err != nil {
 		s.c.stats.SendErrors.Add(1)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/partysip/partysip/actors/internal/clock"
+	"github.com/partysip/partysip/actors/transport"
 	"github.com/partysip/partysip/bench/sipp"
 	"github.com/partysip/partysip/config"
 	"github.com/partysip/partysip/sipcore/transaction"
@@ -306,13 +307,13 @@ func firstLine(m sip.Message) string {
 func TestListenerRebindsAfterFailure(t *testing.T) {
 	uas := newPeer(t, "127.0.0.1")
 	e, port := startEngine(t, fmt.Sprintf("sip:127.0.0.1:%d", uas.port()), nil)
-	var udp *udpListener
-	for _, u := range e.c.tp.udp {
+	var udp *transport.Socket
+	for _, u := range e.c.tp.UDP() {
 		udp = u
 	}
-	_ = udp.conn.Load().SetReadDeadline(time.Now())
+	_ = udp.SetReadDeadline(time.Now())
 	deadline := time.Now().Add(5 * time.Second)
-	for e.Stats().ListenerRestarts.Load() == 0 || udp.conn.Load() == nil {
+	for e.Stats().ListenerRestarts.Load() == 0 || !udp.Bound() {
 		if time.Now().After(deadline) {
 			t.Fatal("listener was not restarted")
 		}

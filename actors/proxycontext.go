@@ -10,6 +10,7 @@ import (
 
 	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/actors/plugin"
+	"github.com/partysip/partysip/actors/transport"
 	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/dialog"
 	"github.com/partysip/partysip/sipcore/proxy"
@@ -25,7 +26,7 @@ type proxyContext struct {
 	req    *sip.Request // as received, never edited here; released once a final response went up
 	method sip.RequestMethod
 	callID string
-	from   Peer // where it came from
+	from   transport.Peer // where it came from
 	server *actor.PID
 	fork
 	// createsDialog: an INVITE without To tag that we Record-Route: its 2xx creates a dialog.
@@ -53,7 +54,7 @@ const pluginWaitTimeout = 4 * time.Second
 // pluginTimedOut is the wait timer of the plugin chain.
 type pluginTimedOut struct{ Gen uint32 }
 
-func newProxyContext(c *core, req *sip.Request, from Peer, server *actor.PID) actor.Actor {
+func newProxyContext(c *core, req *sip.Request, from transport.Peer, server *actor.PID) actor.Actor {
 	return &proxyContext{c: c, rt: c.routing(), req: req, method: req.Method, callID: callIDOf(req), from: from, server: server, waiting: -1}
 }
 

@@ -85,7 +85,7 @@ func (e *Engine) Reload(cfg *config.Config) (needRestart []string, err error) {
 	e.c.faults.Set(faultRates(cfg))
 	e.c.rt.Store(rt)
 	e.c.sources.policy.Store(ptr(sourcePolicy(cfg)))
-	e.c.conns.set(cfg.Limits, cfg.RelayPolicy().TrustedSource)
+	e.c.conns.Set(cfg.Limits, cfg.RelayPolicy().TrustedSource)
 	e.c.mem.set(cfg.Limits.MemoryMiB)
 	e.cfg = cfg
 	e.c.log.Info("configuration reloaded", zap.Int("routes", len(rt.router.Routes)), zap.Strings("plugins", rt.chain.Names()),

@@ -9,6 +9,7 @@ import (
 
 	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/actors/internal/protofix"
+	"github.com/partysip/partysip/actors/transport"
 	"github.com/partysip/partysip/sipcore/transaction"
 )
 
@@ -21,12 +22,12 @@ type serverTx struct {
 	req    *sip.Request // released once a final response is sent (see release)
 	callID string
 	method sip.RequestMethod
-	from   Peer
+	from   transport.Peer
 	m      transaction.Machine
 	timers timerSet
 	last   *sip.Response // the last response sent, for retransmissions
 	// lastWire is a NIST's final response as sent over UDP, for a parked wait to resend.
-	lastWire *sentWire
+	lastWire *transport.Sent
 	// offered is the response the TU just handed over; it becomes last only if the machine
 	// sends it (a response after the final one is dropped, §17.2.1/§17.2.2).
 	offered *sip.Response
@@ -277,9 +278,9 @@ func (t *serverTx) sendDirect(res *sip.Response) bool {
 	t.c.metrics.response(res.StatusCode, t.started, final)
 	var err error
 	if final && t.from.Transport == "UDP" && t.m.Kind() == transaction.ServerNonInvite {
-		t.lastWire, err = t.c.tp.sendResponseKept(res, t.from)
+		t.lastWire, err = t.c.tp.SendResponseKept(res, t.from)
 	} else {
-		err = t.c.tp.sendResponse(res, t.from)
+		err = t.c.tp.SendResponse(res, t.from)
 	}
 	if err != nil {
 		t.c.stats.SendErrors.Add(1)

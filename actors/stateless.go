@@ -7,6 +7,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/actors/transport"
 	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/dialog"
 	"github.com/partysip/partysip/sipcore/digest"
@@ -20,7 +21,7 @@ import (
 // needs a response context.
 // from is where it came from when nothing vetted it yet (the relay policy applies), nil when it
 // belongs to an INVITE that was (an ACK matching a server transaction).
-func (c *core) forwardStateless(req *sip.Request, from *Peer) {
+func (c *core) forwardStateless(req *sip.Request, from *transport.Peer) {
 	c.relay(req, from, false)
 }
 
@@ -41,13 +42,13 @@ func (c *core) isStateless(req *sip.Request) bool {
 // relayStateless is stateless mode (§16.11) for a request read from a transport: checked,
 // answered when it cannot be forwarded (unless an ACK), else forwarded with a hashed branch.
 // It runs on the read goroutine: no actor is involved.
-func (c *core) relayStateless(req *sip.Request, from Peer) {
+func (c *core) relayStateless(req *sip.Request, from transport.Peer) {
 	c.relay(req, &from, true)
 }
 
 // relay forwards req statelessly. With from set, the relay policy applies to where it goes;
 // with answering (stateless mode), failures are answered.
-func (c *core) relay(req *sip.Request, from *Peer, answering bool) {
+func (c *core) relay(req *sip.Request, from *transport.Peer, answering bool) {
 	if req.Method == sip.ACK {
 		c.observeDialog(req, dialog.AckSeen, "ACK")
 	}
@@ -88,14 +89,14 @@ func (c *core) relay(req *sip.Request, from *Peer, answering bool) {
 	}
 	var inbound *proxy.Outbound
 	if from != nil {
-		inbound = c.tp.inbound(*from)
+		inbound = c.tp.Inbound(*from)
 	}
 	failed := func(err error) {
 		c.stats.SendErrors.Add(1)
 		c.log.Info("stateless forward failed", callIDField(req), zap.Error(err))
 	}
 	send := func(hop proxy.Hop) {
-		ob, udp, err := c.tp.outbound(hop)
+		ob, udp, err := c.tp.Outbound(hop)
 		if err != nil {
 			failed(err)
 			return
@@ -110,7 +111,7 @@ func (c *core) relay(req *sip.Request, from *Peer, answering bool) {
 			Hop:         &hop,
 		})
 		c.stats.StatelessFwd.Add(1)
-		if err := c.tp.sendRequest(out, hop, udp, failed); err != nil {
+		if err := c.tp.SendRequest(out, hop, udp, failed); err != nil {
 			failed(err)
 		}
 	}
@@ -120,7 +121,7 @@ func (c *core) relay(req *sip.Request, from *Peer, answering bool) {
 		return
 	}
 	if c.locator == nil {
-		failed(ErrConfined)
+		failed(transport.ErrConfined)
 		return
 	}
 	// A name: RFC 3263 on a goroutine of its own (this may be a read loop); the first hop only,
@@ -151,7 +152,7 @@ func (c *core) forwardResponseStateless(res *sip.Response) {
 		return
 	}
 	c.stats.StatelessFwd.Add(1)
-	if err := c.tp.forwardResponse(out); err != nil {
+	if err := c.tp.ForwardResponse(out); err != nil {
 		c.stats.SendErrors.Add(1)
 		c.log.Debug("stateless response forward failed", zap.Error(err))
 	}

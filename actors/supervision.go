@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/partysip/partysip/actors/services"
+	"github.com/partysip/partysip/actors/transport"
 )
 
 // Supervised is one kind of actor in the supervision tree: who supervises it, how many live,
@@ -28,7 +29,7 @@ func SupervisionTree() []Supervised {
 	return []Supervised{
 		{Name: "transports", Parent: "", Count: "1", OnFail: rootDefault, Stateful: "nothing (it spawns the transport actors)"},
 		{Name: "transport", Parent: "transports", Count: "1 per listener",
-			OnFail:   fmt.Sprintf("restart with exponential backoff (step %s, window %s)", listenerBackoffStep, listenerBackoffWindow),
+			OnFail:   fmt.Sprintf("restart with exponential backoff (step %s, window %s)", transport.BackoffStep, transport.BackoffWindow),
 			Counted:  "listener restarts (partysip_listener_restarts_total)",
 			Stateful: "the socket: re-bound at the same address"},
 		{Name: "shard", Parent: "", Count: "N (transactions.shards, 4 per CPU)", OnFail: rootDefault,

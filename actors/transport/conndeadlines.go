@@ -1,4 +1,4 @@
-package actors
+package transport
 
 import (
 	"bytes"
@@ -39,7 +39,7 @@ const (
 
 // timed wraps ln so that every connection it accepts is held to the deadlines; framed is false
 // for WebSocket listeners.
-func (l *connLimits) timed(ln net.Listener, framed bool) net.Listener {
+func (l *ConnLimits) timed(ln net.Listener, framed bool) net.Listener {
 	if l == nil {
 		return ln
 	}
@@ -48,7 +48,7 @@ func (l *connLimits) timed(ln net.Listener, framed bool) net.Listener {
 
 type timedListener struct {
 	net.Listener
-	limits *connLimits
+	limits *ConnLimits
 	framed bool
 }
 
@@ -63,7 +63,7 @@ func (tl *timedListener) Accept() (net.Conn, error) {
 // timedConn is read by one goroutine (sipgo's read loop); its state needs no lock.
 type timedConn struct {
 	net.Conn
-	limits *connLimits
+	limits *ConnLimits
 	framed bool
 
 	phase     streamPhase

@@ -1,4 +1,4 @@
-package actors
+package transport
 
 import (
 	"net"
@@ -10,12 +10,12 @@ import (
 	"github.com/partysip/partysip/config"
 )
 
-// connLimits caps the TCP, TLS and WebSocket connections the daemon holds, in total and per
+// ConnLimits caps the TCP, TLS and WebSocket connections the daemon holds, in total and per
 // source address: a peer that opens connections without end (idle, or slow to send) would
 // otherwise exhaust descriptors and memory, and take the listeners and the admin API down with
 // them. A connection over a cap is closed as soon as it is accepted, and counted. The
 // connections admitted are held to deadlines (conndeadlines.go).
-type connLimits struct {
+type ConnLimits struct {
 	total, perSource atomic.Int64 // 0: no cap
 	trusted          atomic.Pointer[func(netip.Addr) bool]
 	mu               sync.Mutex
@@ -25,18 +25,23 @@ type connLimits struct {
 
 	idle, header, body atomic.Int64 // time.Duration; 0: no deadline
 	timedOut           atomic.Int64
-	bad                *sampledLog // where a connection closed on a deadline is logged
+	bad                *SampledLog // where a connection closed on a deadline is logged
 }
 
-func newConnLimits(lim config.Limits, trusted func(netip.Addr) bool, bad *sampledLog) *connLimits {
-	l := &connLimits{bySource: map[netip.Addr]int64{}, bad: bad}
-	l.set(lim, trusted)
+func NewConnLimits(lim config.Limits, trusted func(netip.Addr) bool, bad *SampledLog) *ConnLimits {
+	l := &ConnLimits{bySource: map[netip.Addr]int64{}, bad: bad}
+	l.Set(lim, trusted)
 	return l
 }
 
 // set changes the caps and deadlines (a reload); connections already open stay, and are held
 // to the new deadlines from their next read.
-func (l *connLimits) set(lim config.Limits, trusted func(netip.Addr) bool) {
+// Refused counts the connections closed at once (over limits.connections or
+// limits.connections_per_source); TimedOut those closed on a deadline.
+func (l *ConnLimits) Refused() int64  { return l.refused.Load() }
+func (l *ConnLimits) TimedOut() int64 { return l.timedOut.Load() }
+
+func (l *ConnLimits) Set(lim config.Limits, trusted func(netip.Addr) bool) {
 	l.total.Store(int64(lim.Connections))
 	l.perSource.Store(int64(lim.ConnectionsPerSource))
 	l.trusted.Store(&trusted)
@@ -46,12 +51,12 @@ func (l *connLimits) set(lim config.Limits, trusted func(netip.Addr) bool) {
 }
 
 // deadlines are the connection_idle, header_timeout and body_timeout in force.
-func (l *connLimits) deadlines() (idle, header, body time.Duration) {
+func (l *ConnLimits) deadlines() (idle, header, body time.Duration) {
 	return time.Duration(l.idle.Load()), time.Duration(l.header.Load()), time.Duration(l.body.Load())
 }
 
 // admit takes a place for a connection from src, or reports that a cap is reached.
-func (l *connLimits) admit(src netip.Addr) bool {
+func (l *ConnLimits) admit(src netip.Addr) bool {
 	total, per := l.total.Load(), l.perSource.Load()
 	trusted := *l.trusted.Load()
 	l.mu.Lock()
@@ -65,7 +70,7 @@ func (l *connLimits) admit(src netip.Addr) bool {
 	return true
 }
 
-func (l *connLimits) release(src netip.Addr) {
+func (l *ConnLimits) release(src netip.Addr) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.open--
@@ -75,7 +80,7 @@ func (l *connLimits) release(src netip.Addr) {
 }
 
 // listener wraps ln: Accept hands on only the connections within the caps.
-func (l *connLimits) listener(ln net.Listener) net.Listener {
+func (l *ConnLimits) listener(ln net.Listener) net.Listener {
 	if l == nil {
 		return ln
 	}
@@ -84,7 +89,7 @@ func (l *connLimits) listener(ln net.Listener) net.Listener {
 
 type limitedListener struct {
 	net.Listener
-	limits *connLimits
+	limits *ConnLimits
 }
 
 func (ll *limitedListener) Accept() (net.Conn, error) {
@@ -108,7 +113,7 @@ func (ll *limitedListener) Accept() (net.Conn, error) {
 // limitedConn gives its place back when it closes (once, however often Close is called).
 type limitedConn struct {
 	net.Conn
-	limits *connLimits
+	limits *ConnLimits
 	src    netip.Addr
 	once   sync.Once
 }

@@ -1,4 +1,4 @@
-package actors
+package transport
 
 import (
 	"testing"
@@ -13,7 +13,7 @@ import (
 // how many were left out.
 func TestSampledLog(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
-	s := newSampledLog(zap.New(core), 5)
+	s := NewSampledLog(zap.New(core), 5)
 	now := time.Unix(1000, 0)
 	for i := 0; i < 1000; i++ {
 		s.info(now, "unparsable message")

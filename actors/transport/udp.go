@@ -1,4 +1,4 @@
-package actors
+package transport
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
@@ -16,11 +17,11 @@ import (
 	"github.com/partysip/partysip/sipcore/proxy"
 )
 
-// udpListener is one UDP socket. Its read loop parses datagrams and hands each message to the
+// Socket is one UDP socket. Its read loop parses datagrams and hands each message to the
 // shard that owns its transaction key; it never blocks on an actor. A transport actor owns it
 // (see listener.go): the socket can be re-bound after a failure while writers keep using the
-// same udpListener, hence the atomic pointer.
-type udpListener struct {
+// same Socket, hence the atomic pointer.
+type Socket struct {
 	conn   atomic.Pointer[net.UDPConn]
 	addr   netip.AddrPort // the bound address (the real port when 0 was asked for)
 	parser *sip.Parser
@@ -32,17 +33,17 @@ type udpListener struct {
 	maxSize int
 	route   func(msg sip.Message, from Peer)
 	onBad   func()
-	bad     *sampledLog           // where malformed input is logged, a few lines a second
+	bad     *SampledLog           // where malformed input is logged, a few lines a second
 	banned  func(netip.Addr) bool // a banned source's datagrams are dropped before parsing
 }
 
-func listenUDP(addr string, log *zap.Logger) (*udpListener, error) {
+func listenUDP(addr string, log *zap.Logger) (*Socket, error) {
 	ua, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		return nil, err
 	}
 	ap := ua.AddrPort()
-	l := &udpListener{addr: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), parser: sip.NewParser(), log: log}
+	l := &Socket{addr: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), parser: sip.NewParser(), log: log}
 	if err := l.open(); err != nil {
 		return nil, err
 	}
@@ -53,10 +54,31 @@ func listenUDP(addr string, log *zap.Logger) (*udpListener, error) {
 	return l, nil
 }
 
-func (l *udpListener) String() string { return "udp:" + l.addr.String() }
+func (l *Socket) String() string { return "udp:" + l.addr.String() }
+
+// Addr is the bound address (the real port when 0 was asked for).
+func (l *Socket) Addr() netip.AddrPort { return l.addr }
+
+// PeerAt is the peer at src as seen from this socket: responses to it leave from here.
+func (l *Socket) PeerAt(src netip.AddrPort) Peer {
+	return Peer{Transport: "UDP", Addr: src.String(), udp: l}
+}
+
+// Bound reports whether the socket is bound (it is not while its transport actor re-binds it).
+func (l *Socket) Bound() bool { return l.conn.Load() != nil }
+
+// SetReadDeadline sets the read deadline of the bound socket; one in the past makes the read
+// loop fail, and the transport actor re-bind it (the supervisor's drill).
+func (l *Socket) SetReadDeadline(t time.Time) error {
+	conn := l.conn.Load()
+	if conn == nil {
+		return errListenerDown
+	}
+	return conn.SetReadDeadline(t)
+}
 
 // open re-binds the socket at its address after close; a bound listener is left alone.
-func (l *udpListener) open() error {
+func (l *Socket) open() error {
 	if l.conn.Load() != nil {
 		return nil
 	}
@@ -75,7 +97,7 @@ func (l *udpListener) open() error {
 }
 
 // serve reads until the socket is closed (nil) or a read fails (the error).
-func (l *udpListener) serve() error {
+func (l *Socket) serve() error {
 	conn := l.conn.Load()
 	if conn == nil {
 		return nil
@@ -93,7 +115,7 @@ func (l *udpListener) serve() error {
 	}
 }
 
-func (l *udpListener) close() {
+func (l *Socket) close() {
 	if c := l.conn.Swap(nil); c != nil {
 		_ = c.Close()
 	}
@@ -101,7 +123,7 @@ func (l *udpListener) close() {
 
 // handle parses one datagram and routes it. A panic here (a parser bug on hostile input) is
 // caught and counted: one bad datagram must not take the daemon down.
-func (l *udpListener) handle(data []byte, src netip.AddrPort) {
+func (l *Socket) handle(data []byte, src netip.AddrPort) {
 	defer func() {
 		if r := recover(); r != nil {
 			if l.onBad != nil {
@@ -125,14 +147,14 @@ func (l *udpListener) handle(data []byte, src netip.AddrPort) {
 		l.badMessage(data, src, err)
 		return
 	}
-	stampSource(msg, "UDP", src)
-	l.route(msg, Peer{Transport: "UDP", Addr: src.String(), udp: l})
+	StampSource(msg, "UDP", src)
+	l.route(msg, l.PeerAt(src))
 }
 
 // badMessage answers an unparsable request whose Via we can still read with 400 (RFC 3261
 // §16.3 step 1, §8.2.2) and drops anything else. It is counted, and logged at info a few times a
-// second at most (sampledLog): a peer's fault, which a peer can repeat at will.
-func (l *udpListener) badMessage(data []byte, src netip.AddrPort, err error) {
+// second at most (SampledLog): a peer's fault, which a peer can repeat at will.
+func (l *Socket) badMessage(data []byte, src netip.AddrPort, err error) {
 	if l.onBad != nil {
 		l.onBad()
 	}
@@ -145,7 +167,7 @@ func (l *udpListener) badMessage(data []byte, src netip.AddrPort, err error) {
 
 // tooLarge answers a request over limits.message_size with 513 Message Too Large (RFC 3261
 // §21.5.14) when its Via can be read, and drops anything else; counted and logged as malformed.
-func (l *udpListener) tooLarge(data []byte, src netip.AddrPort) {
+func (l *Socket) tooLarge(data []byte, src netip.AddrPort) {
 	if l.onBad != nil {
 		l.onBad()
 	}
@@ -160,7 +182,7 @@ func (l *udpListener) tooLarge(data []byte, src netip.AddrPort) {
 var errListenerDown = errors.New("listener is down")
 
 // write sends raw bytes to addr.
-func (l *udpListener) write(b []byte, to netip.AddrPort) error {
+func (l *Socket) write(b []byte, to netip.AddrPort) error {
 	conn := l.conn.Load()
 	if conn == nil {
 		return errListenerDown
@@ -169,9 +191,9 @@ func (l *udpListener) write(b []byte, to netip.AddrPort) error {
 	return err
 }
 
-// stampSource records where a message came from and, for requests, applies RFC 3261 §18.2.1
+// StampSource records where a message came from and, for requests, applies RFC 3261 §18.2.1
 // and RFC 3581 §4 to the top Via (received, rport).
-func stampSource(msg sip.Message, transport string, src netip.AddrPort) {
+func StampSource(msg sip.Message, transport string, src netip.AddrPort) {
 	msg.SetTransport(transport)
 	msg.SetSource(src.String())
 	if req, ok := msg.(*sip.Request); ok {

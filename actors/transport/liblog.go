@@ -1,4 +1,4 @@
-package actors
+package transport
 
 import (
 	"context"
@@ -11,23 +11,29 @@ import (
 	"go.uber.org/zap"
 )
 
-// libHandler is the slog handler the libraries (sipgo, protoactor) log through, in front of a
+// LibHandler is the slog handler the libraries (sipgo, protoactor) log through, in front of a
 // zap core at warn. One of their messages is a peer's fault rather than ours: sipgo's
 // "failed to parse" for a TCP stream (it then closes the connection). That one is counted as
 // malformed input and logged once at info, like an unparsable UDP datagram, instead of at error
 // with a stack trace and the raw bytes.
-type libHandler struct {
+type LibHandler struct {
 	slog.Handler
 	log   *zap.Logger
 	onBad func()
-	bad   *sampledLog // where malformed input is logged, a few lines a second
+	bad   *SampledLog // where malformed input is logged, a few lines a second
 }
 
-func (h libHandler) Enabled(ctx context.Context, level slog.Level) bool {
+// NewLibHandler is a LibHandler in front of next: onBad counts a peer's malformed input, which
+// goes to bad (a few lines a second) rather than to next.
+func NewLibHandler(next slog.Handler, log *zap.Logger, bad *SampledLog, onBad func()) LibHandler {
+	return LibHandler{Handler: next, log: log, onBad: onBad, bad: bad}
+}
+
+func (h LibHandler) Enabled(ctx context.Context, level slog.Level) bool {
 	return h.Handler.Enabled(ctx, level)
 }
 
-func (h libHandler) Handle(ctx context.Context, r slog.Record) error {
+func (h LibHandler) Handle(ctx context.Context, r slog.Record) error {
 	if r.Message == "failed to parse" {
 		h.onBad()
 		fields := []zap.Field{zap.String("transport", "TCP"), zap.Bool("answered_400", false)}
@@ -43,30 +49,30 @@ func (h libHandler) Handle(ctx context.Context, r slog.Record) error {
 	return h.Handler.Handle(ctx, r)
 }
 
-func (h libHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return libHandler{Handler: h.Handler.WithAttrs(as), log: h.log, onBad: h.onBad, bad: h.bad}
+func (h LibHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return LibHandler{Handler: h.Handler.WithAttrs(as), log: h.log, onBad: h.onBad, bad: h.bad}
 }
 
-func (h libHandler) WithGroup(name string) slog.Handler {
-	return libHandler{Handler: h.Handler.WithGroup(name), log: h.log, onBad: h.onBad, bad: h.bad}
+func (h LibHandler) WithGroup(name string) slog.Handler {
+	return LibHandler{Handler: h.Handler.WithGroup(name), log: h.log, onBad: h.onBad, bad: h.bad}
 }
 
 // sipgo keeps one process-wide default logger, read by its connection goroutines, some of which
 // outlive an engine's Stop by a moment. It is set once, to a handler that forwards to the
-// libHandler of the engine started last: swapping an atomic pointer instead of the global keeps
+// LibHandler of the engine started last: swapping an atomic pointer instead of the global keeps
 // a second engine in the same process (tests) from racing with the first one's goroutines.
 var (
 	defaultLibLogger sync.Once
-	currentLib       atomic.Pointer[libHandler]
+	currentLib       atomic.Pointer[LibHandler]
 )
 
-// useLibHandler makes h the handler behind sipgo's default logger.
-func useLibHandler(h libHandler) {
+// UseLibHandler makes h the handler behind sipgo's default logger.
+func UseLibHandler(h LibHandler) {
 	currentLib.Store(&h)
 	defaultLibLogger.Do(func() { sip.SetDefaultLogger(slog.New(forwardingHandler{})) })
 }
 
-// forwardingHandler applies its attributes and groups to whichever libHandler is current when
+// forwardingHandler applies its attributes and groups to whichever LibHandler is current when
 // a record is handled.
 type forwardingHandler struct {
 	ops []func(slog.Handler) slog.Handler

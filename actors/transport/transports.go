@@ -1,4 +1,4 @@
-package actors
+package transport
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ import (
 // actors themselves: UDP writes never block, and a TCP dial blocks only the one client
 // transaction that needs it.
 type Transports struct {
-	udp []*udpListener
+	udp []*Socket
 	// stream are the addresses of the stream listeners, by transport ("TCP", "TLS", "WS",
 	// "WSS").
 	stream    map[string][]listenAddr
@@ -69,17 +69,17 @@ func (t *Transports) confine(h proxy.Hop) error {
 
 // resolve turns a hop into a socket address reachable from udp, resolving a name (to an
 // address of udp's family) unless confined to loopback.
-func (t *Transports) resolve(h proxy.Hop, udp *udpListener) (netip.AddrPort, error) {
+func (t *Transports) resolve(h proxy.Hop, udp *Socket) (netip.AddrPort, error) {
 	if err := t.confine(h); err != nil {
 		return netip.AddrPort{}, err
 	}
 	return resolveHop(h, udp.addr.Addr().Is4())
 }
 
-// openTransports binds every listener now, so that a bad address fails the start with a clear
+// Open binds every listener now, so that a bad address fails the start with a clear
 // error; the transport actors take them over once the engine runs. tlsConf is the listeners'
 // (server) configuration, clientTLS the one of the connections we open.
-func openTransports(ls []config.Listener, tlsConf, clientTLS *tls.Config, conns *connLimits, messageSize int, loopbackOnly bool, log *zap.Logger, slogger *slog.Logger) (*Transports, error) {
+func Open(ls []config.Listener, tlsConf, clientTLS *tls.Config, conns *ConnLimits, messageSize int, loopbackOnly bool, log *zap.Logger, slogger *slog.Logger) (*Transports, error) {
 	t := &Transports{log: log, loopbackOnly: loopbackOnly, stream: map[string][]listenAddr{}}
 	// The stream parser closes a connection whose message would be larger (a framing error).
 	streamParser := sip.NewParser()
@@ -91,7 +91,7 @@ func openTransports(ls []config.Listener, tlsConf, clientTLS *tls.Config, conns 
 		case "udp":
 			u, err := listenUDP(l.Addr(), log)
 			if err != nil {
-				t.close()
+				t.Close()
 				return nil, fmt.Errorf("listen %s: %w", l, err)
 			}
 			u.maxSize = messageSize
@@ -102,13 +102,13 @@ func openTransports(ls []config.Listener, tlsConf, clientTLS *tls.Config, conns 
 			tl := &tcpListener{addr: l.Addr(), network: l.Transport, layer: t.layer, limits: conns}
 			if l.Transport == "tls" || l.Transport == "wss" {
 				if tlsConf == nil {
-					t.close()
+					t.Close()
 					return nil, fmt.Errorf("listen %s: no certificate (tls.cert_file, tls.key_file)", l)
 				}
 				tl.tlsConf = tlsConf
 			}
 			if err := tl.open(); err != nil {
-				t.close()
+				t.Close()
 				return nil, fmt.Errorf("listen %s: %w", l, err)
 			}
 			ap := netip.MustParseAddrPort(tl.ln.Addr().String())
@@ -122,9 +122,9 @@ func openTransports(ls []config.Listener, tlsConf, clientTLS *tls.Config, conns 
 	return t, nil
 }
 
-// setHandlers installs the routing function every read loop hands its messages to, and the
+// SetHandlers installs the routing function every read loop hands its messages to, and the
 // check of banned sources the UDP read loops make before parsing.
-func (t *Transports) setHandlers(route func(sip.Message, Peer), onBad func(), bad *sampledLog, banned func(netip.Addr) bool) {
+func (t *Transports) SetHandlers(route func(sip.Message, Peer), onBad func(), bad *SampledLog, banned func(netip.Addr) bool) {
 	for _, u := range t.udp {
 		u.route, u.onBad, u.bad, u.banned = route, onBad, bad, banned
 	}
@@ -141,14 +141,14 @@ func (t *Transports) setHandlers(route func(sip.Message, Peer), onBad func(), ba
 		}
 		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 		tp := strings.ToUpper(msg.Transport()) // TCP, TLS, WS or WSS, as sipgo's transport says
-		stampSource(msg, tp, src)
+		StampSource(msg, tp, src)
 		route(msg, Peer{Transport: tp, Addr: msg.Source()})
 	})
 }
 
 // close unbinds every listener and closes every TCP connection. The transport actors close
 // their own sockets when stopped; this catches the rest (and a start that failed half-way).
-func (t *Transports) close() {
+func (t *Transports) Close() {
 	for _, l := range t.listeners {
 		l.close()
 	}
@@ -156,6 +156,9 @@ func (t *Transports) close() {
 		_ = t.layer.Close()
 	}
 }
+
+// UDP lists the UDP sockets.
+func (t *Transports) UDP() []*Socket { return t.udp }
 
 // LocalAddrs lists the addresses we listen on (with the real ports when 0 was asked for, and
 // the advertised addresses).
@@ -181,11 +184,11 @@ func (t *Transports) LocalAddrs() []config.Listener {
 
 // outbound picks the listener a request to hop leaves from: same transport, same IP family,
 // preferring the same address class (loopback to loopback).
-func (t *Transports) outbound(hop proxy.Hop) (proxy.Outbound, *udpListener, error) {
+func (t *Transports) Outbound(hop proxy.Hop) (proxy.Outbound, *Socket, error) {
 	want := familyOf(hop.Host)
 	switch strings.ToUpper(hop.Transport) {
 	case "UDP":
-		var best *udpListener
+		var best *Socket
 		for _, u := range t.udp {
 			if u.addr.Addr().Is4() == want.Is4() || !want.IsValid() {
 				if best == nil || (want.IsLoopback() == u.addr.Addr().IsLoopback()) {
@@ -217,7 +220,7 @@ func (t *Transports) outbound(hop proxy.Hop) (proxy.Outbound, *udpListener, erro
 
 // inbound names the listener a request from peer arrived on, for double Record-Route: the
 // UDP socket that read it, or for TCP the listener of the peer's address family.
-func (t *Transports) inbound(peer Peer) *proxy.Outbound {
+func (t *Transports) Inbound(peer Peer) *proxy.Outbound {
 	if peer.udp != nil {
 		return &proxy.Outbound{Host: peer.udp.public.Host, Port: peer.udp.public.Port, Transport: "UDP"}
 	}
@@ -225,7 +228,7 @@ func (t *Transports) inbound(peer Peer) *proxy.Outbound {
 	if err != nil {
 		return nil
 	}
-	ob, _, err := t.outbound(proxy.Hop{Host: src.Addr().Unmap().String(), Port: int(src.Port()), Transport: peer.Transport})
+	ob, _, err := t.Outbound(proxy.Hop{Host: src.Addr().Unmap().String(), Port: int(src.Port()), Transport: peer.Transport})
 	if err != nil {
 		return nil
 	}
@@ -244,7 +247,7 @@ func familyOf(host string) netip.Addr {
 // outbound) so that replies come back to our listening port. Over TCP it writes on an open
 // connection at once; when one must be dialled first, the dial and the write run on a
 // goroutine of their own (an actor must not block) and a failure is reported to failed.
-func (t *Transports) sendRequest(req *sip.Request, hop proxy.Hop, udp *udpListener, failed func(error)) error {
+func (t *Transports) SendRequest(req *sip.Request, hop proxy.Hop, udp *Socket, failed func(error)) error {
 	switch strings.ToUpper(hop.Transport) {
 	case "UDP":
 		if udp == nil {
@@ -279,7 +282,7 @@ func (t *Transports) sendRequest(req *sip.Request, hop proxy.Hop, udp *udpListen
 // sendResponse writes a response back towards the peer a request came from. Over TCP it uses
 // the connection the request arrived on (§18.2.2); over UDP it goes to the top Via's
 // received/rport address, from the listener the request arrived on.
-func (t *Transports) sendResponse(res *sip.Response, to Peer) error {
+func (t *Transports) SendResponse(res *sip.Response, to Peer) error {
 	if to.Transport != "UDP" {
 		// Back on the connection the request came on (§18.2.2).
 		return t.layer.WriteMsgTo(res, to.Addr, to.Transport)
@@ -291,18 +294,21 @@ func (t *Transports) sendResponse(res *sip.Response, to Peer) error {
 	return writeUDP(udp, res, dst)
 }
 
-// sentWire is a message as it went out over UDP — a NIST's final response, an ICT's ACK — its
+// Sent is a message as it went out over UDP — a NIST's final response, an ICT's ACK — its
 // bytes (exactly their size: tens of thousands of these wait at once under load, parked.go)
 // and where they went.
-type sentWire struct {
+type Sent struct {
 	b   []byte
-	udp *udpListener
+	udp *Socket
 	dst netip.AddrPort
 }
 
-// sendResponseKept is sendResponse to a UDP peer, keeping what was sent so that a parked wait
+// Resend writes the kept bytes again to where they went.
+func (w *Sent) Resend() error { return w.udp.write(w.b, w.dst) }
+
+// SendResponseKept is SendResponse to a UDP peer, keeping what was sent so that a parked wait
 // can resend it without building it again.
-func (t *Transports) sendResponseKept(res *sip.Response, to Peer) (*sentWire, error) {
+func (t *Transports) SendResponseKept(res *sip.Response, to Peer) (*Sent, error) {
 	udp, dst, err := t.responseDest(res, to)
 	if err != nil {
 		return nil, err
@@ -311,7 +317,7 @@ func (t *Transports) sendResponseKept(res *sip.Response, to Peer) (*sentWire, er
 }
 
 // sendRequestKept is sendRequest over UDP, keeping what was sent (see sendResponseKept).
-func (t *Transports) sendRequestKept(req *sip.Request, hop proxy.Hop, udp *udpListener) (*sentWire, error) {
+func (t *Transports) SendRequestKept(req *sip.Request, hop proxy.Hop, udp *Socket) (*Sent, error) {
 	if udp == nil {
 		return nil, ErrNoTransport
 	}
@@ -323,18 +329,18 @@ func (t *Transports) sendRequestKept(req *sip.Request, hop proxy.Hop, udp *udpLi
 }
 
 // sendKept serializes msg once into bytes of exactly its size, and sends them.
-func sendKept(msg sip.Message, udp *udpListener, dst netip.AddrPort) (*sentWire, error) {
+func sendKept(msg sip.Message, udp *Socket, dst netip.AddrPort) (*Sent, error) {
 	buf := wireBufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	msg.StringWrite(buf)
-	w := &sentWire{b: bytes.Clone(buf.Bytes()), udp: udp, dst: dst}
+	w := &Sent{b: bytes.Clone(buf.Bytes()), udp: udp, dst: dst}
 	wireBufs.Put(buf)
 	return w, udp.write(w.b, dst)
 }
 
 // responseDest is where a response to a request from a UDP peer goes: the top Via's
 // received/rport address, from the listener the request arrived on.
-func (t *Transports) responseDest(res *sip.Response, to Peer) (*udpListener, netip.AddrPort, error) {
+func (t *Transports) responseDest(res *sip.Response, to Peer) (*Socket, netip.AddrPort, error) {
 	via := res.Via()
 	if via == nil {
 		return nil, netip.AddrPort{}, errors.New("response without Via")
@@ -343,7 +349,7 @@ func (t *Transports) responseDest(res *sip.Response, to Peer) (*udpListener, net
 	hop := proxy.ResponseHop(via)
 	if udp == nil {
 		var err error
-		if _, udp, err = t.outbound(proxy.Hop{Host: hop.Host, Port: hop.Port, Transport: "UDP"}); err != nil {
+		if _, udp, err = t.Outbound(proxy.Hop{Host: hop.Host, Port: hop.Port, Transport: "UDP"}); err != nil {
 			return nil, netip.AddrPort{}, err
 		}
 	}
@@ -353,7 +359,7 @@ func (t *Transports) responseDest(res *sip.Response, to Peer) (*udpListener, net
 
 // forwardResponse sends a response upstream to its (new) top Via, for stateless forwarding
 // where no transaction remembers the peer.
-func (t *Transports) forwardResponse(res *sip.Response) error {
+func (t *Transports) ForwardResponse(res *sip.Response) error {
 	via := res.Via()
 	if via == nil {
 		return errors.New("response without Via")
@@ -365,10 +371,10 @@ func (t *Transports) forwardResponse(res *sip.Response) error {
 		}
 		return t.layer.WriteMsgTo(res, hop.Addr(), tp)
 	}
-	return t.sendResponse(res, Peer{Transport: "UDP"})
+	return t.SendResponse(res, Peer{Transport: "UDP"})
 }
 
-func writeUDP(u *udpListener, msg sip.Message, to netip.AddrPort) error {
+func writeUDP(u *Socket, msg sip.Message, to netip.AddrPort) error {
 	buf := wireBufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	msg.StringWrite(buf)

@@ -1,4 +1,4 @@
-package actors
+package transport
 
 import (
 	"crypto/tls"
@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -30,12 +31,13 @@ type listener interface {
 type listenerFailed struct{ Err error }
 
 // transportActor owns one listener: it runs its read loop, and when the loop fails it fails
-// too, so its supervisor re-binds the socket after a backoff (see transportsSupervisor). The
+// too, so its supervisor re-binds the socket after a backoff (see Supervisor). The
 // read loop itself routes messages straight to the shards, by transaction key.
 type transportActor struct {
-	c    *core
-	l    listener
-	done chan struct{}
+	l        listener
+	restarts *atomic.Int64
+	log      *zap.Logger
+	done     chan struct{}
 }
 
 func (a *transportActor) Receive(ctx actor.Context) {
@@ -54,8 +56,8 @@ func (a *transportActor) Receive(ctx actor.Context) {
 			}
 		}()
 	case *listenerFailed:
-		a.c.stats.ListenerRestarts.Add(1)
-		a.c.log.Warn("listener failed; re-binding after a backoff", zap.Stringer("listener", a.l), zap.Error(m.Err))
+		a.restarts.Add(1)
+		a.log.Warn("listener failed; re-binding after a backoff", zap.Stringer("listener", a.l), zap.Error(m.Err))
 		panic(fmt.Errorf("%s: %w", a.l, m.Err))
 	case *actor.Restarting, *actor.Stopping:
 		a.l.close()
@@ -67,15 +69,21 @@ func (a *transportActor) Receive(ctx actor.Context) {
 
 // transportsActor is the parent of the transport actors.
 type transportsActor struct {
-	c         *core
-	listeners []listener
+	t        *Transports
+	restarts *atomic.Int64
+}
+
+// Actor is the parent of the transport actors, one per listener of t, to be spawned with
+// Supervisor; restarts counts the listeners re-bound after a failure.
+func (t *Transports) Actor(restarts *atomic.Int64) actor.Actor {
+	return &transportsActor{t: t, restarts: restarts}
 }
 
 func (a *transportsActor) Receive(ctx actor.Context) {
 	if _, ok := ctx.Message().(*actor.Started); ok {
-		for _, l := range a.listeners {
+		for _, l := range a.t.listeners {
 			l := l
-			ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return &transportActor{c: a.c, l: l} }))
+			ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return &transportActor{l: l, restarts: a.restarts, log: a.t.log} }))
 		}
 	}
 }
@@ -83,14 +91,14 @@ func (a *transportsActor) Receive(ctx actor.Context) {
 // The transport actors' backoff: restarts are spaced by multiples of the step, growing while
 // failures keep coming within the window.
 const (
-	listenerBackoffStep   = 100 * time.Millisecond
-	listenerBackoffWindow = time.Minute
+	BackoffStep   = 100 * time.Millisecond
+	BackoffWindow = time.Minute
 )
 
-// transportsSupervisor restarts a failed transport actor with an exponential backoff: a socket
+// Supervisor restarts a failed transport actor with an exponential backoff: a socket
 // that keeps failing is retried, more slowly, for as long as the daemon runs.
-func transportsSupervisor() actor.SupervisorStrategy {
-	return actor.NewExponentialBackoffStrategy(listenerBackoffWindow, listenerBackoffStep)
+func Supervisor() actor.SupervisorStrategy {
+	return actor.NewExponentialBackoffStrategy(BackoffWindow, BackoffStep)
 }
 
 // tcpListener is one stream listening socket (TCP, TLS, WS or WSS) served by sipgo's transport
@@ -101,7 +109,7 @@ type tcpListener struct {
 	network string      // "tcp", "tls", "ws", "wss"
 	tlsConf *tls.Config // for tls and wss
 	layer   *sip.TransportLayer
-	limits  *connLimits // caps on connections, shared by the engine's stream listeners
+	limits  *ConnLimits // caps on connections, shared by the engine's stream listeners
 	mu      sync.Mutex  // ln is bound and closed by the actor, read by the serve goroutine
 	ln      net.Listener
 }

@@ -1,4 +1,4 @@
-package actors
+package transport
 
 import (
 	"sync/atomic"
@@ -7,11 +7,11 @@ import (
 	"go.uber.org/zap"
 )
 
-// sampledLog writes at most perSecond lines a second for one kind of event that a peer can cause
+// SampledLog writes at most perSecond lines a second for one kind of event that a peer can cause
 // at will (malformed input): a flood of garbage must not become a flood of log. Every event is
 // still counted in /metrics; the first line of each second says how many lines the seconds
 // before it left out. It is safe for concurrent use without a lock (read goroutines call it).
-type sampledLog struct {
+type SampledLog struct {
 	log        *zap.Logger
 	perSecond  int64
 	second     atomic.Int64 // the Unix second being counted
@@ -19,19 +19,19 @@ type sampledLog struct {
 	suppressed atomic.Int64 // lines left out since the last one written
 }
 
-func newSampledLog(log *zap.Logger, perSecond int64) *sampledLog {
-	return &sampledLog{log: log, perSecond: perSecond}
+func NewSampledLog(log *zap.Logger, perSecond int64) *SampledLog {
+	return &SampledLog{log: log, perSecond: perSecond}
 }
 
-// Info writes msg at info unless this second's lines are used up. A nil sampledLog (a listener
+// Info writes msg at info unless this second's lines are used up. A nil SampledLog (a listener
 // built alone, in a test) writes nothing.
-func (s *sampledLog) Info(msg string, fields ...zap.Field) {
+func (s *SampledLog) Info(msg string, fields ...zap.Field) {
 	if s != nil {
 		s.info(time.Now(), msg, fields...)
 	}
 }
 
-func (s *sampledLog) info(now time.Time, msg string, fields ...zap.Field) {
+func (s *SampledLog) info(now time.Time, msg string, fields ...zap.Field) {
 	sec := now.Unix()
 	if old := s.second.Load(); old != sec && s.second.CompareAndSwap(old, sec) {
 		s.n.Store(0)

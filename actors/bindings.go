@@ -9,6 +9,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/partysip/partysip/actors/dialogs"
 	"github.com/partysip/partysip/actors/services"
 	"github.com/partysip/partysip/sipcore/registrar"
 )
@@ -63,18 +64,11 @@ func timeout(ctx context.Context) time.Duration {
 
 // Dialogs lists the dialogs in progress, oldest first.
 func (e *Engine) Dialogs(ctx context.Context) ([]DialogInfo, error) {
-	var out []DialogInfo
-	for _, s := range e.c.dialogShards {
-		res, err := e.system.Root.RequestFuture(s, &dialogsListRequested{}, timeout(ctx)).Result()
-		if err != nil {
-			return nil, fmt.Errorf("dialogs: %w", err)
-		}
-		ds, _ := res.([]DialogInfo)
-		out = append(out, ds...)
-	}
-	sortDialogs(out)
-	return out, nil
+	return e.c.dialogs.List(timeout(ctx))
 }
+
+// DialogInfo is one dialog as operators see it (the dialog room's).
+type DialogInfo = dialogs.Info
 
 // TransactionInfo is one live transaction as operators see it.
 type TransactionInfo struct {

@@ -11,6 +11,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/actors/dialogs"
 	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/actors/plugin"
 	"github.com/partysip/partysip/actors/transport"
@@ -39,11 +40,10 @@ type core struct {
 	// shardQueue counts the messages from the transports sent to each shard and not yet taken
 	// (its mailbox depth for those messages, which are nearly all of them).
 	shardQueue []atomic.Int64
-	// dialogShards own the dialog actors; dialogLifetime ends a dialog with no request.
-	dialogShards   []*actor.PID
-	dialogLifetime time.Duration
-	root           *actor.RootContext
-	fault          FaultFunc
+	// dialogs is the dialog room (the dialog shards and their actors).
+	dialogs *dialogs.Room
+	root    *actor.RootContext
+	fault   FaultFunc
 	// faults is the configured (and run-time) fault injection.
 	faults *Faults
 	// dispatcher runs the mailboxes of the transaction-path actors; txStrategy stops and counts

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/exp/zapslog"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/partysip/partysip/actors/dialogs"
 	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/actors/plugins"
 	"github.com/partysip/partysip/actors/services"
@@ -212,12 +213,12 @@ func Start(opts Options) (*Engine, error) {
 	for i := 0; i < n; i++ {
 		c.shards = append(c.shards, system.Root.Spawn(c.txProps(newShard(c, i))))
 	}
-	c.dialogLifetime = cfg.Dialogs.Lifetime
-	for i := 0; i < n; i++ {
-		c.dialogShards = append(c.dialogShards, system.Root.Spawn(actor.PropsFromProducer(
-			func() actor.Actor { return newDialogShard(c) },
-			actor.WithDispatcher(c.dispatcher), actor.WithSupervisor(dialogSupervisor(c)))))
-	}
+	c.dialogs = dialogs.Start(system.Root, n, dialogs.Env{
+		Clock: clk, Log: log, Dispatcher: c.dispatcher,
+		AckWait: 64 * c.timers.T1, Lifetime: cfg.Dialogs.Lifetime,
+		Fault: func() bool { return roll(&c.faults.dialog) },
+		Live:  &c.stats.Dialogs, Created: &c.stats.DialogsCreated, Panics: &c.stats.DialogPanics,
+	})
 	c.bad, c.conns = bad, conns
 	tp.SetHandlers(c.route, func() { c.stats.Malformed.Add(1) }, bad, func(a netip.Addr) bool { return c.sources.isBanned(a, time.Now()) })
 	transports := system.Root.Spawn(actor.PropsFromProducer(
@@ -317,9 +318,7 @@ func (e *Engine) Stop() {
 	for _, s := range e.c.shards {
 		_ = e.system.Root.StopFuture(s).Wait()
 	}
-	for _, s := range e.c.dialogShards {
-		_ = e.system.Root.StopFuture(s).Wait()
-	}
+	e.c.dialogs.Stop()
 	if err := e.services.Stop(); err != nil {
 		e.c.log.Error("closing the store", zap.Error(err))
 	}

@@ -121,7 +121,7 @@ func (p *proxyContext) act(ctx actor.Context, a proxy.Action) {
 	case proxy.ArmTimer:
 		p.timers = append(p.timers, ctxTimer{id: a.Timer, t: clock.SendAfter(p.c.clock, ctx, a.After, &contextTimerFired{ID: a.Timer})})
 	case proxy.DialogCreated:
-		p.c.observeDialog(a.Res, dialog.Created, "")
+		p.c.dialogs.Observe(a.Res, dialog.Created, "")
 	case proxy.Done:
 		p.stopTimers()
 	}

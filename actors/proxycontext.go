@@ -119,10 +119,10 @@ func (p *proxyContext) start(ctx actor.Context) {
 	}
 	switch {
 	case req.Method == sip.BYE:
-		p.c.observeDialog(req, dialog.ByeSeen, "BYE")
+		p.c.dialogs.Observe(req, dialog.ByeSeen, "BYE")
 	case req.Method != sip.CANCEL:
 		// Any other request with a To tag is a sign of life of its dialog (no tag: nothing).
-		p.c.observeDialog(req, dialog.RequestSeen, string(req.Method))
+		p.c.dialogs.Observe(req, dialog.RequestSeen, string(req.Method))
 	}
 	p.started = p.c.clock.Now()
 	p.createsDialog = p.rt.recordRoute && req.Method == sip.INVITE && !base.HasToTag(req)

@@ -60,7 +60,8 @@ func txSupervisor(c *core) actor.SupervisorStrategy {
 	return stopAndCount(c, &c.stats.TxPanics, "transaction")
 }
 
-// stopAndCount is the strategy for actors whose state dies with them (transactions, dialogs):
+// stopAndCount is the strategy for actors whose state dies with them (transactions; the dialog
+// room uses the same decider):
 // the failed child is stopped, never restarted, and the failure counted and logged.
 func stopAndCount(c *core, failures *atomic.Int64, kind string) actor.SupervisorStrategy {
 	return supervise.OneForOne(0, 0, actor.StopDirective, failures, c.log, kind+" actor failed; stopping it")

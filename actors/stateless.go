@@ -50,7 +50,7 @@ func (c *core) relayStateless(req *sip.Request, from transport.Peer) {
 // with answering (stateless mode), failures are answered.
 func (c *core) relay(req *sip.Request, from *transport.Peer, answering bool) {
 	if req.Method == sip.ACK {
-		c.observeDialog(req, dialog.AckSeen, "ACK")
+		c.dialogs.Observe(req, dialog.AckSeen, "ACK")
 	}
 	answer := func(rej *base.Answer) {
 		if answering && req.Method != sip.ACK {

@@ -33,13 +33,15 @@ var layers = map[string][]string{
 	// The transport room: sockets, sipgo's stream layer, the listener actors, connection limits.
 	// It hands every parsed message to a routing function and knows nothing of what runs it.
 	"actors/transport": {"sipcore/", "config", "actors/internal/"},
-	"actors/services":  {"sipcore/", "actors/store", "actors/internal/"},
-	"actors/plugin":    {"sipcore/"},
-	"actors/plugins":   {"sipcore/", "config", "actors/plugin", "actors/plugins/", "actors/services", "actors/store"},
-	"actors/admin":     {"sipcore/", "actors", "actors/services"},
-	"actors":           {"sipcore/", "config", "actors/"},
-	"bench":            {"bench/"},
-	"cmd":              {"sipcore/", "config", "actors", "actors/", "bench/"},
+	// The dialog room: dialog shards and actors, told what they need by an Env.
+	"actors/dialogs":  {"sipcore/", "actors/internal/"},
+	"actors/services": {"sipcore/", "actors/store", "actors/internal/"},
+	"actors/plugin":   {"sipcore/"},
+	"actors/plugins":  {"sipcore/", "config", "actors/plugin", "actors/plugins/", "actors/services", "actors/store"},
+	"actors/admin":    {"sipcore/", "actors", "actors/services"},
+	"actors":          {"sipcore/", "config", "actors/"},
+	"bench":           {"bench/"},
+	"cmd":             {"sipcore/", "config", "actors", "actors/", "bench/"},
 }
 
 // ruleFor returns the rule of the package at dir (a module-relative path), the longest prefix.
@@ -132,6 +134,8 @@ func TestHouseLayeringForbids(t *testing.T) {
 		{"actors", "cmd/partysip"},
 		{"actors", "bench/sipp"},
 		{"actors/transport", "actors"},
+		{"actors/dialogs", "actors"},
+		{"actors/dialogs", "actors/transport"},
 		{"actors/transport", "actors/services"},
 	} {
 		if mayImport(c[0], c[1]) {

@@ -1,0 +1,14 @@
+package auth
+
+import (
+	"github.com/partysip/partysip/actors/plugin"
+	"github.com/partysip/partysip/actors/plugins/registry"
+)
+
+func init() {
+	registry.Register("auth", func(e registry.Env) (plugin.Handler, error) {
+		a := New(e.Config.Auth, e.Config.Realm(), e.Services.Credentials, e.Local, e.Services.Nonces, e.NonceSecret)
+		a.Failed = e.AuthFailed
+		return a, nil
+	})
+}

@@ -126,6 +126,7 @@ func (p *proxyContext) start(ctx actor.Context) {
 	}
 	p.started = p.c.clock.Now()
 	p.createsDialog = p.rt.recordRoute && req.Method == sip.INVITE && !base.HasToTag(req)
+	self, root := ctx.Self(), ctx.ActorSystem().Root
 	p.r = &plugin.Request{
 		Received: req,
 		Work:     plugin.WorkOn(req, p.c.local),
@@ -134,8 +135,7 @@ func (p *proxyContext) start(ctx actor.Context) {
 		SourceIP: p.from.IP(),
 		Dialog:   p.c.signer.Proven(req, p.c.local),
 		LoopHash: proxy.LoopHash(req),
-		Self:     ctx.Self(),
-		Send:     ctx.Send,
+		ReplyTo:  func(answer any) { root.Send(self, answer) },
 		Now:      p.started,
 		Log:      p.c.log,
 	}

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
@@ -27,8 +26,8 @@ const (
 	// Forward: Request.Targets are where the request goes; the chain ends and the proxy forks
 	// a branch per target.
 	Forward
-	// Wait: the handler sent a service actor a message naming Request.Self; the proxy hands
-	// the answer to the handler's Resume.
+	// Wait: the handler asked a service, giving it Request.ReplyTo; the proxy hands the answer
+	// to the handler's Resume.
 	Wait
 )
 
@@ -79,10 +78,9 @@ type Request struct {
 	Located bool
 	// Pending is a waiting plugin's own state between Serve and Resume.
 	Pending any
-	// Self is the proxy context: the address a service actor answers to.
-	Self *actor.PID
-	// Send delivers a message to another actor (the proxy context's actor.Context.Send).
-	Send func(to *actor.PID, msg any)
+	// ReplyTo is what a service answers a waiting plugin through: it queues the answer for the
+	// request's proxy context, which hands it to the plugin's Resume. It never blocks.
+	ReplyTo func(answer any)
 	// Now is when the chain started for this request.
 	Now time.Time
 	Log *zap.Logger

@@ -38,19 +38,19 @@ type aorActor struct {
 // loadRetried asks the actor to load its record again (the store was busy).
 type loadRetried struct{}
 
-// queued is a request that arrived while the actor was busy, with whom to answer.
+// queued is a request that arrived while the actor was busy, with how to answer it.
 type queued struct {
-	msg    any
-	sender *actor.PID
+	msg   any
+	reply func(any)
 }
 
 // pendingSave is a change being written: what to answer once the store confirms it.
 type pendingSave struct {
-	seq     uint64
-	rec     registrar.Record
-	reg     *registrar.Register // the REGISTER to answer, or nil
-	replyTo *actor.PID
-	remove  bool // a BindingRemoveRequested to answer (through replyTo, a future)
+	seq    uint64
+	rec    registrar.Record
+	reg    *registrar.Register // the REGISTER to answer, or nil
+	reply  func(any)
+	remove bool // a BindingRemoveRequested to answer (its reply goes to a future)
 }
 
 func newAOR(s *Services, aor string) *aorActor {
@@ -120,12 +120,13 @@ func (a *aorActor) load(ctx actor.Context, rec registrar.Record) {
 
 // failAll answers 500 to the request being served, the one being saved and those queued.
 func (a *aorActor) failAll(ctx actor.Context) {
-	fail := func(replyTo *actor.PID, remove bool) {
+	fail := func(reply func(any), remove bool) {
 		switch {
+		case reply == nil:
 		case remove:
-			ctx.Send(replyTo, &BindingRemoved{Err: errors.New("registration actor failed")})
-		case replyTo != nil:
-			ctx.Send(replyTo, &RegisterAnswered{Answer: &base.Answer{Code: 500, Reason: "Server Internal Error"}})
+			reply(&BindingRemoved{Err: errors.New("registration actor failed")})
+		default:
+			reply(&RegisterAnswered{Answer: base.NewAnswer(500)})
 		}
 	}
 	pending := a.queue
@@ -133,22 +134,32 @@ func (a *aorActor) failAll(ctx actor.Context) {
 		pending = append([]queued{*a.serving}, pending...)
 	}
 	for _, q := range pending {
-		switch m := q.msg.(type) {
+		switch q.msg.(type) {
 		case *RegisterRequested:
-			fail(m.ReplyTo, false)
+			fail(q.reply, false)
 		case *BindingRemoveRequested:
-			fail(q.sender, true)
+			fail(q.reply, true)
 		}
 	}
 	if p := a.saving; p != nil && (p.reg != nil || p.remove) {
-		fail(p.replyTo, p.remove)
+		fail(p.reply, p.remove)
 	}
 	a.queue, a.serving, a.saving = nil, nil, nil
 }
 
 // enqueue serves msg now if the actor is idle, else after the work in hand.
 func (a *aorActor) enqueue(ctx actor.Context, msg any) {
-	a.queue = append(a.queue, queued{msg: msg, sender: ctx.Sender()})
+	q := queued{msg: msg}
+	switch m := msg.(type) {
+	case *RegisterRequested:
+		q.reply = m.Reply
+	case *BindingRemoveRequested:
+		if sender := ctx.Sender(); sender != nil { // a future: answered by message
+			root := ctx.ActorSystem().Root
+			q.reply = func(a any) { root.Send(sender, a) }
+		}
+	}
+	a.queue = append(a.queue, q)
 	a.drain(ctx)
 }
 
@@ -173,19 +184,21 @@ func (a *aorActor) serve(ctx actor.Context, q queued) {
 		next, changed, rej := registrar.Apply(now, a.rec, m.Reg)
 		switch {
 		case rej != nil:
-			ctx.Send(m.ReplyTo, &RegisterAnswered{Answer: rej})
+			q.reply(&RegisterAnswered{Answer: rej})
 		case !changed:
-			ctx.Send(m.ReplyTo, &RegisterAnswered{Answer: ok(now, &a.rec, m.Reg)})
+			q.reply(&RegisterAnswered{Answer: ok(now, &a.rec, m.Reg)})
 		default:
-			a.save(ctx, next, &pendingSave{reg: m.Reg, replyTo: m.ReplyTo})
+			a.save(ctx, next, &pendingSave{reg: m.Reg, reply: q.reply})
 		}
 	case *BindingRemoveRequested:
 		next := registrar.Record{AOR: a.aor, Bindings: slices.Clone(a.rec.Bindings)}
 		if !next.Remove(m.Contact) {
-			ctx.Send(q.sender, &BindingRemoved{})
+			if q.reply != nil {
+				q.reply(&BindingRemoved{})
+			}
 			return
 		}
-		a.save(ctx, next, &pendingSave{replyTo: q.sender, remove: true})
+		a.save(ctx, next, &pendingSave{reply: q.reply, remove: true})
 	case *expiryDue:
 		next := registrar.Record{AOR: a.aor, Bindings: slices.Clone(a.rec.Bindings)}
 		if next.Purge(now) {
@@ -231,12 +244,12 @@ func (a *aorActor) saved(ctx actor.Context, m *recordSaved) {
 		switch {
 		case p.reg != nil && errors.Is(m.Err, store.ErrBusy):
 			// Overloaded, not failed: the UA should try again shortly (RFC 3261 §21.5.4).
-			ctx.Send(p.replyTo, &RegisterAnswered{Answer: &base.Answer{Code: 503, Reason: "Service Unavailable",
+			p.reply(&RegisterAnswered{Answer: &base.Answer{Code: 503, Reason: "Service Unavailable",
 				Headers: []sip.Header{sip.NewHeader("Retry-After", "1")}}})
 		case p.reg != nil:
-			ctx.Send(p.replyTo, &RegisterAnswered{Answer: &base.Answer{Code: 500, Reason: "Server Internal Error"}})
-		case p.remove:
-			ctx.Send(p.replyTo, &BindingRemoved{Err: m.Err})
+			p.reply(&RegisterAnswered{Answer: base.NewAnswer(500)})
+		case p.remove && p.reply != nil:
+			p.reply(&BindingRemoved{Err: m.Err})
 		}
 		a.settled(ctx)
 	} else {
@@ -246,9 +259,9 @@ func (a *aorActor) saved(ctx actor.Context, m *recordSaved) {
 		switch {
 		case p.reg != nil:
 			a.s.stats.Registers.Add(1)
-			ctx.Send(p.replyTo, &RegisterAnswered{Answer: ok(a.s.opts.Clock.Now(), &a.rec, p.reg)})
-		case p.remove:
-			ctx.Send(p.replyTo, &BindingRemoved{Found: true})
+			p.reply(&RegisterAnswered{Answer: ok(a.s.opts.Clock.Now(), &a.rec, p.reg)})
+		case p.remove && p.reply != nil:
+			p.reply(&BindingRemoved{Found: true})
 		}
 	}
 	a.drain(ctx)

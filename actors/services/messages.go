@@ -10,11 +10,11 @@ import (
 )
 
 // RegisterRequested asks the registrar to apply a REGISTER to its address-of-record. The answer
-// (the 200 OK's header fields, or a rejection) goes to ReplyTo as RegisterAnswered, after the
-// new bindings are stored.
+// (the 200 OK's header fields, or a rejection) is handed to Reply as a *RegisterAnswered, after
+// the new bindings are stored. Reply must not block (it sends to the asker's mailbox).
 type RegisterRequested struct {
-	Reg     *registrar.Register
-	ReplyTo *actor.PID
+	Reg   *registrar.Register
+	Reply func(any)
 }
 
 // RegisterAnswered is the registrar's answer to a REGISTER: the response to send.

@@ -11,9 +11,10 @@ import (
 // must be higher than any seen before for the nonce (RFC 7616 §3.4: replay protection); a
 // nonce used without qop (no count) may be used once.
 type NonceUseRequested struct {
-	Nonce   string
-	NC      int
-	ReplyTo *actor.PID
+	Nonce string
+	NC    int
+	// Reply gets the *NonceUseAnswered; it must not block.
+	Reply func(any)
 }
 
 // NonceUseAnswered answers NonceUseRequested.
@@ -51,5 +52,5 @@ func (n *nonceActor) Receive(ctx actor.Context) {
 	if fresh {
 		n.cur[m.Nonce] = m.NC
 	}
-	ctx.Send(m.ReplyTo, &NonceUseAnswered{Fresh: fresh})
+	m.Reply(&NonceUseAnswered{Fresh: fresh})
 }

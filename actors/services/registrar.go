@@ -57,7 +57,7 @@ func (r *registrarActor) Receive(ctx actor.Context) {
 		if _, known := r.children.Get(m.Reg.AOR); !known && m.Reg.MaxAORs > 0 && r.domains[domainOf(m.Reg.AOR)] >= m.Reg.MaxAORs {
 			r.s.opts.Log.Warn("REGISTER for a new address-of-record refused: registrar.max_aors reached",
 				zap.String("aor", m.Reg.AOR), zap.Int("max_aors", m.Reg.MaxAORs))
-			ctx.Send(m.ReplyTo, &RegisterAnswered{Answer: registrar.TooManyAORs()})
+			m.Reply(&RegisterAnswered{Answer: registrar.TooManyAORs()})
 			return
 		}
 		ctx.Forward(r.child(ctx, m.Reg.AOR, nil))

@@ -128,6 +128,18 @@ func Start(root *actor.RootContext, opts Options) (*Services, error) {
 	return s, nil
 }
 
+// Register asks the registrar to apply reg: reply gets the *RegisterAnswered once the bindings
+// are stored. reply must not block; it is called on a service actor's goroutine.
+func (s *Services) Register(reg *registrar.Register, reply func(any)) {
+	s.root.Send(s.Registrar, &RegisterRequested{Reg: reg, Reply: reply})
+}
+
+// UseNonce asks whether nc is a fresh nonce-count for nonce: reply gets the *NonceUseAnswered.
+// reply must not block.
+func (s *Services) UseNonce(nonce string, nc int, reply func(any)) {
+	s.root.Send(s.Nonces, &NonceUseRequested{Nonce: nonce, NC: nc, Reply: reply})
+}
+
 // ReplaceAliases makes aliases the ones in force for new lookups (a reload).
 func (s *Services) ReplaceAliases(aliases map[string][]string) { s.aliases.Store(&aliases) }
 

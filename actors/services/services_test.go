@@ -94,10 +94,13 @@ func (h *harness) wait() any {
 }
 
 // register sends a REGISTER for user with one contact and returns the answer's status.
+// reply collects a service's answer the way a proxy context's mailbox would.
+func (h *harness) reply(m any) { h.got <- m }
+
 func (h *harness) register(user, contact string, cseq int, expires int) int {
 	h.t.Helper()
 	reg := mustParse(h.t, user, contact+";expires="+strconv.Itoa(expires), cseq, registrar.DefaultPolicy)
-	h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: reg, ReplyTo: h.probe})
+	h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: reg, Reply: h.reply})
 	return h.wait().(*RegisterAnswered).Answer.Code
 }
 
@@ -163,7 +166,7 @@ func TestBindingExpiresOnItsTimer(t *testing.T) {
 	// A policy that lets a 1 s registration through, so the timer fires within the test.
 	reg := mustParse(t, "dave", "sip:dave@10.0.0.4;expires=1", 1,
 		registrar.Policy{DefaultExpires: time.Second, MinExpires: time.Second, MaxExpires: time.Hour})
-	h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: reg, ReplyTo: h.probe})
+	h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: reg, Reply: h.reply})
 	if code := h.wait().(*RegisterAnswered).Answer.Code; code != 200 {
 		t.Fatalf("register: %d", code)
 	}
@@ -201,7 +204,7 @@ func TestRefreshMovesTheExpiryTimer(t *testing.T) {
 	register := func(user string, cseq, expires int) {
 		t.Helper()
 		reg := mustParse(t, user, "sip:"+user+"@10.0.0.5;expires="+strconv.Itoa(expires), cseq, short)
-		h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: reg, ReplyTo: h.probe})
+		h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: reg, Reply: h.reply})
 		if code := h.wait().(*RegisterAnswered).Answer.Code; code != 200 {
 			t.Fatalf("register %s: %d", user, code)
 		}
@@ -237,7 +240,7 @@ func TestPanickingAORActorIsRestartedFromTheStore(t *testing.T) {
 	// alice's next REGISTER panics her actor: that REGISTER is answered 500; her stored
 	// binding is intact.
 	h.fault.Store("aor sip:alice@example.com")
-	h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: mustParse(t, "alice", "sip:alice@10.0.0.9", 2, registrar.DefaultPolicy), ReplyTo: h.probe})
+	h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: mustParse(t, "alice", "sip:alice@10.0.0.9", 2, registrar.DefaultPolicy), Reply: h.reply})
 	if code := h.wait().(*RegisterAnswered).Answer.Code; code != 500 {
 		t.Fatalf("the failed REGISTER was answered %d", code)
 	}
@@ -292,13 +295,8 @@ func TestNonceCountReplay(t *testing.T) {
 	h := newHarness(t, filepath.Join(t.TempDir(), "bindings.db"))
 	defer h.stop()
 	got := make(chan bool, 1)
-	probe := h.system.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
-		if a, ok := ctx.Message().(*NonceUseAnswered); ok {
-			got <- a.Fresh
-		}
-	}))
 	use := func(nonce string, nc int) bool {
-		h.system.Root.Send(h.s.Nonces, &NonceUseRequested{Nonce: nonce, NC: nc, ReplyTo: probe})
+		h.s.UseNonce(nonce, nc, func(m any) { got <- m.(*NonceUseAnswered).Fresh })
 		select {
 		case f := <-got:
 			return f
@@ -439,12 +437,12 @@ func TestPanickingRegistrarRespawnsStoredAORs(t *testing.T) {
 	defer h.stop()
 	short := registrar.Policy{DefaultExpires: time.Second, MinExpires: time.Second, MaxExpires: time.Hour}
 	reg := mustParse(t, "gina", "sip:gina@10.0.0.7;expires=2", 1, short)
-	h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: reg, ReplyTo: h.probe})
+	h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: reg, Reply: h.reply})
 	if code := h.wait().(*RegisterAnswered).Answer.Code; code != 200 {
 		t.Fatalf("register gina: %d", code)
 	}
 	h.fault.Store("registrar sip:hank@example.com")
-	h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: mustParse(t, "hank", "sip:hank@10.0.0.8;expires=300", 1, registrar.DefaultPolicy), ReplyTo: h.probe})
+	h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: mustParse(t, "hank", "sip:hank@10.0.0.8;expires=300", 1, registrar.DefaultPolicy), Reply: h.reply})
 	deadline := time.Now().Add(10 * time.Second)
 	for h.s.Stats().ServiceRestarts.Load() != 1 || len(storedAORs(t, h.s.opts.Store)) != 0 {
 		if time.Now().After(deadline) {
@@ -519,7 +517,7 @@ func TestMaxAORs(t *testing.T) {
 	pol.MaxAORs = 2
 	send := func(user string, cseq int) *RegisterAnswered {
 		t.Helper()
-		h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: mustParse(t, user, "sip:"+user+"@10.0.0.9;expires=300", cseq, pol), ReplyTo: h.probe})
+		h.system.Root.Send(h.s.Registrar, &RegisterRequested{Reg: mustParse(t, user, "sip:"+user+"@10.0.0.9;expires=300", cseq, pol), Reply: h.reply})
 		return h.wait().(*RegisterAnswered)
 	}
 	for _, user := range []string{"ann", "ben"} {

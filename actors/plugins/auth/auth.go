@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
@@ -34,7 +33,9 @@ type Auth struct {
 	// Methods challenged; empty: every method but ACK and CANCEL.
 	Methods []sip.RequestMethod
 	Nonces  *digest.Nonces
-	Service *actor.PID // the nonce service
+	// UseNonce asks the nonce service whether a nonce-count is fresh (services.Services.UseNonce);
+	// the answer comes back through the request's ReplyTo.
+	UseNonce func(nonce string, nc int, reply func(any))
 	// Failed, when set, counts wrong credentials from a source and reports whether that source
 	// is now banned for it (limits.auth_failures): it is then answered 403, not challenged.
 	Failed func(addr netip.Addr, user string) bool
@@ -48,8 +49,8 @@ var _ plugin.Waiter = (*Auth)(nil)
 
 // New builds the plugin from its config section (realm already resolved, see config.Realm).
 // secret signs the nonces; nil picks a random one.
-func New(cfg config.Auth, realm string, users *services.Credentials, local *base.Local, nonceService *actor.PID, secret []byte) *Auth {
-	a := &Auth{Local: local, Realm: realm, MatchIdentity: cfg.MatchIdentity, Service: nonceService, Users: users}
+func New(cfg config.Auth, realm string, users *services.Credentials, local *base.Local, useNonce func(nonce string, nc int, reply func(any)), secret []byte) *Auth {
+	a := &Auth{Local: local, Realm: realm, MatchIdentity: cfg.MatchIdentity, UseNonce: useNonce, Users: users}
 	for _, alg := range cfg.Algorithms {
 		a.Algorithms = append(a.Algorithms, strings.ToUpper(alg))
 	}
@@ -159,7 +160,7 @@ func (a *Auth) Serve(r *plugin.Request) plugin.Result {
 		}
 	}
 	r.Identity = cred.Username
-	r.Send(a.Service, &services.NonceUseRequested{Nonce: cred.Nonce, NC: cred.Nc, ReplyTo: r.Self})
+	a.UseNonce(cred.Nonce, cred.Nc, r.ReplyTo)
 	r.Pending = &pending{user: cred.Username, header: header}
 	return plugin.Wait
 }

@@ -18,7 +18,7 @@ func TestLocationPlugin(t *testing.T) {
 		Users:   map[string]map[string]string{"carol": {"MD5": "00"}},
 		Aliases: map[string][]string{"sip:team@example.com": {"sip:bob@example.com", "sip:dave@example.com"}},
 	})
-	g := &registrar.Registrar{Local: plugintest.Local, Policy: sipreg.DefaultPolicy, Service: svc.Registrar}
+	g := &registrar.Registrar{Local: plugintest.Local, Policy: sipreg.DefaultPolicy, Register: svc.Register}
 	for _, reg := range []struct{ user, contact string }{
 		{"bob", "Contact: <sip:bob@10.0.0.2:5062>;q=0.5"},
 		{"dave", "Contact: <sip:dave@10.0.0.4>;q=0.9"},

@@ -9,7 +9,7 @@ import (
 
 func init() {
 	registry.Register("registrar", func(e registry.Env) (plugin.Handler, error) {
-		return &Registrar{Local: e.Local, Service: e.Services.Registrar, Policy: PolicyOf(e.Config)}, nil
+		return &Registrar{Local: e.Local, Register: e.Services.Register, Policy: PolicyOf(e.Config)}, nil
 	})
 }
 

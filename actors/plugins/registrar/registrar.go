@@ -3,7 +3,6 @@
 package registrar
 
 import (
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/partysip/partysip/actors/plugin"
@@ -15,9 +14,11 @@ import (
 // Registrar handles REGISTER whose Request-URI is one of our domains or addresses; a REGISTER
 // for another domain goes on (§10.3 step 1: a registrar that is also a proxy forwards it).
 type Registrar struct {
-	Local   *base.Local
-	Policy  registrar.Policy
-	Service *actor.PID
+	Local  *base.Local
+	Policy registrar.Policy
+	// Register hands a parsed REGISTER to the registrar service (services.Services.Register);
+	// the answer comes back through the request's ReplyTo.
+	Register func(reg *registrar.Register, reply func(any))
 }
 
 var _ plugin.Waiter = (*Registrar)(nil)
@@ -34,7 +35,7 @@ func (g *Registrar) Serve(r *plugin.Request) plugin.Result {
 	if rej != nil {
 		return r.ReplyWith(rej)
 	}
-	r.Send(g.Service, &services.RegisterRequested{Reg: reg, ReplyTo: r.Self})
+	g.Register(reg, r.ReplyTo)
 	return plugin.Wait
 }
 

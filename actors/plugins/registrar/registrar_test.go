@@ -19,7 +19,7 @@ func register(t *testing.T, uri, user string, cseq string, extra ...string) *plu
 
 func TestRegistrarPlugin(t *testing.T) {
 	svc := plugintest.StartServices(t, services.Options{})
-	g := &Registrar{Local: plugintest.Local, Policy: registrar.DefaultPolicy, Service: svc.Registrar}
+	g := &Registrar{Local: plugintest.Local, Policy: registrar.DefaultPolicy, Register: svc.Register}
 
 	r := register(t, "sip:example.com", "bob", "1", "Contact: <sip:bob@10.0.0.2:5062>;expires=600")
 	if res := svc.Run(t, g, r); res != plugin.Answered || r.Answer.Code != 200 {

@@ -44,7 +44,7 @@ func Request(t testing.TB, line string, hdrs ...string) (*plugin.Request, *[]any
 	return &plugin.Request{
 		Received: req, Work: work, CallID: "test-call", Source: "UDP:10.0.0.1:5060",
 		LoopHash: proxy.LoopHash(req), Now: time.Now(), Log: zap.NewNop(),
-		Send: func(_ *actor.PID, m any) { *sent = append(*sent, m) },
+		ReplyTo: func(m any) { *sent = append(*sent, m) },
 	}, sent
 }
 
@@ -59,12 +59,10 @@ func Invite(t testing.TB, uri string, extra ...string) *plugin.Request {
 	return r
 }
 
-// Services runs the real service actors (memory store) for a test, and a probe actor that
-// receives their answers.
+// Services runs the real service actors (memory store) for a test; Run collects their answers.
 type Services struct {
 	*services.Services
 	System  *actor.ActorSystem
-	probe   *actor.PID
 	answers chan any
 }
 
@@ -82,13 +80,6 @@ func StartServices(t testing.TB, opts services.Options) *Services {
 	if s.Services, err = services.Start(s.System.Root, opts); err != nil {
 		t.Fatal(err)
 	}
-	s.probe = s.System.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
-		switch ctx.Message().(type) {
-		case actor.SystemMessage, actor.AutoReceiveMessage:
-		default:
-			s.answers <- ctx.Message()
-		}
-	}))
 	t.Cleanup(func() {
 		_ = s.Stop()
 		s.System.Shutdown()
@@ -100,8 +91,7 @@ func StartServices(t testing.TB, opts services.Options) *Services {
 // actor's answer.
 func (s *Services) Run(t testing.TB, h plugin.Handler, r *plugin.Request) plugin.Result {
 	t.Helper()
-	r.Self = s.probe
-	r.Send = func(to *actor.PID, m any) { s.System.Root.Send(to, m) }
+	r.ReplyTo = func(m any) { s.answers <- m }
 	res := h.Serve(r)
 	if res != plugin.Wait {
 		return res

@@ -35,8 +35,11 @@ type core struct {
 	locator *locator
 	timers  transaction.Timers
 	timerC  time.Duration
-	tp      *transport.Transports
-	shards  []*actor.PID
+	// tp is what the transaction layer sends through (the transport room's port); net is the
+	// network behind it, for the engine (sockets, shutdown).
+	tp     transport.Wire
+	net    *transport.Transports
+	shards []*actor.PID
 	// shardQueue counts the messages from the transports sent to each shard and not yet taken
 	// (its mailbox depth for those messages, which are nearly all of them).
 	shardQueue []atomic.Int64

@@ -133,6 +133,7 @@ func Start(opts Options) (*Engine, error) {
 		},
 		timerC:       cfg.Timers.C,
 		tp:           tp,
+		net:          tp,
 		root:         system.Root,
 		fault:        opts.Fault,
 		branchPrefix: newBranchPrefix(),
@@ -314,7 +315,7 @@ func (e *Engine) Drain(ctx context.Context) error {
 func (e *Engine) Stop() {
 	close(e.stopSweep)
 	_ = e.system.Root.StopFuture(e.transports).Wait()
-	e.c.tp.Close()
+	e.c.net.Close()
 	for _, s := range e.c.shards {
 		_ = e.system.Root.StopFuture(s).Wait()
 	}

@@ -99,7 +99,7 @@ func FuzzInbound(f *testing.F) {
 	fuzzEngine.once.Do(func() {
 		e, port := startFuzzEngine(f)
 		fuzzEngine.e = e
-		for _, u := range e.c.tp.UDP() {
+		for _, u := range e.c.net.UDP() {
 			if int(u.Addr().Port()) == port {
 				fuzzEngine.udp = u
 			}

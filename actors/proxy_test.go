@@ -308,7 +308,7 @@ func TestListenerRebindsAfterFailure(t *testing.T) {
 	uas := newPeer(t, "127.0.0.1")
 	e, port := startEngine(t, fmt.Sprintf("sip:127.0.0.1:%d", uas.port()), nil)
 	var udp *transport.Socket
-	for _, u := range e.c.tp.UDP() {
+	for _, u := range e.c.net.UDP() {
 		udp = u
 	}
 	_ = udp.SetReadDeadline(time.Now())

@@ -50,6 +50,21 @@ func publicAddr(l config.Listener, bound netip.AddrPort) base.HostPort {
 	return base.HostPort{Host: host, Port: port}
 }
 
+// Wire is the transport room's port for the transaction layer: where a request to a hop leaves
+// from, and how requests and responses go out. *Transports is the network's; a simulator can put
+// an in-memory network behind it. A *Socket is an opaque handle the layer only passes back.
+type Wire interface {
+	Outbound(hop proxy.Hop) (proxy.Outbound, *Socket, error)
+	Inbound(peer Peer) *proxy.Outbound
+	SendRequest(req *sip.Request, hop proxy.Hop, udp *Socket, failed func(error)) error
+	SendRequestKept(req *sip.Request, hop proxy.Hop, udp *Socket) (*Sent, error)
+	SendResponse(res *sip.Response, to Peer) error
+	SendResponseKept(res *sip.Response, to Peer) (*Sent, error)
+	ForwardResponse(res *sip.Response) error
+}
+
+var _ Wire = (*Transports)(nil)
+
 // ErrNoTransport means no listener can carry a message to a hop.
 var ErrNoTransport = errors.New("no listener for that transport")
 

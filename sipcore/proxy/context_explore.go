@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/partysip/partysip/sipcore/transaction"
 )
 
 // BranchTransition is one edge of the state diagram of a response context's branch: in state
@@ -125,16 +126,12 @@ func (c *Context) probes(two []Hop) []probe {
 	return append(ps, probe{Event{Kind: Abandon}, "Abandon"})
 }
 
+// codeLabel names a status as the diagrams do: the transaction diagrams' classes below 300, and
+// the finals the response context treats apart (503 fails over, 6xx ends the fork).
 func codeLabel(code int) string {
 	switch {
-	case code == 100:
-		return "100"
-	case code < 200:
-		return "1xx"
 	case code < 300:
-		return "2xx"
-	case code == 503:
-		return "503"
+		return transaction.CodeClass(code)
 	case code >= 600:
 		return "6xx"
 	}

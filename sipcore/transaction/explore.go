@@ -89,16 +89,17 @@ func (t Transition) String() string {
 func (e Event) Label() string {
 	switch e.Kind {
 	case ResponseReceived:
-		return codeClass(e.Code) + " received"
+		return CodeClass(e.Code) + " received"
 	case ResponseSent:
-		return codeClass(e.Code) + " from TU"
+		return CodeClass(e.Code) + " from TU"
 	case TimerFired:
 		return "timer " + e.Timer.String()
 	}
 	return e.Kind.String()
 }
 
-func codeClass(code int) string {
+// CodeClass names a status for the diagrams: "100", "1xx", "2xx" or "300-699".
+func CodeClass(code int) string {
 	switch {
 	case code == 100:
 		return "100"

@@ -7,7 +7,9 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/partysip/partysip/actors/relay"
 	"github.com/partysip/partysip/actors/transport"
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
 )
@@ -45,13 +47,13 @@ type clientTx struct {
 // is the response context's: sipcore/proxy.Context.)
 const timerNoResponse transaction.Timer = 14
 
-func newClientTx(c *core, r *clientTxRequested) actor.Actor {
+func newClientTx(c *core, r *relay.ClientTxRequested) actor.Actor {
 	kind := transaction.ClientNonInvite
 	if r.Req.Method == sip.INVITE {
 		kind = transaction.ClientInvite
 	}
 	return &clientTx{
-		c: c, key: r.Key, req: r.Req, callID: callIDOf(r.Req), hop: r.Hop, udp: r.UDP, owner: r.Owner, index: r.Index,
+		c: c, key: r.Key, req: r.Req, callID: base.CallID(r.Req), hop: r.Hop, udp: r.UDP, owner: r.Owner, index: r.Index,
 		m: transaction.New(kind, r.Hop.Transport != "UDP", c.timers), noResponse: r.NoResponse,
 	}
 }
@@ -69,7 +71,7 @@ func (t *clientTx) Receive(ctx actor.Context) {
 	case *MessageReceived:
 		res := m.Msg.(*sip.Response)
 		if t.last == nil {
-			t.c.deadHops.alive(t.hop) // it answers
+			t.c.deadHops.Alive(t.hop) // it answers
 		}
 		t.last = res
 		t.step(ctx, transaction.Event{Kind: transaction.ResponseReceived, Code: res.StatusCode})
@@ -82,7 +84,7 @@ func (t *clientTx) Receive(ctx actor.Context) {
 	case *txStateRequested:
 		ctx.Respond(&TransactionInfo{Kind: t.m.Kind().String(), State: t.m.State().String(), Method: string(t.key.Method),
 			CallID: t.callID, Branch: t.key.Branch})
-	case *branchCancelRequested:
+	case *relay.BranchCancelRequested:
 		// The response context asks only once a provisional response came (§9.1); should the
 		// request still be Calling, the CANCEL waits for one all the same.
 		t.cancelReason = m.Reason
@@ -92,7 +94,7 @@ func (t *clientTx) Receive(ctx actor.Context) {
 		case transaction.Calling:
 			t.cancelWanted = true
 		}
-	case *branchAbandoned:
+	case *relay.BranchAbandoned:
 		// Its response context gave the branch up (Timer C, 64·T1 after its CANCEL, or the
 		// context ended): nobody is left to report to.
 		t.reported, t.ended = true, true
@@ -110,7 +112,7 @@ func (t *clientTx) Receive(ctx actor.Context) {
 		t.c.metrics.txGone(t.m.Kind(), t.m.State())
 		if !t.ended && !t.reported {
 			// Stopped by a fault before finishing: the branch failed.
-			t.report(ctx, &branchFailed{Index: t.index, Code: 500})
+			t.report(ctx, &relay.BranchFailed{Index: t.index, Code: 500})
 		}
 		t.ended = true
 	}
@@ -144,7 +146,7 @@ func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
 			if t.last.StatusCode >= 200 {
 				t.reported = true
 			}
-			t.report(ctx, &branchResponded{Index: t.index, Res: t.last})
+			t.report(ctx, &relay.BranchResponded{Index: t.index, Res: t.last})
 		case transaction.StartTimer:
 			t.timers.start(t.c.clock, ctx, a.Timer, a.After)
 			if a.Timer == transaction.TimerM || a.Timer == transaction.TimerD || a.Timer == transaction.TimerK {
@@ -155,11 +157,11 @@ func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
 				t.hopDead() // not one response in Timer B/F
 			}
 			t.reported = true
-			t.report(ctx, &branchFailed{Index: t.index, Code: 408})
+			t.report(ctx, &relay.BranchFailed{Index: t.index, Code: 408})
 		case transaction.InformTransportError:
 			t.hopDead()
 			t.reported = true
-			t.report(ctx, &branchFailed{Index: t.index, Code: 503})
+			t.report(ctx, &relay.BranchFailed{Index: t.index, Code: 503})
 		case transaction.Terminate:
 			t.ended = true
 			ctx.Stop(ctx.Self())
@@ -181,7 +183,7 @@ func (t *clientTx) onNoResponse(ctx actor.Context) {
 	t.c.log.Info("next hop sent no response: trying the next", zap.String("call_id", t.callID),
 		zap.String("to", t.hop.Addr()), zap.Duration("after", t.noResponse))
 	t.reported = true
-	t.report(ctx, &branchFailed{Index: t.index, Code: 408})
+	t.report(ctx, &relay.BranchFailed{Index: t.index, Code: 408})
 	t.ended = true
 	ctx.Stop(ctx.Self())
 }
@@ -192,7 +194,7 @@ func (t *clientTx) traceParties() (*sip.Request, string, string) {
 
 // hopDead remembers this branch's hop as dead for failover.dead_for.
 func (t *clientTx) hopDead() {
-	t.c.deadHops.mark(t.hop, t.c.clock.Now(), t.c.routing().deadFor)
+	t.c.deadHops.Mark(t.hop, t.c.clock.Now(), t.c.routing().DeadFor)
 }
 
 // release drops the request and response once they cannot be needed again: an INVITE in
@@ -251,7 +253,7 @@ func (t *clientTx) sendCancel(ctx actor.Context) {
 	if t.cancelReason != "" {
 		cancel.AppendHeader(sip.NewHeader("Reason", t.cancelReason))
 	}
-	ctx.Send(t.c.shardFor(t.key), &clientTxRequested{
+	ctx.Send(t.c.shardFor(t.key), &relay.ClientTxRequested{
 		Req: cancel, Hop: t.hop, UDP: t.udp, Key: transaction.ClientKeyFor(t.key.Branch, sip.CANCEL),
 	})
 }

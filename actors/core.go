@@ -13,7 +13,7 @@ import (
 
 	"github.com/partysip/partysip/actors/dialogs"
 	"github.com/partysip/partysip/actors/internal/clock"
-	"github.com/partysip/partysip/actors/plugin"
+	"github.com/partysip/partysip/actors/relay"
 	"github.com/partysip/partysip/actors/transport"
 	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
@@ -32,7 +32,7 @@ type core struct {
 	log   *zap.Logger
 	local *base.Local
 	// locator finds next hops by RFC 3263; nil when DNS could not be set up.
-	locator *locator
+	locator *relay.Locator
 	timers  transaction.Timers
 	timerC  time.Duration
 	// tp is what the transaction layer sends through (the transport room's port); net is the
@@ -43,6 +43,8 @@ type core struct {
 	// shardQueue counts the messages from the transports sent to each shard and not yet taken
 	// (its mailbox depth for those messages, which are nearly all of them).
 	shardQueue []atomic.Int64
+	// relay is the relay room's environment (proxy contexts, stateless forwarding).
+	relay *relay.Env
 	// dialogs is the dialog room (the dialog shards and their actors).
 	dialogs *dialogs.Room
 	root    *actor.RootContext
@@ -57,7 +59,7 @@ type core struct {
 	draining atomic.Bool
 	// rt is what a reload replaces (routes, plugin chain and their settings): read once per
 	// request with an atomic load; a request keeps the snapshot it started with.
-	rt      atomic.Pointer[routing]
+	rt      atomic.Pointer[relay.Routing]
 	stats   Stats
 	metrics *metrics
 
@@ -68,7 +70,7 @@ type core struct {
 	// mem refuses new work while memory is over limits.memory_mib.
 	mem *memGuard
 	// deadHops remembers next hops that did not answer (failover).
-	deadHops deadHops
+	deadHops relay.DeadHops
 	// bad logs malformed input a few lines a second (every one is counted in Stats.Malformed).
 	bad *transport.SampledLog
 	// conns caps the stream connections, in total and per source.
@@ -139,8 +141,8 @@ func (c *core) route(msg sip.Message, from transport.Peer) {
 			}
 			return // dropped unanswered: an answer would feed the flood
 		}
-		if c.isStateless(m) {
-			c.relayStateless(m, from)
+		if c.relay.IsStateless(m) {
+			c.relay.RelayStateless(m, from)
 			return
 		}
 		key, err = transaction.ServerKey(m)
@@ -148,7 +150,7 @@ func (c *core) route(msg sip.Message, from transport.Peer) {
 		c.stats.ResponsesIn.Add(1)
 		if via := m.Via(); via != nil {
 			if b, _ := via.Params.Get("branch"); proxy.IsStatelessBranch(b) {
-				c.forwardResponseStateless(m) // §16.11: by Via alone, no transaction
+				c.relay.ForwardResponseStateless(m) // §16.11: by Via alone, no transaction
 				return
 			}
 		}
@@ -188,14 +190,7 @@ func (c *core) respondStateless(req *sip.Request, from transport.Peer, code int,
 // callIDField is the call_id log field of a message; a message without Call-ID (a malformed one
 // may reach a log line before validation) logs an empty one instead of panicking.
 func callIDField(m interface{ CallID() *sip.CallIDHeader }) zap.Field {
-	return zap.String("call_id", callIDOf(m))
-}
-
-func callIDOf(m interface{ CallID() *sip.CallIDHeader }) string {
-	if id := m.CallID(); id != nil {
-		return id.Value()
-	}
-	return ""
+	return zap.String("call_id", base.CallID(m))
 }
 
 // traceTransition logs one transaction state change at debug level: the trace a reader of the
@@ -213,7 +208,7 @@ func (c *core) traceTransition(m *transaction.Machine, before transaction.State,
 		req, peerKey, peer := tx.traceParties()
 		fields = append(fields, zap.String(peerKey, peer))
 		if req != nil {
-			from, to := parties(req)
+			from, to := base.Parties(req)
 			// caller and callee: "from" and "to" are the states of the line.
 			fields = append(fields, zap.String("method", string(req.Method)), zap.String("caller", from), zap.String("callee", to),
 				zap.String("ruri", req.Recipient.String()))
@@ -263,28 +258,4 @@ func (c *core) txProps(a actor.Actor) *actor.Props {
 		actor.WithDispatcher(c.dispatcher), actor.WithSupervisor(c.txStrategy), actor.WithMailbox(actor.UnboundedLockfree()))
 }
 
-// routing is one configuration's way of routing requests. Built whole and never changed: a
-// reload builds a new one and swaps the pointer.
-type routing struct {
-	router      *proxy.Router
-	chain       plugin.Chain
-	recordRoute bool
-	// statelessAll relays every request statelessly; statelessRoutes says some route does.
-	statelessAll, statelessRoutes bool
-	// forkGroupTimeout moves a sequential fork to its next q group (0: wait for the finals).
-	forkGroupTimeout time.Duration
-	// maxTransactions caps live transaction actors (0: no cap).
-	maxTransactions int64
-	// relay says who may reach destinations that are not ours.
-	relay *proxy.RelayPolicy
-	// access is the fraction of finished requests given an access-log line (log.access).
-	access float64
-	// authRealm is the digest realm when auth is in the chain: the stateless path removes
-	// credentials for it as the auth plugin does (RFC 3261 §22.3), "" otherwise.
-	authRealm string
-	// noResponse gives up a hop that sends nothing when the branch has an alternative;
-	// deadFor is how long such a hop is then skipped (failover section).
-	noResponse, deadFor time.Duration
-}
-
-func (c *core) routing() *routing { return c.rt.Load() }
+func (c *core) routing() *relay.Routing { return c.rt.Load() }

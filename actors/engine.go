@@ -21,6 +21,7 @@ import (
 	"github.com/partysip/partysip/actors/dialogs"
 	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/actors/plugins"
+	"github.com/partysip/partysip/actors/relay"
 	"github.com/partysip/partysip/actors/services"
 	"github.com/partysip/partysip/actors/transport"
 	"github.com/partysip/partysip/config"
@@ -147,8 +148,8 @@ func Start(opts Options) (*Engine, error) {
 	c.faults.Set(faultRates(cfg))
 	// In loopback-only mode names are looked up only on name servers that are on loopback
 	// themselves (a test's); the addresses they give are confined like any other.
-	if !opts.LoopbackOnly || loopbackServers(cfg.DNS.Servers) {
-		if c.locator, err = newLocator(cfg.DNS.Servers, cfg.DNS.Timeout); err != nil {
+	if !opts.LoopbackOnly || relay.LoopbackServers(cfg.DNS.Servers) {
+		if c.locator, err = relay.NewLocator(cfg.DNS.Servers, cfg.DNS.Timeout); err != nil {
 			log.Warn("next hops named by a domain will fail", zap.Error(err))
 		}
 	}
@@ -220,6 +221,12 @@ func Start(opts Options) (*Engine, error) {
 		Fault: func() bool { return roll(&c.faults.dialog) },
 		Live:  &c.stats.Dialogs, Created: &c.stats.DialogsCreated, Panics: &c.stats.DialogPanics,
 	})
+	c.relay = &relay.Env{
+		Clock: clk, Log: log, Local: local, Wire: tp, Locator: c.locator, DeadHops: &c.deadHops,
+		Signer: c.signer, Dialogs: c.dialogs, T1: c.timers.T1, TimerC: c.timerC,
+		Routing: c.routing, ShardFor: c.shardFor, NewBranch: c.uniqueBranch, RespondStateless: c.respondStateless,
+		SendErrors: &c.stats.SendErrors, StatelessFwd: &c.stats.StatelessFwd,
+	}
 	c.bad, c.conns = bad, conns
 	tp.SetHandlers(c.route, func() { c.stats.Malformed.Add(1) }, bad, func(a netip.Addr) bool { return c.sources.isBanned(a, time.Now()) })
 	transports := system.Root.Spawn(actor.PropsFromProducer(
@@ -227,8 +234,8 @@ func Start(opts Options) (*Engine, error) {
 		actor.WithSupervisor(transport.Supervisor())))
 	e.transports, e.cfg, e.started = transports, cfg, cfg
 	log.Info("partysip listening", zap.Stringers("listen", addrs), zap.Int("shards", n),
-		zap.Int("routes", len(rt.router.Routes)), zap.Strings("domains", cfg.Domains),
-		zap.Strings("plugins", rt.chain.Names()))
+		zap.Int("routes", len(rt.Router.Routes)), zap.Strings("domains", cfg.Domains),
+		zap.Strings("plugins", rt.Chain.Names()))
 	return e, nil
 }
 

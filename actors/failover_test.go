@@ -53,8 +53,8 @@ func TestDeadHopFailover(t *testing.T) {
 			t.Fatalf("the dead hop got %s", id)
 		}
 	}
-	if e.c.deadHops.marked.Load() < 1 || e.c.deadHops.skipped.Load() != 1 {
-		t.Fatalf("dead hops marked %d, skipped %d", e.c.deadHops.marked.Load(), e.c.deadHops.skipped.Load())
+	if e.c.deadHops.Marked() < 1 || e.c.deadHops.Skipped() != 1 {
+		t.Fatalf("dead hops marked %d, skipped %d", e.c.deadHops.Marked(), e.c.deadHops.Skipped())
 	}
 	t.Logf("first call failed over in %v, the second went straight to the alternate in %v", first.Round(time.Millisecond), second.Round(time.Millisecond))
 }

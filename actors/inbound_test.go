@@ -128,7 +128,7 @@ func FuzzInbound(f *testing.F) {
 			if proxy.Validate(m, local, lh) == nil {
 				work := m.Clone()
 				proxy.PreprocessRoute(work, local)
-				if targets, rej := e.c.routing().router.Decide(work); rej == nil {
+				if targets, rej := e.c.routing().Router.Decide(work); rej == nil {
 					out, _ := proxy.Forward(work, targets[0], proxy.ForwardOptions{Branch: proxy.NewBranch(lh, "f"), RecordRoute: true,
 						Via: proxy.Outbound{Host: "127.0.0.1", Port: 5060, Transport: "UDP"}})
 					_ = out.String()

@@ -115,9 +115,9 @@ var statDescs = []statDesc{
 	counter("partysip_dialogs_created_total", "Dialogs created.", func(e *Engine) int64 { return e.c.stats.DialogsCreated.Load() }),
 	gauge("partysip_registrations", "Bindings held by the registrar.", func(e *Engine) int64 { return e.services.Stats().Bindings.Load() }),
 	counter("partysip_registers_total", "REGISTERs that changed bindings (stored).", func(e *Engine) int64 { return e.services.Stats().Registers.Load() }),
-	gauge("partysip_hops_dead", "Next hops remembered as dead (no response, or unreachable) for failover.dead_for.", func(e *Engine) int64 { return e.c.deadHops.n.Load() }),
-	counter("partysip_hops_marked_dead_total", "Times a next hop sent no response or could not be reached.", func(e *Engine) int64 { return e.c.deadHops.marked.Load() }),
-	counter("partysip_dead_hops_skipped_total", "Branches that skipped a dead next hop for their alternative.", func(e *Engine) int64 { return e.c.deadHops.skipped.Load() }),
+	gauge("partysip_hops_dead", "Next hops remembered as dead (no response, or unreachable) for failover.dead_for.", func(e *Engine) int64 { return e.c.deadHops.Known() }),
+	counter("partysip_hops_marked_dead_total", "Times a next hop sent no response or could not be reached.", func(e *Engine) int64 { return e.c.deadHops.Marked() }),
+	counter("partysip_dead_hops_skipped_total", "Branches that skipped a dead next hop for their alternative.", func(e *Engine) int64 { return e.c.deadHops.Skipped() }),
 	gauge("partysip_memory_held_bytes", "Memory the Go runtime holds from the OS (mapped, not released), as limits.memory_mib compares it.", func(e *Engine) int64 { return e.c.mem.used.Load() }),
 	gauge("partysip_memory_limit_bytes", "limits.memory_mib in bytes (0: none).", func(e *Engine) int64 { return e.c.mem.limit.Load() }),
 	gauge("partysip_memory_overloaded", "1 while the heap is past its share of limits.memory_mib and the transactions are capped.", func(e *Engine) int64 {

@@ -151,7 +151,7 @@ func (s *shard) parkedRequest(e *parked, req *sip.Request) {
 			s.resend(e.resend)
 		}
 	case transaction.PassAck:
-		s.c.forwardStateless(req, nil) // like any ACK for a 2xx
+		s.c.relay.ForwardStateless(req, nil) // like any ACK for a 2xx
 	}
 }
 
@@ -159,7 +159,7 @@ func (s *shard) parkedRequest(e *parked, req *sip.Request) {
 func (s *shard) parkedResponse(e *parked, res *sip.Response) {
 	switch act, _ := e.m.Step(transaction.Event{Kind: transaction.ResponseReceived, Code: res.StatusCode}); act {
 	case transaction.PassResponse:
-		s.c.forwardResponseStateless(res) // upstream by Via, as its context would
+		s.c.relay.ForwardResponseStateless(res) // upstream by Via, as its context would
 	case transaction.SendAck:
 		if e.resend != nil {
 			s.resend(e.resend)

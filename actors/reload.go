@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/actors/plugins"
+	"github.com/partysip/partysip/actors/relay"
 	"github.com/partysip/partysip/config"
 	"github.com/partysip/partysip/sipcore/proxy"
 )
@@ -19,24 +20,24 @@ func randomSecret() []byte {
 }
 
 // newRouting builds the routing of cfg: static routes and the plugin chain with their settings.
-func (e *Engine) newRouting(cfg *config.Config) (*routing, error) {
+func (e *Engine) newRouting(cfg *config.Config) (*relay.Routing, error) {
 	router := &proxy.Router{Routes: cfg.StaticRoutes(), Local: e.c.local}
-	relay := cfg.RelayPolicy()
-	chain, err := plugins.Build(cfg, plugins.Deps{Local: e.c.local, Router: router, Services: e.services, NonceSecret: e.nonceSecret, Relay: relay,
+	policy := cfg.RelayPolicy()
+	chain, err := plugins.Build(cfg, plugins.Deps{Local: e.c.local, Router: router, Services: e.services, NonceSecret: e.nonceSecret, Relay: policy,
 		AuthFailed: e.authFailed})
 	if err != nil {
 		return nil, err
 	}
-	rt := &routing{
-		router: router, chain: chain, recordRoute: cfg.RecordRoute, statelessAll: cfg.Stateless,
-		forkGroupTimeout: cfg.Forking.GroupTimeout, maxTransactions: int64(cfg.Limits.Transactions),
-		relay: relay, noResponse: cfg.Failover.NoResponse, deadFor: cfg.Failover.DeadFor, access: cfg.Log.Access,
+	rt := &relay.Routing{
+		Router: router, Chain: chain, RecordRoute: cfg.RecordRoute, StatelessAll: cfg.Stateless,
+		ForkGroupTimeout: cfg.Forking.GroupTimeout, MaxTransactions: int64(cfg.Limits.Transactions),
+		Relay: policy, NoResponse: cfg.Failover.NoResponse, DeadFor: cfg.Failover.DeadFor, Access: cfg.Log.Access,
 	}
 	if slices.Contains(cfg.Plugins, "auth") {
-		rt.authRealm = cfg.Realm()
+		rt.AuthRealm = cfg.Realm()
 	}
 	for _, r := range router.Routes {
-		rt.statelessRoutes = rt.statelessRoutes || r.Stateless
+		rt.StatelessRoutes = rt.StatelessRoutes || r.Stateless
 	}
 	return rt, nil
 }
@@ -88,7 +89,7 @@ func (e *Engine) Reload(cfg *config.Config) (needRestart []string, err error) {
 	e.c.conns.Set(cfg.Limits, cfg.RelayPolicy().TrustedSource)
 	e.c.mem.set(cfg.Limits.MemoryMiB)
 	e.cfg = cfg
-	e.c.log.Info("configuration reloaded", zap.Int("routes", len(rt.router.Routes)), zap.Strings("plugins", rt.chain.Names()),
+	e.c.log.Info("configuration reloaded", zap.Int("routes", len(rt.Router.Routes)), zap.Strings("plugins", rt.Chain.Names()),
 		zap.Int("users", len(users)))
 	if len(needRestart) > 0 {
 		e.c.log.Warn("configuration changes that take effect at the next restart only",

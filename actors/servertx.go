@@ -9,7 +9,9 @@ import (
 
 	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/actors/internal/protofix"
+	"github.com/partysip/partysip/actors/relay"
 	"github.com/partysip/partysip/actors/transport"
+	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/transaction"
 )
 
@@ -63,7 +65,7 @@ func newServerTx(c *core, first *MessageReceived, cancels *actor.PID) actor.Acto
 		c:       c,
 		key:     first.Key,
 		req:     req,
-		callID:  callIDOf(req),
+		callID:  base.CallID(req),
 		method:  req.Method,
 		from:    first.From,
 		m:       transaction.New(kind, first.From.Transport != "UDP", c.timers),
@@ -103,17 +105,17 @@ func (t *serverTx) Receive(ctx actor.Context) {
 		}
 		t.step(ctx, transaction.Event{Kind: ev})
 		t.ack = nil
-	case *responseSent:
+	case *relay.ResponseSent:
 		t.offered = m.Res
 		t.step(ctx, transaction.Event{Kind: transaction.ResponseSent, Code: m.Res.StatusCode})
 		t.settle()
 	case *txStateRequested:
 		ctx.Respond(&TransactionInfo{Kind: t.m.Kind().String(), State: t.m.State().String(), Method: string(t.method),
 			CallID: t.callID, Branch: t.key.Branch, Since: t.started})
-	case *contextDone:
+	case *relay.ContextDone:
 		t.tuDone = true
 		t.park(ctx)
-	case *cancelArrived:
+	case *relay.CancelArrived:
 		if t.tu != nil {
 			ctx.Send(t.tu, m)
 		}
@@ -218,7 +220,7 @@ func (t *serverTx) step(ctx actor.Context, ev transaction.Event) {
 		case transaction.PassAck:
 			// RFC 6026 §7.1: an ACK matching an accepted INVITE goes on like any ACK for a 2xx.
 			if t.ack != nil {
-				t.c.forwardStateless(t.ack, nil)
+				t.c.relay.ForwardStateless(t.ack, nil)
 			}
 		case transaction.SendResponse, transaction.ResendResponse:
 			if a.Kind == transaction.SendResponse {
@@ -255,11 +257,11 @@ func (t *serverTx) passRequest(ctx actor.Context) {
 	if t.req.Method == sip.CANCEL && t.cancels != nil {
 		// §16.10: answer the CANCEL at once, then cancel the pending branches.
 		t.respondLocal(ctx, 200, "OK")
-		ctx.Send(t.cancels, &cancelArrived{})
+		ctx.Send(t.cancels, &relay.CancelArrived{})
 		return
 	}
 	req, from, self := t.req, t.from, ctx.Self()
-	t.tu = ctx.Spawn(t.c.txProps(newProxyContext(t.c, req, from, self)))
+	t.tu = ctx.Spawn(t.c.txProps(relay.NewContext(t.c.relay, req, from, self)))
 }
 
 // respondLocal answers with a response generated here (not forwarded from downstream).

@@ -11,6 +11,7 @@ import (
 	"github.com/partysip/partysip/actors/internal/children"
 	"github.com/partysip/partysip/actors/internal/protofix"
 	"github.com/partysip/partysip/actors/internal/supervise"
+	"github.com/partysip/partysip/actors/relay"
 	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
@@ -77,9 +78,9 @@ func (s *shard) Receive(ctx actor.Context) {
 		case *sip.Response:
 			s.response(ctx, msg, m)
 		}
-	case *clientTxRequested:
+	case *relay.ClientTxRequested:
 		s.spawn(ctx, m.Key, newClientTx(s.c, m))
-	case *toClientTx:
+	case *relay.ToClientTx:
 		if pid, ok := s.txs.Get(m.Key); ok {
 			ctx.Send(pid, m.Msg)
 		}
@@ -122,7 +123,7 @@ func (s *shard) request(ctx actor.Context, req *sip.Request, m *MessageReceived)
 	}
 	switch proxy.DispatchUnmatched(req.Method, inv) {
 	case proxy.ForwardStateless:
-		s.c.forwardStateless(req, &m.From)
+		s.c.relay.ForwardStateless(req, &m.From)
 		return
 	case proxy.Answer200:
 		s.c.respondStateless(req, m.From, 200, "OK")
@@ -169,7 +170,7 @@ func (s *shard) response(ctx actor.Context, res *sip.Response, m *MessageReceive
 	}
 	// A stray response: a 2xx retransmission after our client transaction ended, or a response
 	// for a request we forwarded statelessly. Forward it on by Via (§16.7, §16.11).
-	s.c.forwardResponseStateless(res)
+	s.c.relay.ForwardResponseStateless(res)
 }
 
 func (s *shard) spawn(ctx actor.Context, key transaction.Key, a actor.Actor) *actor.PID {
@@ -191,7 +192,7 @@ func isInitial(req *sip.Request) bool {
 // every request but those proven to continue a call we Record-Routed. A To tag alone proves
 // nothing (anyone writes one, and it used to get past the cap).
 func (c *core) overCap(req *sip.Request) bool {
-	limit, live := c.routing().maxTransactions, c.stats.LiveTx.Load()
+	limit, live := c.routing().MaxTransactions, c.stats.LiveTx.Load()
 	if (limit <= 0 || live < limit) && (c.mem == nil || !c.mem.full(live)) {
 		return false
 	}

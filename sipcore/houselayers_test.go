@@ -34,7 +34,10 @@ var layers = map[string][]string{
 	// It hands every parsed message to a routing function and knows nothing of what runs it.
 	"actors/transport": {"sipcore/", "config", "actors/internal/"},
 	// The dialog room: dialog shards and actors, told what they need by an Env.
-	"actors/dialogs":  {"sipcore/", "actors/internal/"},
+	"actors/dialogs": {"sipcore/", "actors/internal/"},
+	// The relay room: proxy contexts, stateless forwarding, RFC 3263, dead hops. It reaches the
+	// transaction layer through shard addresses and its own message types, never its code.
+	"actors/relay":    {"sipcore/", "actors/plugin", "actors/transport", "actors/dialogs", "actors/internal/"},
 	"actors/services": {"sipcore/", "actors/store", "actors/internal/"},
 	"actors/plugin":   {"sipcore/"},
 	"actors/plugins":  {"sipcore/", "config", "actors/plugin", "actors/plugins/", "actors/services", "actors/store"},
@@ -136,6 +139,8 @@ func TestHouseLayeringForbids(t *testing.T) {
 		{"actors/transport", "actors"},
 		{"actors/dialogs", "actors"},
 		{"actors/dialogs", "actors/transport"},
+		{"actors/relay", "actors"},
+		{"actors/relay", "actors/services"},
 		{"actors/transport", "actors/services"},
 	} {
 		if mayImport(c[0], c[1]) {

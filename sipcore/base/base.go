@@ -119,6 +119,25 @@ func HasToTag(m interface{ To() *sip.ToHeader }) bool {
 	return to != nil && to.Params.Has("tag")
 }
 
+// Parties are the user@host of a request's From and To ("" for one it lacks).
+func Parties(req *sip.Request) (from, to string) {
+	if h := req.From(); h != nil {
+		from = h.Address.User + "@" + h.Address.Host
+	}
+	if h := req.To(); h != nil {
+		to = h.Address.User + "@" + h.Address.Host
+	}
+	return from, to
+}
+
+// CallID is a message's Call-ID, "" when it has none.
+func CallID(m interface{ CallID() *sip.CallIDHeader }) string {
+	if h := m.CallID(); h != nil {
+		return h.Value()
+	}
+	return ""
+}
+
 // ReasonPhrase is the reason phrase partysip puts on a status it generates (RFC 3261 §21).
 func ReasonPhrase(code int) string {
 	if r, ok := phrases[code]; ok {

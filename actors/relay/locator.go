@@ -1,4 +1,4 @@
-package actors
+package relay
 
 import (
 	"context"
@@ -28,7 +28,7 @@ import (
 // bounded LRU (dnsCacheSize names; the least used go first), concurrent lookups of one name and
 // type share one query (singleflight), and at most dnsInFlight queries are out at once, so a
 // burst of calls to a slow domain cannot open sockets without bound.
-type locator struct {
+type Locator struct {
 	servers []string
 	client  *dns.Client
 	cache   *lru.Cache[dnsKey, dnsEntry]
@@ -56,7 +56,7 @@ type dnsEntry struct {
 // negativeTTL is how long "no such record" is remembered.
 const negativeTTL = 5 * time.Second
 
-func newLocator(servers []string, timeout time.Duration) (*locator, error) {
+func NewLocator(servers []string, timeout time.Duration) (*Locator, error) {
 	if len(servers) == 0 {
 		cc, err := dns.ClientConfigFromFile("/etc/resolv.conf")
 		if err != nil {
@@ -70,7 +70,7 @@ func newLocator(servers []string, timeout time.Duration) (*locator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &locator{servers: servers, client: &dns.Client{Timeout: timeout}, cache: cache,
+	return &Locator{servers: servers, client: &dns.Client{Timeout: timeout}, cache: cache,
 		slots: semaphore.NewWeighted(dnsInFlight)}, nil
 }
 
@@ -78,7 +78,7 @@ func newLocator(servers []string, timeout time.Duration) (*locator, error) {
 var ErrNoTargets = errors.New("no address for the next hop (RFC 3263)")
 
 // Locate returns the hops to try for uri, in order.
-func (l *locator) Locate(ctx context.Context, uri *sip.Uri) ([]proxy.Hop, error) {
+func (l *Locator) Locate(ctx context.Context, uri *sip.Uri) ([]proxy.Hop, error) {
 	p := proxy.PlanFor(uri)
 	if p.Direct != nil {
 		return []proxy.Hop{*p.Direct}, nil
@@ -130,7 +130,7 @@ func (l *locator) Locate(ctx context.Context, uri *sip.Uri) ([]proxy.Hop, error)
 }
 
 // addresses resolves a host to hops, IPv4 first.
-func (l *locator) addresses(ctx context.Context, host string, port int, transport string) ([]proxy.Hop, error) {
+func (l *Locator) addresses(ctx context.Context, host string, port int, transport string) ([]proxy.Hop, error) {
 	var hops []proxy.Hop
 	for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
 		rrs, err := l.query(ctx, host, qt)
@@ -154,7 +154,7 @@ func (l *locator) addresses(ctx context.Context, host string, port int, transpor
 
 // query asks the servers in turn (cached by TTL; "no such name" cached briefly) and returns the
 // answer records of type qtype.
-func (l *locator) query(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
+func (l *Locator) query(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
 	key := dnsKey{name: strings.ToLower(dns.Fqdn(name)), qtype: qtype}
 	if e, ok := l.cache.Get(key); ok && time.Now().Before(e.expires) {
 		return e.rrs, nil
@@ -178,7 +178,7 @@ func (l *locator) query(ctx context.Context, name string, qtype uint16) ([]dns.R
 
 // exchange asks the servers in turn, within the bound on queries in flight, and caches the
 // answer.
-func (l *locator) exchange(ctx context.Context, key dnsKey) ([]dns.RR, error) {
+func (l *Locator) exchange(ctx context.Context, key dnsKey) ([]dns.RR, error) {
 	if err := l.slots.Acquire(ctx, 1); err != nil {
 		return nil, fmt.Errorf("dns %s %s: too many queries in flight: %w", key.name, dns.TypeToString[key.qtype], err)
 	}
@@ -215,7 +215,7 @@ func (l *locator) exchange(ctx context.Context, key dnsKey) ([]dns.RR, error) {
 }
 
 // loopbackServers reports whether servers is non-empty and all on loopback.
-func loopbackServers(servers []string) bool {
+func LoopbackServers(servers []string) bool {
 	for _, s := range servers {
 		host, _, err := net.SplitHostPort(s)
 		ip, perr := netip.ParseAddr(host)

@@ -1,4 +1,4 @@
-package actors
+package relay
 
 import (
 	"math/rand/v2"
@@ -21,8 +21,8 @@ import (
 // responses at once and the best final response when every branch has ended (§16.7), and
 // cancels pending branches on a 2xx/6xx or a CANCEL from upstream (§16.10).
 type proxyContext struct {
-	c      *core
-	rt     *routing     // the routing in force when the request arrived, for its whole life
+	c      *Env
+	rt     *Routing     // the routing in force when the request arrived, for its whole life
 	req    *sip.Request // as received, never edited here; released once a final response went up
 	method sip.RequestMethod
 	callID string
@@ -37,7 +37,7 @@ type proxyContext struct {
 	started    time.Time
 	logged     bool
 	answeredBy string
-	doneSent   bool // contextDone went to the server transaction
+	doneSent   bool // ContextDone went to the server transaction
 	// r is the request going through the plugin chain; waiting is the index of the plugin
 	// awaiting a service actor's answer (-1 when none), waitGen tells its timeout apart.
 	r       *plugin.Request
@@ -54,19 +54,19 @@ const pluginWaitTimeout = 4 * time.Second
 // pluginTimedOut is the wait timer of the plugin chain.
 type pluginTimedOut struct{ Gen uint32 }
 
-func newProxyContext(c *core, req *sip.Request, from transport.Peer, server *actor.PID) actor.Actor {
-	return &proxyContext{c: c, rt: c.routing(), req: req, method: req.Method, callID: callIDOf(req), from: from, server: server, waiting: -1}
+func NewContext(c *Env, req *sip.Request, from transport.Peer, server *actor.PID) actor.Actor {
+	return &proxyContext{c: c, rt: c.Routing(), req: req, method: req.Method, callID: base.CallID(req), from: from, server: server, waiting: -1}
 }
 
 func (p *proxyContext) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		p.start(ctx)
-	case *branchResponded:
+	case *BranchResponded:
 		p.step(ctx, proxy.Event{Kind: proxy.BranchResponded, Branch: m.Index, Res: m.Res})
-	case *branchFailed:
+	case *BranchFailed:
 		p.step(ctx, proxy.Event{Kind: proxy.BranchFailed, Branch: m.Index, Code: m.Code})
-	case *cancelArrived:
+	case *CancelArrived:
 		p.step(ctx, proxy.Event{Kind: proxy.CancelArrived})
 	case *hopsLocated:
 		p.onLocated(ctx, m)
@@ -74,7 +74,7 @@ func (p *proxyContext) Receive(ctx actor.Context) {
 		p.timerFired(ctx, m.ID)
 	case *pluginTimedOut:
 		if p.waiting >= 0 && m.Gen == p.waitGen {
-			p.c.log.Warn("plugin got no answer in time", zap.String("plugin", p.rt.chain[p.waiting].Name()),
+			p.c.Log.Warn("plugin got no answer in time", zap.String("plugin", p.rt.Chain[p.waiting].Name()),
 				zap.String("call_id", p.callID))
 			p.stopWait()
 			p.reject(ctx, &base.Answer{Code: 500, Reason: "Server Internal Error"})
@@ -91,7 +91,7 @@ func (p *proxyContext) Receive(ctx actor.Context) {
 		if p.waiting >= 0 {
 			i := p.waiting
 			p.stopWait()
-			res, at := p.rt.chain.Resume(p.r, i, m)
+			res, at := p.rt.Chain.Resume(p.r, i, m)
 			p.decided(ctx, res, at)
 		}
 	}
@@ -101,13 +101,13 @@ func (p *proxyContext) Receive(ctx actor.Context) {
 			// Nothing more can come through this context: its server transaction may hand
 			// its remaining wait to the shard (parked.go).
 			p.doneSent = true
-			ctx.Send(p.server, &contextDone{})
+			ctx.Send(p.server, &ContextDone{})
 		}
 	}
 }
 
-// contextDone tells a server transaction that its proxy context has nothing left to do.
-type contextDone struct{}
+// ContextDone tells a server transaction that its proxy context has nothing left to do.
+type ContextDone struct{}
 
 // start runs the request through the plugin chain (sanity, auth, registrar, location, ...,
 // forward), after the §16.4 Route pre-processing every request gets.
@@ -119,27 +119,27 @@ func (p *proxyContext) start(ctx actor.Context) {
 	}
 	switch {
 	case req.Method == sip.BYE:
-		p.c.dialogs.Observe(req, dialog.ByeSeen, "BYE")
+		p.c.Dialogs.Observe(req, dialog.ByeSeen, "BYE")
 	case req.Method != sip.CANCEL:
 		// Any other request with a To tag is a sign of life of its dialog (no tag: nothing).
-		p.c.dialogs.Observe(req, dialog.RequestSeen, string(req.Method))
+		p.c.Dialogs.Observe(req, dialog.RequestSeen, string(req.Method))
 	}
-	p.started = p.c.clock.Now()
-	p.createsDialog = p.rt.recordRoute && req.Method == sip.INVITE && !base.HasToTag(req)
+	p.started = p.c.Clock.Now()
+	p.createsDialog = p.rt.RecordRoute && req.Method == sip.INVITE && !base.HasToTag(req)
 	self, root := ctx.Self(), ctx.ActorSystem().Root
 	p.r = &plugin.Request{
 		Received: req,
-		Work:     plugin.WorkOn(req, p.c.local),
+		Work:     plugin.WorkOn(req, p.c.Local),
 		CallID:   p.callID,
 		Source:   p.from.Transport + ":" + p.from.Addr,
 		SourceIP: p.from.IP(),
-		Dialog:   p.c.signer.Proven(req, p.c.local),
+		Dialog:   p.c.Signer.Proven(req, p.c.Local),
 		LoopHash: proxy.LoopHash(req),
 		ReplyTo:  func(answer any) { root.Send(self, answer) },
 		Now:      p.started,
-		Log:      p.c.log,
+		Log:      p.c.Log,
 	}
-	res, at := p.rt.chain.Run(p.r, 0)
+	res, at := p.rt.Chain.Run(p.r, 0)
 	p.decided(ctx, res, at)
 }
 
@@ -155,7 +155,7 @@ func (p *proxyContext) decided(ctx actor.Context, res plugin.Result, at int) {
 	case plugin.Wait:
 		p.waiting = at
 		p.waitGen++
-		p.wait = clock.SendAfter(p.c.clock, ctx, pluginWaitTimeout, &pluginTimedOut{Gen: p.waitGen})
+		p.wait = clock.SendAfter(p.c.Clock, ctx, pluginWaitTimeout, &pluginTimedOut{Gen: p.waitGen})
 	}
 }
 
@@ -171,7 +171,7 @@ func (p *proxyContext) stopWait() {
 func (p *proxyContext) forward(ctx actor.Context, res *sip.Response) {
 	out, ok := proxy.StripVia(res)
 	if !ok {
-		p.c.log.Info("response with no Via left dropped", zap.String("call_id", p.callID))
+		p.c.Log.Info("response with no Via left dropped", zap.String("call_id", p.callID))
 		return
 	}
 	p.respond(ctx, out)
@@ -196,30 +196,19 @@ func (p *proxyContext) respond(ctx actor.Context, res *sip.Response) {
 		p.logged = true
 		p.accessLog(res.StatusCode)
 	}
-	ctx.Send(p.server, &responseSent{Res: res})
+	ctx.Send(p.server, &ResponseSent{Res: res})
 }
 
 // accessLog writes the request's access-log line (log.access of them): who asked for what,
 // from where, who answered, how, and how long it took.
 func (p *proxyContext) accessLog(code int) {
-	if p.req == nil || p.rt.access <= 0 || (p.rt.access < 1 && rand.Float64() >= p.rt.access) {
+	if p.req == nil || p.rt.Access <= 0 || (p.rt.Access < 1 && rand.Float64() >= p.rt.Access) {
 		return
 	}
-	from, to := parties(p.req)
-	p.c.log.Info("access", zap.String("method", string(p.method)), zap.String("call_id", p.callID),
+	from, to := base.Parties(p.req)
+	p.c.Log.Info("access", zap.String("method", string(p.method)), zap.String("call_id", p.callID),
 		zap.String("from", from), zap.String("to", to),
 		zap.String("ruri", p.req.Recipient.String()), zap.String("source", p.from.Transport+":"+p.from.Addr),
 		zap.String("next_hop", p.answeredBy), zap.Int("code", code),
-		zap.Float64("ms", float64(p.c.clock.Now().Sub(p.started).Microseconds())/1000))
-}
-
-// parties are the user@host of req's From and To ("" for one it lacks).
-func parties(req *sip.Request) (from, to string) {
-	if h := req.From(); h != nil {
-		from = h.Address.User + "@" + h.Address.Host
-	}
-	if h := req.To(); h != nil {
-		to = h.Address.User + "@" + h.Address.Host
-	}
-	return from, to
+		zap.Float64("ms", float64(p.c.Clock.Now().Sub(p.started).Microseconds())/1000))
 }

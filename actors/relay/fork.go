@@ -1,4 +1,4 @@
-package actors
+package relay
 
 import (
 	"context"
@@ -48,15 +48,15 @@ type hopsLocated struct {
 	Err   error
 }
 
-// toClientTx asks a shard to hand Msg to the client transaction it runs under Key, if any (one
+// ToClientTx asks a shard to hand Msg to the client transaction it runs under Key, if any (one
 // that ended or parked has nothing left to be told).
-type toClientTx struct {
+type ToClientTx struct {
 	Key transaction.Key
 	Msg any
 }
 
-// branchAbandoned stops a client transaction whose response context no longer waits for it.
-type branchAbandoned struct{}
+// BranchAbandoned stops a client transaction whose response context no longer waits for it.
+type BranchAbandoned struct{}
 
 // startFork hands the targets to the response context machine.
 func (p *proxyContext) startFork(ctx actor.Context, work *sip.Request, owned bool, targets []proxy.Target, mode proxy.ForkMode, loopHash string) {
@@ -72,10 +72,10 @@ func (p *proxyContext) startFork(ctx actor.Context, work *sip.Request, owned boo
 	p.m = proxy.NewContext(proxy.ContextConfig{
 		Invite:        p.method == sip.INVITE,
 		CreatesDialog: p.createsDialog,
-		TimerC:        p.c.timerC,
-		T1:            p.c.timers.T1,
-		GroupTimeout:  rt.forkGroupTimeout,
-		NoResponse:    rt.noResponse,
+		TimerC:        p.c.TimerC,
+		T1:            p.c.T1,
+		GroupTimeout:  rt.ForkGroupTimeout,
+		NoResponse:    rt.NoResponse,
 	})
 	p.step(ctx, proxy.Event{Kind: proxy.Fork, Targets: targets, Mode: mode, Hops: hops})
 }
@@ -86,7 +86,7 @@ func (p *proxyContext) step(ctx actor.Context, ev proxy.Event) {
 		return
 	}
 	for {
-		for _, a := range p.m.Step(p.c.clock.Now(), ev) {
+		for _, a := range p.m.Step(p.c.Clock.Now(), ev) {
 			p.act(ctx, a)
 		}
 		if len(p.queue) == 0 {
@@ -104,9 +104,9 @@ func (p *proxyContext) act(ctx actor.Context, a proxy.Action) {
 	case proxy.StartBranch:
 		p.sendBranch(ctx, a)
 	case proxy.CancelBranch:
-		ctx.Send(p.c.shardFor(p.keys[a.Branch]), &toClientTx{Key: p.keys[a.Branch], Msg: &branchCancelRequested{Reason: a.Reason}})
+		ctx.Send(p.c.ShardFor(p.keys[a.Branch]), &ToClientTx{Key: p.keys[a.Branch], Msg: &BranchCancelRequested{Reason: a.Reason}})
 	case proxy.StopBranch:
-		ctx.Send(p.c.shardFor(p.keys[a.Branch]), &toClientTx{Key: p.keys[a.Branch], Msg: &branchAbandoned{}})
+		ctx.Send(p.c.ShardFor(p.keys[a.Branch]), &ToClientTx{Key: p.keys[a.Branch], Msg: &BranchAbandoned{}})
 	case proxy.Relay:
 		if a.Final {
 			p.final = true
@@ -119,9 +119,9 @@ func (p *proxyContext) act(ctx actor.Context, a proxy.Action) {
 		p.final = true
 		p.respond(ctx, sip.NewResponseFromRequest(p.req, a.Code, base.ReasonPhrase(a.Code), nil))
 	case proxy.ArmTimer:
-		p.timers = append(p.timers, ctxTimer{id: a.Timer, t: clock.SendAfter(p.c.clock, ctx, a.After, &contextTimerFired{ID: a.Timer})})
+		p.timers = append(p.timers, ctxTimer{id: a.Timer, t: clock.SendAfter(p.c.Clock, ctx, a.After, &contextTimerFired{ID: a.Timer})})
 	case proxy.DialogCreated:
-		p.c.dialogs.Observe(a.Res, dialog.Created, "")
+		p.c.Dialogs.Observe(a.Res, dialog.Created, "")
 	case proxy.Done:
 		p.stopTimers()
 	}
@@ -147,16 +147,16 @@ func (p *proxyContext) stopTimers() {
 
 // sig is the signature of our Record-Route for this request's dialog, "" when it creates none.
 func (p *proxyContext) sig() string {
-	if !p.rt.recordRoute {
+	if !p.rt.RecordRoute {
 		return ""
 	}
-	return p.c.signer.RecordRouteToken(p.work)
+	return p.c.Signer.RecordRouteToken(p.work)
 }
 
 // locate resolves a name per RFC 3263 on a goroutine of its own; the answer comes back as
 // hopsLocated.
 func (p *proxyContext) locate(ctx actor.Context, i int) {
-	if p.c.locator == nil {
+	if p.c.Locator == nil {
 		p.queue = append(p.queue, proxy.Event{Kind: proxy.HopsLocated, Branch: i})
 		return
 	}
@@ -164,7 +164,7 @@ func (p *proxyContext) locate(ctx actor.Context, i int) {
 	go func() {
 		dctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 		defer cancel()
-		hops, err := p.c.locator.Locate(dctx, &uri)
+		hops, err := p.c.Locator.Locate(dctx, &uri)
 		root.Send(self, &hopsLocated{Index: i, Hops: hops, Err: err})
 	}()
 }
@@ -172,7 +172,7 @@ func (p *proxyContext) locate(ctx actor.Context, i int) {
 func (p *proxyContext) onLocated(ctx actor.Context, m *hopsLocated) {
 	ev := proxy.Event{Kind: proxy.HopsLocated, Branch: m.Index}
 	if m.Err != nil || len(m.Hops) == 0 {
-		p.c.log.Info("next hop not found", zap.String("call_id", p.callID), zap.Error(m.Err))
+		p.c.Log.Info("next hop not found", zap.String("call_id", p.callID), zap.Error(m.Err))
 	} else {
 		ev.Hops = [][]proxy.Hop{m.Hops}
 	}
@@ -183,13 +183,13 @@ func (p *proxyContext) onLocated(ctx actor.Context, m *hopsLocated) {
 // remembered as dead is skipped when the branch has somewhere else to go.
 func (p *proxyContext) sendBranch(ctx actor.Context, a proxy.Action) {
 	i, hop := a.Branch, a.Hop
-	if a.Alternative && p.c.deadHops.dead(hop, p.c.clock.Now()) {
-		p.c.deadHops.skipped.Add(1)
-		p.c.log.Debug("dead next hop skipped", zap.String("call_id", p.callID), zap.String("to", hop.Addr()))
+	if a.Alternative && p.c.DeadHops.Dead(hop, p.c.Clock.Now()) {
+		p.c.DeadHops.skipped.Add(1)
+		p.c.Log.Debug("dead next hop skipped", zap.String("call_id", p.callID), zap.String("to", hop.Addr()))
 		p.queue = append(p.queue, proxy.Event{Kind: proxy.BranchFailed, Branch: i, Code: 503})
 		return
 	}
-	ob, udp, err := p.c.tp.Outbound(hop)
+	ob, udp, err := p.c.Wire.Outbound(hop)
 	if err != nil {
 		p.queue = append(p.queue, proxy.Event{Kind: proxy.BranchFailed, Branch: i, Code: 503})
 		return
@@ -197,13 +197,13 @@ func (p *proxyContext) sendBranch(ctx actor.Context, a proxy.Action) {
 	// The very last branch may take the proxy's copy instead of cloning it, when nothing may
 	// need it again; never the request as received, which other actors may read.
 	inPlace := p.workOwned && a.LastUse
-	branchID := p.c.uniqueBranch(p.loopHash)
+	branchID := p.c.NewBranch(p.loopHash)
 	out, _ := proxy.Forward(p.work, p.targets[i], proxy.ForwardOptions{
 		Branch:      branchID,
-		RecordRoute: p.rt.recordRoute,
+		RecordRoute: p.rt.RecordRoute,
 		Sig:         p.sig(),
 		Via:         ob,
-		Inbound:     p.c.tp.Inbound(p.from),
+		Inbound:     p.c.Wire.Inbound(p.from),
 		InPlace:     inPlace,
 		Hop:         &hop,
 	})
@@ -212,5 +212,5 @@ func (p *proxyContext) sendBranch(ctx actor.Context, a proxy.Action) {
 	}
 	key := transaction.ClientKeyFor(branchID, out.Method)
 	p.keys[i] = key
-	ctx.Send(p.c.shardFor(key), &clientTxRequested{Req: out, Hop: hop, UDP: udp, Key: key, Owner: ctx.Self(), Index: i, NoResponse: a.NoResponse})
+	ctx.Send(p.c.ShardFor(key), &ClientTxRequested{Req: out, Hop: hop, UDP: udp, Key: key, Owner: ctx.Self(), Index: i, NoResponse: a.NoResponse})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/partysip/partysip/actors/dialogs"
 	"github.com/partysip/partysip/actors/services"
+	"github.com/partysip/partysip/actors/txn"
 	"github.com/partysip/partysip/sipcore/registrar"
 )
 
@@ -70,31 +71,19 @@ func (e *Engine) Dialogs(ctx context.Context) ([]DialogInfo, error) {
 // DialogInfo is one dialog as operators see it (the dialog room's).
 type DialogInfo = dialogs.Info
 
-// TransactionInfo is one live transaction as operators see it.
-type TransactionInfo struct {
-	Kind   string    `json:"kind"`
-	State  string    `json:"state"`
-	Method string    `json:"method"`
-	CallID string    `json:"call_id"`
-	Branch string    `json:"branch"`
-	Since  time.Time `json:"since,omitempty"`
-	// Parked: the transaction's actor has handed its final wait to its shard (see parked.go).
-	Parked bool `json:"parked,omitempty"`
-}
-
-// txStateRequested asks a transaction actor (through a future) for its TransactionInfo.
-type txStateRequested struct{}
+// TransactionInfo is one live transaction as operators see it (the transaction room's).
+type TransactionInfo = txn.Info
 
 // Transactions lists up to limit live transactions with their state: the shards give their
 // tables, then each transaction is asked (futures from outside the actors: operators only).
 func (e *Engine) Transactions(ctx context.Context, limit int) ([]TransactionInfo, error) {
 	var out []TransactionInfo
 	for _, s := range e.c.shards {
-		res, err := e.system.Root.RequestFuture(s, &txsListRequested{}, timeout(ctx)).Result()
+		res, err := e.system.Root.RequestFuture(s, &txn.ListRequested{}, timeout(ctx)).Result()
 		if err != nil {
 			return nil, fmt.Errorf("transactions: %w", err)
 		}
-		list, _ := res.(*txsList)
+		list, _ := res.(*txn.List)
 		if list == nil {
 			continue
 		}
@@ -102,8 +91,8 @@ func (e *Engine) Transactions(ctx context.Context, limit int) ([]TransactionInfo
 			if len(out) >= limit {
 				return out, nil
 			}
-			info, err := e.system.Root.RequestFuture(pid, &txStateRequested{}, 200*time.Millisecond).Result()
-			if ti, ok := info.(*TransactionInfo); ok && err == nil {
+			info, err := e.system.Root.RequestFuture(pid, &txn.StateRequested{}, 200*time.Millisecond).Result()
+			if ti, ok := info.(*txn.Info); ok && err == nil {
 				out = append(out, *ti) // one that ended meanwhile is left out
 			}
 		}

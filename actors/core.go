@@ -13,8 +13,10 @@ import (
 
 	"github.com/partysip/partysip/actors/dialogs"
 	"github.com/partysip/partysip/actors/internal/clock"
+	"github.com/partysip/partysip/actors/internal/supervise"
 	"github.com/partysip/partysip/actors/relay"
 	"github.com/partysip/partysip/actors/transport"
+	"github.com/partysip/partysip/actors/txn"
 	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
@@ -43,6 +45,8 @@ type core struct {
 	// shardQueue counts the messages from the transports sent to each shard and not yet taken
 	// (its mailbox depth for those messages, which are nearly all of them).
 	shardQueue []atomic.Int64
+	// txn is the transaction room's environment (shards, transactions, parked waits).
+	txn *txn.Env
 	// relay is the relay room's environment (proxy contexts, stateless forwarding).
 	relay *relay.Env
 	// dialogs is the dialog room (the dialog shards and their actors).
@@ -82,23 +86,14 @@ type core struct {
 
 // Stats are the engine's counters.
 type Stats struct {
+	// txn.Stats are the transaction room's counters (LiveTx, Parked, Pending, ...).
+	txn.Stats
 	RequestsIn       atomic.Int64
 	ResponsesIn      atomic.Int64
 	Malformed        atomic.Int64
-	LiveTx           atomic.Int64 // transaction actors alive
-	Parked           atomic.Int64 // transactions waiting out their final timer without an actor (parked.go)
-	Pending          atomic.Int64 // server transactions still owing their final response
-	TxStarted        atomic.Int64
-	TxPanics         atomic.Int64
-	TxStalls         atomic.Int64 // server transactions held still by the stall drill
 	ListenerRestarts atomic.Int64
 	StatelessFwd     atomic.Int64
-	RejectedDrain    atomic.Int64
-	RejectedLimit    atomic.Int64 // new requests refused over limits.transactions
 	Shed             atomic.Int64 // new requests dropped unanswered: their shard was maxShardBacklog behind
-	RejectedSource   atomic.Int64 // new requests refused over limits.source_transactions
-	SendErrors       atomic.Int64
-	ResponsesSent5xx atomic.Int64
 	Dialogs          atomic.Int64 // dialogs live (created through us, not yet ended)
 	DialogsCreated   atomic.Int64
 	DialogPanics     atomic.Int64
@@ -162,7 +157,7 @@ func (c *core) route(msg sip.Message, from transport.Peer) {
 		return
 	}
 	i := key.Shard(len(c.shards))
-	if req, ok := msg.(*sip.Request); ok && c.shardQueue[i].Load() >= maxShardBacklog && isInitial(req) &&
+	if req, ok := msg.(*sip.Request); ok && c.shardQueue[i].Load() >= maxShardBacklog && !base.HasToTag(req) &&
 		req.Method != sip.ACK && req.Method != sip.CANCEL {
 		// The shard is this far behind: a new request is shed here, before it holds memory in a
 		// queue and a 503 costs a write (over UDP its sender retransmits; the socket buffer
@@ -171,7 +166,7 @@ func (c *core) route(msg sip.Message, from transport.Peer) {
 		return
 	}
 	c.shardQueue[i].Add(1)
-	c.root.Send(c.shards[i], &MessageReceived{Msg: msg, Key: key, From: from})
+	c.root.Send(c.shards[i], &txn.MessageReceived{Msg: msg, Key: key, From: from})
 }
 
 // respondStateless answers a request outside any transaction (drain, errors before a
@@ -193,56 +188,6 @@ func callIDField(m interface{ CallID() *sip.CallIDHeader }) zap.Field {
 	return zap.String("call_id", base.CallID(m))
 }
 
-// traceTransition logs one transaction state change at debug level: the trace a reader of the
-// state machines follows (partysip run --log-level debug). The transaction tx gives the line the
-// fields of the access log (asked only when the line is written): method, From and To (as caller
-// and callee), Request-URI, where it came from or went.
-func (c *core) traceTransition(m *transaction.Machine, before transaction.State, ev transaction.Event, key transaction.Key, callID string,
-	tx traced) {
-	if m.State() == before {
-		return
-	}
-	c.metrics.txMoved(m.Kind(), before, m.State())
-	if ce := c.log.Check(zap.DebugLevel, "transaction"); ce != nil {
-		fields := transitionFields(m.Kind(), callID, key.Branch, before, ev, m.State())
-		req, peerKey, peer := tx.traceParties()
-		fields = append(fields, zap.String(peerKey, peer))
-		if req != nil {
-			from, to := base.Parties(req)
-			// caller and callee: "from" and "to" are the states of the line.
-			fields = append(fields, zap.String("method", string(req.Method)), zap.String("caller", from), zap.String("callee", to),
-				zap.String("ruri", req.Recipient.String()))
-		}
-		ce.Write(fields...)
-	}
-}
-
-// traced is a transaction whose trace lines say who it is between.
-type traced interface {
-	// traceParties returns its request (nil once released) and its peer: "source" and where the
-	// request came from, or "next_hop" and where it went.
-	traceParties() (req *sip.Request, peerKey, peer string)
-}
-
-// transitionFields are the fields every trace line of a state change has.
-func transitionFields(k transaction.Kind, callID, branch string, from transaction.State, ev transaction.Event, to transaction.State) []zap.Field {
-	return []zap.Field{zap.Stringer("kind", k), zap.String("call_id", callID), zap.String("branch", branch),
-		zap.Stringer("from", from), zap.Stringer("event", ev.Kind), zap.Int("code", ev.Code),
-		zap.Stringer("timer", ev.Timer), zap.Stringer("to", to)}
-}
-
-// logTransition writes one trace line (debug level) of a transaction's state change; parked:
-// the shard ended a parked wait (parked.go).
-func (c *core) logTransition(k transaction.Kind, callID, branch string, from transaction.State, ev transaction.Event, to transaction.State, parked bool) {
-	if ce := c.log.Check(zap.DebugLevel, "transaction"); ce != nil {
-		fields := transitionFields(k, callID, branch, from, ev, to)
-		if parked {
-			fields = append(fields, zap.Bool("parked", true))
-		}
-		ce.Write(fields...)
-	}
-}
-
 // txProps are the props of a transaction-path actor: our worker pool, and the stop-and-count
 // strategy for its own children. The producer hands out the actor value built by the caller:
 // a closure over the first message would keep that message alive as long as the actor (props
@@ -259,3 +204,28 @@ func (c *core) txProps(a actor.Actor) *actor.Props {
 }
 
 func (c *core) routing() *relay.Routing { return c.rt.Load() }
+
+// txSupervisor stops a failed transaction actor (or a failed proxy context under a server
+// transaction) and counts the failure. It is set on the props of the supervising actor: the
+// shard spawns with it, and so does a server transaction for its proxy context.
+func txSupervisor(c *core) actor.SupervisorStrategy {
+	return stopAndCount(c, &c.stats.TxPanics, "transaction")
+}
+
+// stopAndCount is the strategy for actors whose state dies with them (transactions; the dialog
+// room uses the same decider):
+// the failed child is stopped, never restarted, and the failure counted and logged.
+func stopAndCount(c *core, failures *atomic.Int64, kind string) actor.SupervisorStrategy {
+	return supervise.OneForOne(0, 0, actor.StopDirective, failures, c.log, kind+" actor failed; stopping it")
+}
+
+// overCap reports whether req must be refused over limits.transactions or limits.memory_mib:
+// every request but those proven to continue a call we Record-Routed. A To tag alone proves
+// nothing (anyone writes one, and it used to get past the cap).
+func (c *core) overCap(req *sip.Request) bool {
+	limit, live := c.routing().MaxTransactions, c.stats.LiveTx.Load()
+	if (limit <= 0 || live < limit) && (c.mem == nil || !c.mem.full(live)) {
+		return false
+	}
+	return !base.HasToTag(req) || !c.signer.Proven(req, c.local)
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
 	"go.uber.org/zap/zapcore"
@@ -24,6 +25,7 @@ import (
 	"github.com/partysip/partysip/actors/relay"
 	"github.com/partysip/partysip/actors/services"
 	"github.com/partysip/partysip/actors/transport"
+	"github.com/partysip/partysip/actors/txn"
 	"github.com/partysip/partysip/config"
 	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
@@ -212,9 +214,6 @@ func Start(opts Options) (*Engine, error) {
 		n = 4 * runtime.NumCPU()
 	}
 	c.shardQueue = make([]atomic.Int64, n)
-	for i := 0; i < n; i++ {
-		c.shards = append(c.shards, system.Root.Spawn(c.txProps(newShard(c, i))))
-	}
 	c.dialogs = dialogs.Start(system.Root, n, dialogs.Env{
 		Clock: clk, Log: log, Dispatcher: c.dispatcher,
 		AckWait: 64 * c.timers.T1, Lifetime: cfg.Dialogs.Lifetime,
@@ -226,6 +225,25 @@ func Start(opts Options) (*Engine, error) {
 		Signer: c.signer, Dialogs: c.dialogs, T1: c.timers.T1, TimerC: c.timerC,
 		Routing: c.routing, ShardFor: c.shardFor, NewBranch: c.uniqueBranch, RespondStateless: c.respondStateless,
 		SendErrors: &c.stats.SendErrors, StatelessFwd: &c.stats.StatelessFwd,
+	}
+	c.txn = &txn.Env{
+		Clock: clk, Log: log, Local: local, Wire: tp, Timers: c.timers,
+		Relay: c.relay, DeadHops: &c.deadHops, Signer: c.signer, Stats: &c.stats.Stats, Observer: c.metrics,
+		Fault: func(kind transaction.Kind, req *sip.Request) bool {
+			return (opts.Fault != nil && opts.Fault(kind, req)) || roll(&c.faults.transaction)
+		},
+		StallFor: c.faults.stallFor, Draining: c.draining.Load, OverCap: c.overCap,
+		HoldTx: func(a netip.Addr) (func(), bool) {
+			src, ok := c.sources.holdTx(a)
+			if src == nil {
+				return nil, ok
+			}
+			return src.releaseTx, ok
+		},
+		ShardFor: c.shardFor, Dequeued: func(i int) { c.shardQueue[i].Add(-1) }, Props: c.txProps,
+	}
+	for i := 0; i < n; i++ {
+		c.shards = append(c.shards, system.Root.Spawn(c.txProps(txn.NewShard(c.txn, i))))
 	}
 	c.bad, c.conns = bad, conns
 	tp.SetHandlers(c.route, func() { c.stats.Malformed.Add(1) }, bad, func(a netip.Addr) bool { return c.sources.isBanned(a, time.Now()) })

@@ -14,9 +14,6 @@ type Faults struct {
 	stallNanos                               atomic.Int64
 }
 
-// stallEnded ends a server transaction's stall drill.
-type stallEnded struct{}
-
 // FaultRates are the fractions, 0 to 1: of new transaction, dialog and registration actors that
 // panic, and of new server transactions that stall for StallFor before starting.
 type FaultRates struct {

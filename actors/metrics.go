@@ -44,7 +44,7 @@ func (m *metrics) request(method sip.RequestMethod) {
 }
 
 // txMoved accounts a transaction's state change.
-func (m *metrics) txMoved(k transaction.Kind, from, to transaction.State) {
+func (m *metrics) TxMoved(k transaction.Kind, from, to transaction.State) {
 	if from != transaction.Idle {
 		m.txStates[k][from].Add(-1)
 	}
@@ -54,13 +54,13 @@ func (m *metrics) txMoved(k transaction.Kind, from, to transaction.State) {
 }
 
 // txGone accounts a transaction actor that stopped in state s (Terminated was counted already).
-func (m *metrics) txGone(k transaction.Kind, s transaction.State) {
+func (m *metrics) TxGone(k transaction.Kind, s transaction.State) {
 	if s != transaction.Idle && s != transaction.Terminated {
 		m.txStates[k][s].Add(-1)
 	}
 }
 
-func (m *metrics) response(code int, since time.Time, final bool) {
+func (m *metrics) Response(code int, since time.Time, final bool) {
 	if c := code / 100; c >= 1 && c <= 6 {
 		m.responses[c].Add(1)
 	}

@@ -37,7 +37,10 @@ var layers = map[string][]string{
 	"actors/dialogs": {"sipcore/", "actors/internal/"},
 	// The relay room: proxy contexts, stateless forwarding, RFC 3263, dead hops. It reaches the
 	// transaction layer through shard addresses and its own message types, never its code.
-	"actors/relay":    {"sipcore/", "actors/plugin", "actors/transport", "actors/dialogs", "actors/internal/"},
+	"actors/relay": {"sipcore/", "actors/plugin", "actors/transport", "actors/dialogs", "actors/internal/"},
+	// The transaction room: shards, server and client transactions, parked waits. It hands
+	// requests to the relay and sends through the transport's port.
+	"actors/txn":      {"sipcore/", "actors/relay", "actors/transport", "actors/internal/"},
 	"actors/services": {"sipcore/", "actors/store", "actors/internal/"},
 	"actors/plugin":   {"sipcore/"},
 	"actors/plugins":  {"sipcore/", "config", "actors/plugin", "actors/plugins/", "actors/services", "actors/store"},
@@ -140,6 +143,9 @@ func TestHouseLayeringForbids(t *testing.T) {
 		{"actors/dialogs", "actors"},
 		{"actors/dialogs", "actors/transport"},
 		{"actors/relay", "actors"},
+		{"actors/relay", "actors/txn"},
+		{"actors/txn", "actors"},
+		{"actors/txn", "actors/services"},
 		{"actors/relay", "actors/services"},
 		{"actors/transport", "actors/services"},
 	} {

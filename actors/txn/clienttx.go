@@ -1,4 +1,4 @@
-package actors
+package txn
 
 import (
 	"time"
@@ -17,7 +17,7 @@ import (
 // clientTx runs one client transaction (ICT or NICT, RFC 3261 §17.1) for one branch of a
 // proxied request, and reports to the proxy context that owns the branch.
 type clientTx struct {
-	c      *core
+	c      *Env
 	key    transaction.Key
 	req    *sip.Request // released in Accepted, and in Completed for non-INVITE (see release)
 	callID string
@@ -47,31 +47,31 @@ type clientTx struct {
 // is the response context's: sipcore/proxy.Context.)
 const timerNoResponse transaction.Timer = 14
 
-func newClientTx(c *core, r *relay.ClientTxRequested) actor.Actor {
+func newClientTx(c *Env, r *relay.ClientTxRequested) actor.Actor {
 	kind := transaction.ClientNonInvite
 	if r.Req.Method == sip.INVITE {
 		kind = transaction.ClientInvite
 	}
 	return &clientTx{
 		c: c, key: r.Key, req: r.Req, callID: base.CallID(r.Req), hop: r.Hop, udp: r.UDP, owner: r.Owner, index: r.Index,
-		m: transaction.New(kind, r.Hop.Transport != "UDP", c.timers), noResponse: r.NoResponse,
+		m: transaction.New(kind, r.Hop.Transport != "UDP", c.Timers), noResponse: r.NoResponse,
 	}
 }
 
 func (t *clientTx) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		if (t.c.fault != nil && t.c.fault(t.m.Kind(), t.req)) || roll(&t.c.faults.transaction) {
+		if t.c.Fault(t.m.Kind(), t.req) {
 			panic("fault injected into " + t.m.Kind().String() + " " + t.callID)
 		}
 		t.step(ctx, transaction.Event{Kind: transaction.Start})
 		if t.noResponse > 0 && !t.ended {
-			t.timers.start(t.c.clock, ctx, timerNoResponse, t.noResponse)
+			t.timers.start(t.c.Clock, ctx, timerNoResponse, t.noResponse)
 		}
 	case *MessageReceived:
 		res := m.Msg.(*sip.Response)
 		if t.last == nil {
-			t.c.deadHops.Alive(t.hop) // it answers
+			t.c.DeadHops.Alive(t.hop) // it answers
 		}
 		t.last = res
 		t.step(ctx, transaction.Event{Kind: transaction.ResponseReceived, Code: res.StatusCode})
@@ -81,8 +81,8 @@ func (t *clientTx) Receive(ctx actor.Context) {
 	case *sendFailed:
 		t.sendFailed(m.Err)
 		t.step(ctx, transaction.Event{Kind: transaction.TransportFailed})
-	case *txStateRequested:
-		ctx.Respond(&TransactionInfo{Kind: t.m.Kind().String(), State: t.m.State().String(), Method: string(t.key.Method),
+	case *StateRequested:
+		ctx.Respond(&Info{Kind: t.m.Kind().String(), State: t.m.State().String(), Method: string(t.key.Method),
 			CallID: t.callID, Branch: t.key.Branch})
 	case *relay.BranchCancelRequested:
 		// The response context asks only once a provisional response came (§9.1); should the
@@ -109,7 +109,7 @@ func (t *clientTx) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopping:
 		t.timers.stopAll()
-		t.c.metrics.txGone(t.m.Kind(), t.m.State())
+		t.c.Observer.TxGone(t.m.Kind(), t.m.State())
 		if !t.ended && !t.reported {
 			// Stopped by a fault before finishing: the branch failed.
 			t.report(ctx, &relay.BranchFailed{Index: t.index, Code: 500})
@@ -122,13 +122,13 @@ func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
 	defer t.park(ctx)
 	defer t.release()
 	before := t.m.State()
-	acts := t.m.Step(t.c.clock.Now(), ev)
+	acts := t.m.Step(t.c.Clock.Now(), ev)
 	t.c.traceTransition(&t.m, before, ev, t.key, t.callID, t)
 	for _, a := range acts {
 		switch a.Kind {
 		case transaction.SendRequest:
 			self, root := ctx.Self(), ctx.ActorSystem().Root
-			err := t.c.tp.SendRequest(t.req, t.hop, t.udp, func(err error) { root.Send(self, &sendFailed{Err: err}) })
+			err := t.c.Wire.SendRequest(t.req, t.hop, t.udp, func(err error) { root.Send(self, &sendFailed{Err: err}) })
 			if err != nil {
 				t.sendFailed(err)
 				defer t.step(ctx, transaction.Event{Kind: transaction.TransportFailed})
@@ -136,11 +136,11 @@ func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
 		case transaction.SendAck:
 			ack := proxy.NewAckForNon2xx(t.req, t.last)
 			if t.hop.Transport == "UDP" {
-				if w, err := t.c.tp.SendRequestKept(ack, t.hop, t.udp); err == nil {
+				if w, err := t.c.Wire.SendRequestKept(ack, t.hop, t.udp); err == nil {
 					t.ackWire = w
 				}
 			} else {
-				_ = t.c.tp.SendRequest(ack, t.hop, t.udp, nil)
+				_ = t.c.Wire.SendRequest(ack, t.hop, t.udp, nil)
 			}
 		case transaction.PassResponse:
 			if t.last.StatusCode >= 200 {
@@ -148,9 +148,9 @@ func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
 			}
 			t.report(ctx, &relay.BranchResponded{Index: t.index, Res: t.last})
 		case transaction.StartTimer:
-			t.timers.start(t.c.clock, ctx, a.Timer, a.After)
+			t.timers.start(t.c.Clock, ctx, a.Timer, a.After)
 			if a.Timer == transaction.TimerM || a.Timer == transaction.TimerD || a.Timer == transaction.TimerK {
-				t.waitUntil = t.c.clock.Now().Add(a.After)
+				t.waitUntil = t.c.Clock.Now().Add(a.After)
 			}
 		case transaction.InformTimeout:
 			if t.last == nil {
@@ -180,7 +180,7 @@ func (t *clientTx) onNoResponse(ctx actor.Context) {
 		return
 	}
 	t.hopDead()
-	t.c.log.Info("next hop sent no response: trying the next", zap.String("call_id", t.callID),
+	t.c.Log.Info("next hop sent no response: trying the next", zap.String("call_id", t.callID),
 		zap.String("to", t.hop.Addr()), zap.Duration("after", t.noResponse))
 	t.reported = true
 	t.report(ctx, &relay.BranchFailed{Index: t.index, Code: 408})
@@ -194,7 +194,7 @@ func (t *clientTx) traceParties() (*sip.Request, string, string) {
 
 // hopDead remembers this branch's hop as dead for failover.dead_for.
 func (t *clientTx) hopDead() {
-	t.c.deadHops.Mark(t.hop, t.c.clock.Now(), t.c.routing().DeadFor)
+	t.c.DeadHops.Mark(t.hop, t.c.Clock.Now(), t.c.Relay.Routing().DeadFor)
 }
 
 // release drops the request and response once they cannot be needed again: an INVITE in
@@ -231,8 +231,8 @@ func (t *clientTx) park(ctx actor.Context) {
 }
 
 func (t *clientTx) sendFailed(err error) {
-	t.c.stats.SendErrors.Add(1)
-	t.c.log.Info("request not sent", zap.String("call_id", t.callID),
+	t.c.Stats.SendErrors.Add(1)
+	t.c.Log.Info("request not sent", zap.String("call_id", t.callID),
 		zap.String("branch", t.key.Branch), zap.String("to", t.hop.Addr()), zap.Error(err))
 }
 
@@ -253,7 +253,7 @@ func (t *clientTx) sendCancel(ctx actor.Context) {
 	if t.cancelReason != "" {
 		cancel.AppendHeader(sip.NewHeader("Reason", t.cancelReason))
 	}
-	ctx.Send(t.c.shardFor(t.key), &relay.ClientTxRequested{
+	ctx.Send(t.c.ShardFor(t.key), &relay.ClientTxRequested{
 		Req: cancel, Hop: t.hop, UDP: t.udp, Key: transaction.ClientKeyFor(t.key.Branch, sip.CANCEL),
 	})
 }

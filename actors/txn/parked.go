@@ -1,4 +1,4 @@
-package actors
+package txn
 
 import (
 	"strings"
@@ -86,8 +86,8 @@ func (s *shard) park(ctx actor.Context, m *txParking) {
 		s.parkQueues[tm] = q
 	}
 	q.PushBack(e)
-	s.c.stats.Parked.Add(1)
-	s.c.metrics.txMoved(e.m.Kind(), transaction.Idle, e.m.State())
+	s.c.Stats.Parked.Add(1)
+	s.c.Observer.TxMoved(e.m.Kind(), transaction.Idle, e.m.State())
 	ctx.Poison(m.PID)
 	s.armSweep(ctx)
 }
@@ -103,7 +103,7 @@ func (s *shard) armSweep(ctx actor.Context) {
 	if next.IsZero() {
 		return
 	}
-	now := s.c.clock.Now()
+	now := s.c.Clock.Now()
 	at := next
 	if soonest := now.Add(parkSweepEvery); at.Before(soonest) {
 		at = soonest
@@ -112,13 +112,13 @@ func (s *shard) armSweep(ctx actor.Context) {
 		return // the sweep already armed comes soon enough
 	}
 	s.sweepAt = at
-	clock.SendAfter(s.c.clock, ctx, at.Sub(now), &parkSweep{})
+	clock.SendAfter(s.c.Clock, ctx, at.Sub(now), &parkSweep{})
 }
 
 // sweep ends the parked waits that are over.
 func (s *shard) sweep(ctx actor.Context) {
 	s.sweepAt = time.Time{}
-	now := s.c.clock.Now()
+	now := s.c.Clock.Now()
 	for tm, q := range s.parkQueues {
 		for q.Len() > 0 && !q.Front().until.After(now) {
 			e := q.PopFront()
@@ -126,10 +126,10 @@ func (s *shard) sweep(ctx actor.Context) {
 				continue // gone already (cannot happen today: a parked key is never parked again)
 			}
 			delete(s.parked, e.key)
-			s.c.stats.Parked.Add(-1)
+			s.c.Stats.Parked.Add(-1)
 			before, ev := e.m.State(), transaction.Event{Kind: transaction.TimerFired, Timer: tm}
 			e.m.Step(ev)
-			s.c.metrics.txMoved(e.m.Kind(), before, e.m.State())
+			s.c.Observer.TxMoved(e.m.Kind(), before, e.m.State())
 			s.c.logTransition(e.m.Kind(), e.callID, e.key.Branch, before, ev, e.m.State(), true)
 		}
 	}
@@ -151,7 +151,7 @@ func (s *shard) parkedRequest(e *parked, req *sip.Request) {
 			s.resend(e.resend)
 		}
 	case transaction.PassAck:
-		s.c.relay.ForwardStateless(req, nil) // like any ACK for a 2xx
+		s.c.Relay.ForwardStateless(req, nil) // like any ACK for a 2xx
 	}
 }
 
@@ -159,7 +159,7 @@ func (s *shard) parkedRequest(e *parked, req *sip.Request) {
 func (s *shard) parkedResponse(e *parked, res *sip.Response) {
 	switch act, _ := e.m.Step(transaction.Event{Kind: transaction.ResponseReceived, Code: res.StatusCode}); act {
 	case transaction.PassResponse:
-		s.c.relay.ForwardResponseStateless(res) // upstream by Via, as its context would
+		s.c.Relay.ForwardResponseStateless(res) // upstream by Via, as its context would
 	case transaction.SendAck:
 		if e.resend != nil {
 			s.resend(e.resend)
@@ -168,10 +168,10 @@ func (s *shard) parkedResponse(e *parked, res *sip.Response) {
 }
 
 // parkedInfo describes the parked entries for an operator's listing.
-func (s *shard) parkedInfo() []TransactionInfo {
-	out := make([]TransactionInfo, 0, len(s.parked))
+func (s *shard) parkedInfo() []Info {
+	out := make([]Info, 0, len(s.parked))
 	for k, e := range s.parked {
-		out = append(out, TransactionInfo{Kind: e.m.Kind().String(), State: e.m.State().String(), Method: string(k.Method),
+		out = append(out, Info{Kind: e.m.Kind().String(), State: e.m.State().String(), Method: string(k.Method),
 			CallID: e.callID, Branch: k.Branch, Parked: true})
 	}
 	return out
@@ -180,6 +180,6 @@ func (s *shard) parkedInfo() []TransactionInfo {
 // resend writes a kept message again.
 func (s *shard) resend(w *transport.Sent) {
 	if err := w.Resend(); err != nil {
-		s.c.stats.SendErrors.Add(1)
+		s.c.Stats.SendErrors.Add(1)
 	}
 }

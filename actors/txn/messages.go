@@ -1,4 +1,4 @@
-package actors
+package txn
 
 import (
 	"github.com/emiago/sipgo/sip"
@@ -27,3 +27,6 @@ type timerFired struct {
 
 // sendFailed reports that a request written off the actor (a TCP dial) could not be sent.
 type sendFailed struct{ Err error }
+
+// stallEnded ends a server transaction's stall drill.
+type stallEnded struct{}

@@ -1,4 +1,4 @@
-package actors
+package txn
 
 import (
 	"time"
@@ -19,7 +19,7 @@ import (
 // Its transaction user is a proxy context actor it spawns as its child. A CANCEL is a server
 // transaction too: it answers 200 itself and tells the INVITE transaction (§16.10).
 type serverTx struct {
-	c      *core
+	c      *Env
 	key    transaction.Key
 	req    *sip.Request // released once a final response is sent (see release)
 	callID string
@@ -55,7 +55,7 @@ type serverTx struct {
 	log       *zap.Logger
 }
 
-func newServerTx(c *core, first *MessageReceived, cancels *actor.PID) actor.Actor {
+func newServerTx(c *Env, first *MessageReceived, cancels *actor.PID) actor.Actor {
 	req := first.Msg.(*sip.Request)
 	kind := transaction.ServerNonInvite
 	if req.Method == sip.INVITE {
@@ -68,27 +68,27 @@ func newServerTx(c *core, first *MessageReceived, cancels *actor.PID) actor.Acto
 		callID:  base.CallID(req),
 		method:  req.Method,
 		from:    first.From,
-		m:       transaction.New(kind, first.From.Transport != "UDP", c.timers),
+		m:       transaction.New(kind, first.From.Transport != "UDP", c.Timers),
 		cancels: cancels,
-		log:     c.log,
+		log:     c.Log,
 	}
 }
 
 func (t *serverTx) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		if (t.c.fault != nil && t.c.fault(t.m.Kind(), t.req)) || roll(&t.c.faults.transaction) {
+		if t.c.Fault(t.m.Kind(), t.req) {
 			panic("fault injected into " + t.m.Kind().String() + " " + t.callID)
 		}
 		t.pending = true
-		t.started = t.c.clock.Now()
-		t.c.stats.Pending.Add(1)
-		if d := t.c.faults.stallFor(); d > 0 {
+		t.started = t.c.Clock.Now()
+		t.c.Stats.Pending.Add(1)
+		if d := t.c.StallFor(); d > 0 {
 			// A stall drill: this transaction sits still (as if stuck behind something slow)
 			// and drops what arrives meanwhile; the others must not notice.
 			t.stalled = true
-			t.c.stats.TxStalls.Add(1)
-			clock.SendAfter(t.c.clock, ctx, d, &stallEnded{})
+			t.c.Stats.TxStalls.Add(1)
+			clock.SendAfter(t.c.Clock, ctx, d, &stallEnded{})
 			return
 		}
 		t.step(ctx, transaction.Event{Kind: transaction.Start})
@@ -109,8 +109,8 @@ func (t *serverTx) Receive(ctx actor.Context) {
 		t.offered = m.Res
 		t.step(ctx, transaction.Event{Kind: transaction.ResponseSent, Code: m.Res.StatusCode})
 		t.settle()
-	case *txStateRequested:
-		ctx.Respond(&TransactionInfo{Kind: t.m.Kind().String(), State: t.m.State().String(), Method: string(t.method),
+	case *StateRequested:
+		ctx.Respond(&Info{Kind: t.m.Kind().String(), State: t.m.State().String(), Method: string(t.method),
 			CallID: t.callID, Branch: t.key.Branch, Since: t.started})
 	case *relay.ContextDone:
 		t.tuDone = true
@@ -131,7 +131,7 @@ func (t *serverTx) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopping:
 		t.timers.stopAll()
-		t.c.metrics.txGone(t.m.Kind(), t.m.State())
+		t.c.Observer.TxGone(t.m.Kind(), t.m.State())
 		if !t.ended && t.m.LastCode() < 200 && t.req.Method != sip.ACK {
 			// Stopped without finishing (a panic, or shutdown): still owe a final response.
 			t.sendDirect(sip.NewResponseFromRequest(t.req, 500, "Server Internal Error", nil))
@@ -175,7 +175,7 @@ func (t *serverTx) park(ctx actor.Context) {
 		if t.lastWire == nil {
 			// Not sent as bytes we kept (cannot happen: a failed send ends the transaction).
 			if !t.timers.armed(transaction.TimerJ) {
-				t.timers.start(t.c.clock, ctx, transaction.TimerJ, t.waitUntil.Sub(t.c.clock.Now())) // the actor waits itself
+				t.timers.start(t.c.Clock, ctx, transaction.TimerJ, t.waitUntil.Sub(t.c.Clock.Now())) // the actor waits itself
 			}
 			return
 		}
@@ -196,7 +196,7 @@ func (t *serverTx) park(ctx actor.Context) {
 func (t *serverTx) settle() {
 	if t.pending && (t.ended || t.m.LastCode() >= 200) {
 		t.pending = false
-		t.c.stats.Pending.Add(-1)
+		t.c.Stats.Pending.Add(-1)
 	}
 }
 
@@ -211,7 +211,7 @@ func (t *serverTx) step(ctx actor.Context, ev transaction.Event) {
 	// Copy the actions out of the machine's buffer (onto the stack): carrying one out may step
 	// the machine again (a CANCEL's PassRequest answers 200 at once).
 	var buf [8]transaction.Action
-	acts := append(buf[:0], t.m.Step(t.c.clock.Now(), ev)...)
+	acts := append(buf[:0], t.m.Step(t.c.Clock.Now(), ev)...)
 	t.c.traceTransition(&t.m, before, ev, t.key, t.callID, t)
 	for _, a := range acts {
 		switch a.Kind {
@@ -220,7 +220,7 @@ func (t *serverTx) step(ctx actor.Context, ev transaction.Event) {
 		case transaction.PassAck:
 			// RFC 6026 §7.1: an ACK matching an accepted INVITE goes on like any ACK for a 2xx.
 			if t.ack != nil {
-				t.c.relay.ForwardStateless(t.ack, nil)
+				t.c.Relay.ForwardStateless(t.ack, nil)
 			}
 		case transaction.SendResponse, transaction.ResendResponse:
 			if a.Kind == transaction.SendResponse {
@@ -232,14 +232,14 @@ func (t *serverTx) step(ctx actor.Context, ev transaction.Event) {
 			}
 		case transaction.StartTimer:
 			if a.Timer == transaction.TimerJ || a.Timer == transaction.TimerL {
-				t.waitUntil = t.c.clock.Now().Add(a.After)
+				t.waitUntil = t.c.Clock.Now().Add(a.After)
 			}
 			if a.Timer == transaction.TimerJ && a.After > 0 {
 				// Parked at once (see park), so the shard runs this wait; armed there only
 				// if parking is not possible.
 				break
 			}
-			t.timers.start(t.c.clock, ctx, a.Timer, a.After)
+			t.timers.start(t.c.Clock, ctx, a.Timer, a.After)
 		case transaction.InformTimeout, transaction.InformTransportError:
 			if ce := t.log.Check(zap.DebugLevel, "server transaction ended early"); ce != nil {
 				ce.Write(zap.String("call_id", t.callID), zap.String("branch", t.key.Branch), zap.Stringer("action", a.Kind))
@@ -261,7 +261,7 @@ func (t *serverTx) passRequest(ctx actor.Context) {
 		return
 	}
 	req, from, self := t.req, t.from, ctx.Self()
-	t.tu = ctx.Spawn(t.c.txProps(relay.NewContext(t.c.relay, req, from, self)))
+	t.tu = ctx.Spawn(t.c.Props(relay.NewContext(t.c.Relay, req, from, self)))
 }
 
 // respondLocal answers with a response generated here (not forwarded from downstream).
@@ -273,19 +273,19 @@ func (t *serverTx) respondLocal(ctx actor.Context, code int, reason string) {
 
 func (t *serverTx) sendDirect(res *sip.Response) bool {
 	if res.StatusCode >= 500 {
-		t.c.stats.ResponsesSent5xx.Add(1)
+		t.c.Stats.ResponsesSent5xx.Add(1)
 	}
 	final := res.StatusCode >= 200 && !t.answered
 	t.answered = t.answered || final
-	t.c.metrics.response(res.StatusCode, t.started, final)
+	t.c.Observer.Response(res.StatusCode, t.started, final)
 	var err error
 	if final && t.from.Transport == "UDP" && t.m.Kind() == transaction.ServerNonInvite {
-		t.lastWire, err = t.c.tp.SendResponseKept(res, t.from)
+		t.lastWire, err = t.c.Wire.SendResponseKept(res, t.from)
 	} else {
-		err = t.c.tp.SendResponse(res, t.from)
+		err = t.c.Wire.SendResponse(res, t.from)
 	}
 	if err != nil {
-		t.c.stats.SendErrors.Add(1)
+		t.c.Stats.SendErrors.Add(1)
 		t.log.Info("response not sent", zap.String("call_id", t.callID), zap.Int("code", res.StatusCode), zap.Error(err))
 		return false
 	}

@@ -1,7 +1,6 @@
-package actors
+package txn
 
 import (
-	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/partysip/partysip/actors/internal/children"
 	"github.com/partysip/partysip/actors/internal/protofix"
-	"github.com/partysip/partysip/actors/internal/supervise"
 	"github.com/partysip/partysip/actors/relay"
 	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/proxy"
@@ -22,7 +20,7 @@ import (
 // for forwarded ones, and supervises them: a transaction that panics is stopped (its state is
 // gone; restarting it would replay nothing), never restarted.
 type shard struct {
-	c     *core
+	c     *Env
 	index int // in core.shards, and in core.shardQueue
 	txs   children.Registry[transaction.Key]
 	// parked holds the transactions waiting out their final timer without an actor
@@ -34,44 +32,30 @@ type shard struct {
 	// shrink, so once a flood has passed and the table is empty again, it is remade (as the
 	// transaction registry does).
 	parkedPeak int
-	// held are the source entries whose limits.source_transactions place a server transaction
-	// holds, by the transaction's PID id, given back when it ends.
-	held map[string]*source
+	// held give back, by the transaction's PID id, the limits.source_transactions places the
+	// server transactions hold, when they end.
+	held map[string]func()
 }
 
-func newShard(c *core, index int) actor.Actor {
+func newShard(c *Env, index int) actor.Actor {
 	return &shard{c: c, index: index,
 		parked: make(map[transaction.Key]*parked), parkQueues: make(map[transaction.Timer]*deque.Deque[*parked]),
-		held: make(map[string]*source)}
+		held: make(map[string]func())}
 }
 
-// txsListRequested asks a shard (through a future, for operators) for its live transactions.
-type txsListRequested struct{}
+// ListRequested asks a shard (through a future, for operators) for its live transactions.
+type ListRequested struct{}
 
-// txsList is a shard's answer: its transaction actors, and its parked transactions described.
-type txsList struct {
+// List is a shard's answer: its transaction actors, and its parked transactions described.
+type List struct {
 	PIDs   []*actor.PID
-	Parked []TransactionInfo
-}
-
-// txSupervisor stops a failed transaction actor (or a failed proxy context under a server
-// transaction) and counts the failure. It is set on the props of the supervising actor: the
-// shard spawns with it, and so does a server transaction for its proxy context.
-func txSupervisor(c *core) actor.SupervisorStrategy {
-	return stopAndCount(c, &c.stats.TxPanics, "transaction")
-}
-
-// stopAndCount is the strategy for actors whose state dies with them (transactions; the dialog
-// room uses the same decider):
-// the failed child is stopped, never restarted, and the failure counted and logged.
-func stopAndCount(c *core, failures *atomic.Int64, kind string) actor.SupervisorStrategy {
-	return supervise.OneForOne(0, 0, actor.StopDirective, failures, c.log, kind+" actor failed; stopping it")
+	Parked []Info
 }
 
 func (s *shard) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *MessageReceived:
-		s.c.shardQueue[s.index].Add(-1)
+		s.c.Dequeued(s.index)
 		switch msg := m.Msg.(type) {
 		case *sip.Request:
 			s.request(ctx, msg, m)
@@ -84,22 +68,22 @@ func (s *shard) Receive(ctx actor.Context) {
 		if pid, ok := s.txs.Get(m.Key); ok {
 			ctx.Send(pid, m.Msg)
 		}
-	case *txsListRequested:
+	case *ListRequested:
 		pids := make([]*actor.PID, 0, s.txs.Len())
 		s.txs.Each(func(_ transaction.Key, pid *actor.PID) { pids = append(pids, pid) })
-		ctx.Respond(&txsList{PIDs: pids, Parked: s.parkedInfo()})
+		ctx.Respond(&List{PIDs: pids, Parked: s.parkedInfo()})
 	case *txParking:
 		s.park(ctx, m)
 	case *parkSweep:
 		s.sweep(ctx)
 	case *actor.Terminated:
 		protofix.ReleaseChild(ctx)
-		if src, ok := s.held[m.Who.Id]; ok {
-			src.releaseTx()
+		if release, ok := s.held[m.Who.Id]; ok {
+			release()
 			delete(s.held, m.Who.Id)
 		}
 		if _, ok := s.txs.Gone(m.Who.Id); ok {
-			s.c.stats.LiveTx.Add(-1)
+			s.c.Stats.LiveTx.Add(-1)
 		}
 	}
 }
@@ -123,39 +107,39 @@ func (s *shard) request(ctx actor.Context, req *sip.Request, m *MessageReceived)
 	}
 	switch proxy.DispatchUnmatched(req.Method, inv) {
 	case proxy.ForwardStateless:
-		s.c.relay.ForwardStateless(req, &m.From)
+		s.c.Relay.ForwardStateless(req, &m.From)
 		return
 	case proxy.Answer200:
-		s.c.respondStateless(req, m.From, 200, "OK")
+		s.c.Relay.RespondStateless(req, m.From, 200, "OK")
 		return
 	case proxy.CancelContext:
 		s.spawn(ctx, m.Key, newServerTx(s.c, m, invPID))
 		return
 	}
-	if s.c.draining.Load() && isInitial(req) {
+	if s.c.Draining() && isInitial(req) {
 		// Draining: live dialogs go on, new ones are turned away (RFC 3261 §21.5.4).
-		s.c.stats.RejectedDrain.Add(1)
-		s.c.respondStateless(req, m.From, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
+		s.c.Stats.RejectedDrain.Add(1)
+		s.c.Relay.RespondStateless(req, m.From, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
 		return
 	}
-	if s.c.overCap(req) {
+	if s.c.OverCap(req) {
 		// Over the cap: a new call waits rather than the daemon growing without bound; requests
 		// of calls in progress still pass so they can end.
-		s.c.stats.RejectedLimit.Add(1)
-		s.c.respondStateless(req, m.From, 503, "Service Unavailable", sip.NewHeader("Retry-After", "2"))
+		s.c.Stats.RejectedLimit.Add(1)
+		s.c.Relay.RespondStateless(req, m.From, 503, "Service Unavailable", sip.NewHeader("Retry-After", "2"))
 		return
 	}
-	src, ok := s.c.sources.holdTx(m.From.IP())
-	if !ok && (isInitial(req) || !s.c.signer.Proven(req, s.c.local)) {
+	release, ok := s.c.HoldTx(m.From.IP())
+	if !ok && (isInitial(req) || !s.c.Signer.Proven(req, s.c.Local)) {
 		// One address holds limits.source_transactions already: its new work waits, others'
 		// does not.
-		s.c.stats.RejectedSource.Add(1)
-		s.c.respondStateless(req, m.From, 503, "Service Unavailable", sip.NewHeader("Retry-After", "2"))
+		s.c.Stats.RejectedSource.Add(1)
+		s.c.Relay.RespondStateless(req, m.From, 503, "Service Unavailable", sip.NewHeader("Retry-After", "2"))
 		return
 	}
 	pid := s.spawn(ctx, m.Key, newServerTx(s.c, m, nil))
-	if src != nil {
-		s.held[pid.Id] = src
+	if release != nil {
+		s.held[pid.Id] = release
 	}
 }
 
@@ -170,14 +154,14 @@ func (s *shard) response(ctx actor.Context, res *sip.Response, m *MessageReceive
 	}
 	// A stray response: a 2xx retransmission after our client transaction ended, or a response
 	// for a request we forwarded statelessly. Forward it on by Via (§16.7, §16.11).
-	s.c.relay.ForwardResponseStateless(res)
+	s.c.Relay.ForwardResponseStateless(res)
 }
 
 func (s *shard) spawn(ctx actor.Context, key transaction.Key, a actor.Actor) *actor.PID {
 	// Counted before it starts: its first send may be answered before Spawn returns.
-	s.c.stats.LiveTx.Add(1)
-	s.c.stats.TxStarted.Add(1)
-	pid := ctx.Spawn(s.c.txProps(a))
+	s.c.Stats.LiveTx.Add(1)
+	s.c.Stats.TxStarted.Add(1)
+	pid := ctx.Spawn(s.c.Props(a))
 	s.txs.Add(key, pid)
 	return pid
 }
@@ -186,15 +170,4 @@ func (s *shard) spawn(ctx actor.Context, key transaction.Key, a actor.Actor) *ac
 // those are refused, so calls in progress can still end, theirs with or without our Record-Route.
 func isInitial(req *sip.Request) bool {
 	return !base.HasToTag(req)
-}
-
-// overCap reports whether req must be refused over limits.transactions or limits.memory_mib:
-// every request but those proven to continue a call we Record-Routed. A To tag alone proves
-// nothing (anyone writes one, and it used to get past the cap).
-func (c *core) overCap(req *sip.Request) bool {
-	limit, live := c.routing().MaxTransactions, c.stats.LiveTx.Load()
-	if (limit <= 0 || live < limit) && (c.mem == nil || !c.mem.full(live)) {
-		return false
-	}
-	return isInitial(req) || !c.signer.Proven(req, c.local)
 }

@@ -149,9 +149,6 @@ func floodDaemon(t *testing.T, memoryMiB int, extra string) (*daemon, int, int64
 // grow to five times the live data, and Go does not move objects to give fragmented spans back).
 func TestFloodFromOneSource(t *testing.T) {
 	sipp.SlowTier(t)
-	if testing.Short() {
-		t.Skip("a 20 s flood")
-	}
 	const limitMiB = 256
 	d, port, baseline := floodDaemon(t, limitMiB, "")
 	pid := d.cmd.Process.Pid
@@ -196,9 +193,6 @@ func TestFloodFromOneSource(t *testing.T) {
 // registry's and the tables' growth), which Go's collector, not moving objects, cannot give back.
 func TestFloodFromManySources(t *testing.T) {
 	sipp.SlowTier(t)
-	if testing.Short() {
-		t.Skip("a flood")
-	}
 	const limitMiB = 256
 	d, port, baseline := floodDaemon(t, limitMiB, "timers:\n  t1: 100ms\n")
 	pid := d.cmd.Process.Pid

@@ -54,6 +54,8 @@ const pluginWaitTimeout = 4 * time.Second
 // pluginTimedOut is the wait timer of the plugin chain.
 type pluginTimedOut struct{ Gen uint32 }
 
+// NewContext is the proxy context of req, which arrived from from and is served by the server
+// transaction server (its parent, to which every response goes).
 func NewContext(c *Env, req *sip.Request, from transport.Peer, server *actor.PID) actor.Actor {
 	return &proxyContext{c: c, rt: c.Routing(), req: req, method: req.Method, callID: base.CallID(req), from: from, server: server, waiting: -1}
 }
@@ -77,7 +79,7 @@ func (p *proxyContext) Receive(ctx actor.Context) {
 			p.c.Log.Warn("plugin got no answer in time", zap.String("plugin", p.rt.Chain[p.waiting].Name()),
 				zap.String("call_id", p.callID))
 			p.stopWait()
-			p.reject(ctx, &base.Answer{Code: 500, Reason: "Server Internal Error"})
+			p.reject(ctx, base.NewAnswer(500))
 		}
 	case actor.SystemMessage, actor.AutoReceiveMessage:
 		if _, stopping := m.(*actor.Stopping); stopping {

@@ -21,7 +21,7 @@ import (
 	"github.com/partysip/partysip/sipcore/proxy"
 )
 
-// locator finds where a URI's requests go, RFC 3263 §4: NAPTR, then SRV, then A/AAAA, with the
+// Locator finds where a URI's requests go, RFC 3263 §4: NAPTR, then SRV, then A/AAAA, with the
 // choices made by sipcore/proxy (PlanFor, SRVQueries, OrderSRV). Queries go to the configured
 // servers (else those of /etc/resolv.conf) through miekg/dns, and answers are cached for their
 // TTL. Lookups block: they run on goroutines of their own, never on an actor. The cache is a
@@ -56,6 +56,8 @@ type dnsEntry struct {
 // negativeTTL is how long "no such record" is remembered.
 const negativeTTL = 5 * time.Second
 
+// NewLocator is a locator asking servers (the system's resolvers when empty), each query
+// bounded by timeout.
 func NewLocator(servers []string, timeout time.Duration) (*Locator, error) {
 	if len(servers) == 0 {
 		cc, err := dns.ClientConfigFromFile("/etc/resolv.conf")

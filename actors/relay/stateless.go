@@ -14,7 +14,7 @@ import (
 	"github.com/partysip/partysip/sipcore/proxy"
 )
 
-// forwardStateless forwards a request outside any transaction (§16.11): an ACK for a 2xx, or a
+// ForwardStateless forwards a request outside any transaction (§16.11): an ACK for a 2xx, or a
 // CANCEL with no response context. The branch is a hash of the request, so a retransmission
 // goes out with the same branch. Nothing is answered: an ACK never is, and such a CANCEL's
 // response comes back from downstream. Stateless relaying takes the first target only: forking
@@ -25,7 +25,7 @@ func (c *Env) ForwardStateless(req *sip.Request, from *transport.Peer) {
 	c.relay(req, from, false)
 }
 
-// isStateless says whether req is relayed in stateless mode: all requests, or those a
+// IsStateless says whether req is relayed in stateless mode: all requests, or those a
 // stateless route matches.
 func (c *Env) IsStateless(req *sip.Request) bool {
 	rt := c.Routing()
@@ -39,7 +39,7 @@ func (c *Env) IsStateless(req *sip.Request) bool {
 	return sr != nil && sr.Stateless
 }
 
-// relayStateless is stateless mode (§16.11) for a request read from a transport: checked,
+// RelayStateless is stateless mode (§16.11) for a request read from a transport: checked,
 // answered when it cannot be forwarded (unless an ACK), else forwarded with a hashed branch.
 // It runs on the read goroutine: no actor is involved.
 func (c *Env) RelayStateless(req *sip.Request, from transport.Peer) {
@@ -139,7 +139,7 @@ func (c *Env) relay(req *sip.Request, from *transport.Peer, answering bool) {
 	}()
 }
 
-// forwardResponseStateless sends a response that matches no client transaction on to the next
+// ForwardResponseStateless sends a response that matches no client transaction on to the next
 // Via, if the top one is ours (§16.7 step 3, §18.1.2); other responses are dropped.
 func (c *Env) ForwardResponseStateless(res *sip.Response) {
 	via := res.Via()

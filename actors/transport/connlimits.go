@@ -28,19 +28,21 @@ type ConnLimits struct {
 	bad                *SampledLog // where a connection closed on a deadline is logged
 }
 
+// NewConnLimits are the stream connection limits of lim; trusted sources are not capped per
+// source; connections closed on a deadline are logged to bad.
 func NewConnLimits(lim config.Limits, trusted func(netip.Addr) bool, bad *SampledLog) *ConnLimits {
 	l := &ConnLimits{bySource: map[netip.Addr]int64{}, bad: bad}
 	l.Set(lim, trusted)
 	return l
 }
 
-// set changes the caps and deadlines (a reload); connections already open stay, and are held
-// to the new deadlines from their next read.
 // Refused counts the connections closed at once (over limits.connections or
 // limits.connections_per_source); TimedOut those closed on a deadline.
 func (l *ConnLimits) Refused() int64  { return l.refused.Load() }
 func (l *ConnLimits) TimedOut() int64 { return l.timedOut.Load() }
 
+// Set changes the caps and deadlines (a reload); connections already open stay, and are held
+// to the new deadlines from their next read.
 func (l *ConnLimits) Set(lim config.Limits, trusted func(netip.Addr) bool) {
 	l.total.Store(int64(lim.Connections))
 	l.perSource.Store(int64(lim.ConnectionsPerSource))

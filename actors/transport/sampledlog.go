@@ -19,6 +19,7 @@ type SampledLog struct {
 	suppressed atomic.Int64 // lines left out since the last one written
 }
 
+// NewSampledLog writes at most perSecond lines a second to log and counts the rest.
 func NewSampledLog(log *zap.Logger, perSecond int64) *SampledLog {
 	return &SampledLog{log: log, perSecond: perSecond}
 }

@@ -161,7 +161,7 @@ func (t *Transports) SetHandlers(route func(sip.Message, Peer), onBad func(), ba
 	})
 }
 
-// close unbinds every listener and closes every TCP connection. The transport actors close
+// Close unbinds every listener and closes every TCP connection. The transport actors close
 // their own sockets when stopped; this catches the rest (and a start that failed half-way).
 func (t *Transports) Close() {
 	for _, l := range t.listeners {
@@ -197,7 +197,7 @@ func (t *Transports) LocalAddrs() []config.Listener {
 	return out
 }
 
-// outbound picks the listener a request to hop leaves from: same transport, same IP family,
+// Outbound picks the listener a request to hop leaves from: same transport, same IP family,
 // preferring the same address class (loopback to loopback).
 func (t *Transports) Outbound(hop proxy.Hop) (proxy.Outbound, *Socket, error) {
 	want := familyOf(hop.Host)
@@ -233,7 +233,7 @@ func (t *Transports) Outbound(hop proxy.Hop) (proxy.Outbound, *Socket, error) {
 	return proxy.Outbound{}, nil, ErrNoTransport
 }
 
-// inbound names the listener a request from peer arrived on, for double Record-Route: the
+// Inbound names the listener a request from peer arrived on, for double Record-Route: the
 // UDP socket that read it, or for TCP the listener of the peer's address family.
 func (t *Transports) Inbound(peer Peer) *proxy.Outbound {
 	if peer.udp != nil {
@@ -258,8 +258,8 @@ func familyOf(host string) netip.Addr {
 	return a.Unmap()
 }
 
-// sendRequest writes a request to its hop. For UDP it leaves from udp (the listener chosen by
-// outbound) so that replies come back to our listening port. Over TCP it writes on an open
+// SendRequest writes a request to its hop. For UDP it leaves from udp (the listener chosen by
+// Outbound) so that replies come back to our listening port. Over TCP it writes on an open
 // connection at once; when one must be dialled first, the dial and the write run on a
 // goroutine of their own (an actor must not block) and a failure is reported to failed.
 func (t *Transports) SendRequest(req *sip.Request, hop proxy.Hop, udp *Socket, failed func(error)) error {
@@ -294,7 +294,7 @@ func (t *Transports) SendRequest(req *sip.Request, hop proxy.Hop, udp *Socket, f
 	return ErrNoTransport
 }
 
-// sendResponse writes a response back towards the peer a request came from. Over TCP it uses
+// SendResponse writes a response back towards the peer a request came from. Over TCP it uses
 // the connection the request arrived on (§18.2.2); over UDP it goes to the top Via's
 // received/rport address, from the listener the request arrived on.
 func (t *Transports) SendResponse(res *sip.Response, to Peer) error {
@@ -331,7 +331,7 @@ func (t *Transports) SendResponseKept(res *sip.Response, to Peer) (*Sent, error)
 	return sendKept(res, udp, dst)
 }
 
-// sendRequestKept is sendRequest over UDP, keeping what was sent (see sendResponseKept).
+// SendRequestKept is SendRequest over UDP, keeping what was sent (see SendResponseKept).
 func (t *Transports) SendRequestKept(req *sip.Request, hop proxy.Hop, udp *Socket) (*Sent, error) {
 	if udp == nil {
 		return nil, ErrNoTransport
@@ -372,7 +372,7 @@ func (t *Transports) responseDest(res *sip.Response, to Peer) (*Socket, netip.Ad
 	return udp, dst, err
 }
 
-// forwardResponse sends a response upstream to its (new) top Via, for stateless forwarding
+// ForwardResponse sends a response upstream to its (new) top Via, for stateless forwarding
 // where no transaction remembers the peer.
 func (t *Transports) ForwardResponse(res *sip.Response) error {
 	via := res.Via()

@@ -206,17 +206,11 @@ func (c *core) txProps(a actor.Actor) *actor.Props {
 func (c *core) routing() *relay.Routing { return c.rt.Load() }
 
 // txSupervisor stops a failed transaction actor (or a failed proxy context under a server
-// transaction) and counts the failure. It is set on the props of the supervising actor: the
-// shard spawns with it, and so does a server transaction for its proxy context.
+// transaction) and counts the failure: its state dies with it, so it is never restarted. It is
+// set on the props of the supervising actor: the shard spawns with it, and so does a server
+// transaction for its proxy context.
 func txSupervisor(c *core) actor.SupervisorStrategy {
-	return stopAndCount(c, &c.stats.TxPanics, "transaction")
-}
-
-// stopAndCount is the strategy for actors whose state dies with them (transactions; the dialog
-// room uses the same decider):
-// the failed child is stopped, never restarted, and the failure counted and logged.
-func stopAndCount(c *core, failures *atomic.Int64, kind string) actor.SupervisorStrategy {
-	return supervise.OneForOne(0, 0, actor.StopDirective, failures, c.log, kind+" actor failed; stopping it")
+	return supervise.OneForOne(0, 0, actor.StopDirective, &c.stats.TxPanics, c.log, "transaction actor failed; stopping it")
 }
 
 // overCap reports whether req must be refused over limits.transactions or limits.memory_mib:

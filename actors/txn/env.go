@@ -75,6 +75,3 @@ type Observer interface {
 	TxGone(k transaction.Kind, s transaction.State)
 	Response(code int, since time.Time, final bool)
 }
-
-// NewShard is shard number index of the transaction table.
-func NewShard(env *Env, index int) actor.Actor { return newShard(env, index) }

@@ -37,7 +37,8 @@ type shard struct {
 	held map[string]func()
 }
 
-func newShard(c *Env, index int) actor.Actor {
+// NewShard is shard number index of the transaction table.
+func NewShard(c *Env, index int) actor.Actor {
 	return &shard{c: c, index: index,
 		parked: make(map[transaction.Key]*parked), parkQueues: make(map[transaction.Timer]*deque.Deque[*parked]),
 		held: make(map[string]func())}

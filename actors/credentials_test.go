@@ -9,6 +9,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/partysip/partysip/actors/plugins/auth"
 	"github.com/partysip/partysip/config"
 )
 
@@ -23,7 +24,7 @@ func TestStatelessACKLosesOurCredentials(t *testing.T) {
 	}
 	_, port := startEngineWith(t, fmt.Sprintf("sip:127.0.0.1:%d", uas.port()), func(c *config.Config) {
 		c.Plugins = []string{"sanity", "maxfwd", "auth", "registrar", "location", "forward"}
-		c.Auth.UsersFile = users
+		auth.Settings(c).UsersFile = users
 	})
 	ack := fmt.Sprintf("ACK sip:bob@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-ack2xx\r\n"+
 		"Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=a\r\nTo: <sip:bob@127.0.0.1>;tag=b\r\nCall-ID: ack-creds\r\nCSeq: 1 ACK\r\n"+

@@ -21,7 +21,9 @@ import (
 
 	"github.com/partysip/partysip/actors/dialogs"
 	"github.com/partysip/partysip/actors/internal/clock"
-	"github.com/partysip/partysip/actors/plugins"
+	"github.com/partysip/partysip/actors/plugins/auth"
+	"github.com/partysip/partysip/actors/plugins/location"
+	"github.com/partysip/partysip/actors/plugins/registrar"
 	"github.com/partysip/partysip/actors/relay"
 	"github.com/partysip/partysip/actors/services"
 	"github.com/partysip/partysip/actors/transport"
@@ -88,11 +90,9 @@ func Start(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
-	var users []config.User
-	if cfg.Auth.UsersFile != "" {
-		if users, err = config.LoadUsers(cfg.Auth.UsersFile); err != nil {
-			return nil, err
-		}
+	users, err := auth.Users(cfg)
+	if err != nil {
+		return nil, err
 	}
 	clientTLS, err := cfg.TLSClientConfig()
 	if err != nil {
@@ -178,11 +178,11 @@ func Start(opts Options) (*Engine, error) {
 	undo = append(undo, func() { _ = st.Close() })
 	svc, err := services.Start(system.Root, services.Options{
 		Store:      st,
-		Policy:     plugins.Policy(cfg),
-		Aliases:    aliases(cfg, local),
-		Users:      userHA1(users, cfg.Realm()),
-		Realm:      cfg.Realm(),
-		NonceTTL:   cfg.Auth.NonceTTL,
+		Policy:     registrar.PolicyOf(cfg),
+		Aliases:    location.Aliases(cfg, local),
+		Users:      userHA1(users, auth.Realm(cfg)),
+		Realm:      auth.Realm(cfg),
+		NonceTTL:   auth.Settings(cfg).NonceTTL,
 		Log:        log,
 		Dispatcher: c.dispatcher,
 		Clock:      clk,

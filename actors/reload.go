@@ -8,6 +8,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/partysip/partysip/actors/plugins"
+	"github.com/partysip/partysip/actors/plugins/auth"
+	"github.com/partysip/partysip/actors/plugins/location"
 	"github.com/partysip/partysip/actors/relay"
 	"github.com/partysip/partysip/config"
 	"github.com/partysip/partysip/sipcore/proxy"
@@ -34,7 +36,7 @@ func (e *Engine) newRouting(cfg *config.Config) (*relay.Routing, error) {
 		Relay: policy, NoResponse: cfg.Failover.NoResponse, DeadFor: cfg.Failover.DeadFor, Access: cfg.Log.Access,
 	}
 	if slices.Contains(cfg.Plugins, "auth") {
-		rt.AuthRealm = cfg.Realm()
+		rt.AuthRealm = auth.Realm(cfg)
 	}
 	for _, r := range router.Routes {
 		rt.StatelessRoutes = rt.StatelessRoutes || r.Stateless
@@ -51,11 +53,9 @@ func (e *Engine) newRouting(cfg *config.Config) (*relay.Routing, error) {
 func (e *Engine) Reload(cfg *config.Config) (needRestart []string, err error) {
 	e.cfgMu.Lock()
 	defer e.cfgMu.Unlock()
-	var users []config.User
-	if cfg.Auth.UsersFile != "" {
-		if users, err = config.LoadUsers(cfg.Auth.UsersFile); err != nil {
-			return nil, err
-		}
+	users, err := auth.Users(cfg)
+	if err != nil {
+		return nil, err
 	}
 	rt, err := e.newRouting(cfg)
 	if err != nil {
@@ -81,8 +81,8 @@ func (e *Engine) Reload(cfg *config.Config) (needRestart []string, err error) {
 		}
 	}
 	slices.Sort(needRestart)
-	e.services.ReplaceFileUsers(userHA1(users, e.cfg.Realm()))
-	e.services.ReplaceAliases(aliases(cfg, e.c.local))
+	e.services.ReplaceFileUsers(userHA1(users, auth.Realm(e.cfg)))
+	e.services.ReplaceAliases(location.Aliases(cfg, e.c.local))
 	e.c.faults.Set(faultRates(cfg))
 	e.c.rt.Store(rt)
 	e.c.sources.policy.Store(ptr(sourcePolicy(cfg)))

@@ -45,14 +45,10 @@ type Config struct {
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	Log          Log           `yaml:"log"`
 
-	// Plugins is the request route, in order; each name has a section below.
-	Plugins   []string  `yaml:"plugins"`
-	MaxFwd    MaxFwd    `yaml:"maxfwd"`
-	Auth      Auth      `yaml:"auth"`
-	Registrar Registrar `yaml:"registrar"`
-	Location  Location  `yaml:"location"`
-	Redirect  Redirect  `yaml:"redirect"`
-	Store     Store     `yaml:"store"`
+	// Plugins is the request route, in order. A plugin's own settings are its Section, kept
+	// under its name (maxfwd:, auth:, ...) and defined in its folder under actors/plugins.
+	Plugins []string `yaml:"plugins"`
+	Store   Store    `yaml:"store"`
 
 	Admin Admin `yaml:"admin"`
 
@@ -60,6 +56,8 @@ type Config struct {
 	Source string `yaml:"-"`
 	// lines maps a key path (e.g. "routes[0].match") to its line in Source.
 	lines map[string]int
+	// sections are the plugins' sections by name (see Section).
+	sections map[string]Section
 	// origins names where a top-level key came from when not from Source (a command-line flag).
 	origins map[string]string
 }
@@ -444,11 +442,13 @@ func parse(name string, data []byte, base *Config) (*Config, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, &Errors{List: []error{fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))}}
 	}
+	var errs Errors
 	if len(root.Content) == 0 { // empty file
+		c.decodeSections(nil, &errs)
 		return c, nil
 	}
-	var errs Errors
 	walk(name, root.Content[0], configSchema, "", c.lines, &errs)
+	c.decodeSections(root.Content[0], &errs)
 	if err := yaml.Unmarshal(data, c); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {

@@ -28,6 +28,12 @@ func walk(file string, node *yaml.Node, t reflect.Type, path string, lines map[s
 			return
 		}
 		fields := yamlFields(t)
+		if path == "" && t == configSchema {
+			for _, name := range SectionNames() {
+				k, _ := sectionKindOf(name)
+				fields[name] = k.typ
+			}
+		}
 		for i := 0; i+1 < len(node.Content); i += 2 {
 			k, v := node.Content[i], node.Content[i+1]
 			p := join(path, k.Value)

@@ -5,10 +5,8 @@ package plugins
 
 import (
 	"github.com/partysip/partysip/actors/plugin"
-	"github.com/partysip/partysip/actors/plugins/registrar"
 	"github.com/partysip/partysip/actors/plugins/registry"
 	"github.com/partysip/partysip/config"
-	sipreg "github.com/partysip/partysip/sipcore/registrar"
 )
 
 // Deps are what plugins are built with (registry.Env without the configuration).
@@ -27,6 +25,3 @@ func Build(cfg *config.Config, d Deps) (plugin.Chain, error) {
 	}
 	return chain, nil
 }
-
-// Policy is the registrar policy of cfg.
-func Policy(cfg *config.Config) sipreg.Policy { return registrar.PolicyOf(cfg) }

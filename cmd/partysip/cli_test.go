@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/partysip/partysip/actors/plugins/registrar"
 	"github.com/partysip/partysip/config"
 )
 
@@ -36,6 +37,8 @@ func TestCLI(t *testing.T) {
 	_ = os.WriteFile(withBadUsers, []byte("listen: [udp:127.0.0.1:5099]\nplugins: [sanity, auth, forward]\nauth:\n  users_file: "+badUsers+"\n"), 0o644)
 	noUsers := filepath.Join(dir, "nousers.yaml")
 	_ = os.WriteFile(noUsers, []byte("listen: [udp:127.0.0.1:5099]\nplugins: [sanity, auth, forward]\nauth:\n  users_file: "+filepath.Join(dir, "missing.yaml")+"\n"), 0o644)
+	badSection := filepath.Join(dir, "section.yaml")
+	_ = os.WriteFile(badSection, []byte("plugins: [sanity, maxfwd, redirect, location, forward]\nmaxfwd:\n  limit: 300\n  limt: 1\nregistrar:\n  max_contacts: many\n"), 0o644)
 	cases := []struct {
 		name string
 		args []string
@@ -48,6 +51,11 @@ func TestCLI(t *testing.T) {
 		{"check good", []string{"check", "-c", good}, 0, []string{"good.yaml: ok"}},
 		{"check bad names file, line and key of every problem", []string{"check", "-c", bad}, 1,
 			[]string{"bad.yaml:3: routes[0].match: invalid regular expression", "bad.yaml:6: timers.t5: unknown key"}},
+		{"check names file, line and key in plugin sections", []string{"check", "-c", badSection}, 1,
+			[]string{"section.yaml:3: maxfwd.limit: must be 0 (no limit) to 255, got 300", "section.yaml:4: maxfwd.limt: unknown key (known: limit)",
+				"section.yaml:6: registrar.max_contacts: cannot unmarshal", "section.yaml:1: plugins: redirect: needs location before it"}},
+		{"defaults prints every plugin section", []string{"defaults"}, 0,
+			[]string{"\nplugins: [sanity, maxfwd, registrar, location, forward]", "\nauth:\n  realm: \"\"", "\nregistrar:\n  default_expires: 1h", "\nredirect:\n  domains: []"}},
 		{"check without file", []string{"check"}, 2, []string{"-c FILE is required"}},
 		{"check loads the users file", []string{"check", "-c", withBadUsers}, 1, []string{"users.yaml"}},
 		{"check finds a missing users file", []string{"check", "-c", noUsers}, 1, []string{"missing.yaml"}},
@@ -89,5 +97,20 @@ func TestApplyRuntime(t *testing.T) {
 	applyRuntime(config.Runtime{GOGC: 250}, 300)
 	if lim := debug.SetMemoryLimit(-1); lim != 200<<20 {
 		t.Fatalf("memory limit %d, want 2/3 of limits.memory_mib, %d", lim, 200<<20)
+	}
+}
+
+// What partysip defaults prints is a configuration that loads, and the one the daemon runs on.
+func TestDefaultsLoad(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "defaults.yaml")
+	if err := os.WriteFile(p, config.DefaultsYAML(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := registrar.PolicyOf(c), registrar.PolicyOf(config.Default()); got != want || want.MaxContacts != 10 {
+		t.Fatalf("policy from the printed defaults %+v, from the embedded ones %+v", got, want)
 	}
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/partysip/partysip/actors"
 	"github.com/partysip/partysip/actors/admin"
+	"github.com/partysip/partysip/actors/plugins/auth"
 	"github.com/partysip/partysip/config"
 	"github.com/partysip/partysip/sipcore/proxy"
 )
@@ -41,6 +42,7 @@ const usage = `partysip: a SIP proxy server on the actor model.
 Usage:
   partysip run [flags]       run the daemon (embedded defaults unless -c is given)
   partysip check -c FILE     validate a configuration file and exit
+  partysip defaults          print the embedded default configuration, every plugin's section too
   partysip ctl bindings list [AOR] | rm AOR CONTACT
   partysip ctl users list | add NAME [PASSWORD] | rm NAME
                              registrations and run-time users of a running daemon
@@ -66,6 +68,9 @@ func realMain(args []string) int {
 		return cmdRun(args[1:])
 	case "check":
 		return cmdCheck(args[1:])
+	case "defaults":
+		os.Stdout.Write(config.DefaultsYAML())
+		return 0
 	case "fsm":
 		return cmdFSM(args[1:])
 	case "supervision":
@@ -195,11 +200,9 @@ func cmdCheck(args []string) int {
 	}
 	// Everything run loads besides the file itself (the TLS certificates are loaded by Load's
 	// validation): a pre-start check that passes must not be followed by a run that fails.
-	if cfg.Auth.UsersFile != "" {
-		if _, err := config.LoadUsers(cfg.Auth.UsersFile); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
+	if _, err := auth.Users(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	fmt.Printf("%s: ok\n", *file)
 	return 0

@@ -14,7 +14,6 @@ import (
 
 	"github.com/partysip/partysip/actors/plugin"
 	"github.com/partysip/partysip/actors/services"
-	"github.com/partysip/partysip/config"
 	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/digest"
 )
@@ -47,9 +46,9 @@ type Auth struct {
 
 var _ plugin.Waiter = (*Auth)(nil)
 
-// New builds the plugin from its config section (realm already resolved, see config.Realm).
+// New builds the plugin from its config section (realm already resolved, see Realm).
 // secret signs the nonces; nil picks a random one.
-func New(cfg config.Auth, realm string, users *services.Credentials, local *base.Local, useNonce func(nonce string, nc int, reply func(any)), secret []byte) *Auth {
+func New(cfg *Config, realm string, users *services.Credentials, local *base.Local, useNonce func(nonce string, nc int, reply func(any)), secret []byte) *Auth {
 	a := &Auth{Local: local, Realm: realm, MatchIdentity: cfg.MatchIdentity, UseNonce: useNonce, Users: users}
 	for _, alg := range cfg.Algorithms {
 		a.Algorithms = append(a.Algorithms, strings.ToUpper(alg))

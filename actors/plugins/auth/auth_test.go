@@ -16,7 +16,6 @@ import (
 	"github.com/partysip/partysip/actors/plugin"
 	"github.com/partysip/partysip/actors/plugins/internal/plugintest"
 	"github.com/partysip/partysip/actors/services"
-	"github.com/partysip/partysip/config"
 	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/digest"
 )
@@ -32,7 +31,7 @@ func newAuth(t *testing.T, algs ...string) *Auth {
 		digest.SHA256: digest.HA1(digest.SHA256, "alice", "example.com", "secret"),
 	}}
 	svc := plugintest.StartServices(t, services.Options{Users: users, Realm: "example.com"})
-	return New(config.Auth{Algorithms: algs, NonceTTL: time.Minute, MatchIdentity: true},
+	return New(&Config{Algorithms: algs, NonceTTL: time.Minute, MatchIdentity: true},
 		"example.com", svc.Credentials, local, svc.UseNonce, nil)
 }
 

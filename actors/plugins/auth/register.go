@@ -7,7 +7,7 @@ import (
 
 func init() {
 	registry.Register("auth", func(e registry.Env) (plugin.Handler, error) {
-		a := New(e.Config.Auth, e.Config.Realm(), e.Services.Credentials, e.Local, e.Services.UseNonce, e.NonceSecret)
+		a := New(Settings(e.Config), Realm(e.Config), e.Services.Credentials, e.Local, e.Services.UseNonce, e.NonceSecret)
 		a.Failed = e.AuthFailed
 		return a, nil
 	})

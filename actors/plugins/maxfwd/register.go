@@ -7,6 +7,6 @@ import (
 
 func init() {
 	registry.Register("maxfwd", func(e registry.Env) (plugin.Handler, error) {
-		return &MaxFwd{Limit: e.Config.MaxFwd.Limit}, nil
+		return &MaxFwd{Limit: Settings(e.Config).Limit}, nil
 	})
 }

@@ -7,6 +7,6 @@ import (
 
 func init() {
 	registry.Register("redirect", func(e registry.Env) (plugin.Handler, error) {
-		return &Redirect{Domains: e.Config.Redirect.Domains, Router: e.Router, Local: e.Local}, nil
+		return &Redirect{Domains: Settings(e.Config).Domains, Router: e.Router, Local: e.Local}, nil
 	})
 }

@@ -1,7 +1,8 @@
 // Package registry is where plugins set themselves up: each plugin package registers its
 // builder under its name in an init function, and the request route is built from the names
 // the configuration lists (config.Plugins is the one declared order). Adding a plugin is its
-// folder (code, README, tests, Register) and one import line in actors/plugins/all.go.
+// folder (code, README, tests, Register, and config.RegisterSection with its defaults.yaml if it
+// has settings), its name in config.Plugins and one import line in actors/plugins/all.go.
 package registry
 
 import (

@@ -57,7 +57,8 @@ type core struct {
 	faults *Faults
 	// dispatcher runs the mailboxes of the transaction-path actors; txStrategy stops and counts
 	// a failed transaction actor (both shared, built once).
-	dispatcher *workerPool
+	dispatcher actor.Dispatcher
+	pool       *workerPool // the daemon's dispatcher (nil when Options.Dispatcher replaced it)
 	txStrategy actor.SupervisorStrategy
 
 	draining atomic.Bool
@@ -129,7 +130,7 @@ func (c *core) route(msg sip.Message, from transport.Peer) {
 	case *sip.Request:
 		c.stats.RequestsIn.Add(1)
 		c.metrics.request(m.Method)
-		if ok, banned := c.sources.admit(from.IP(), time.Now()); !ok {
+		if ok, banned := c.sources.admit(from.IP(), c.clock.Now()); !ok {
 			if banned {
 				c.log.Warn("source banned: request rate", zap.String("source", from.Addr),
 					zap.Int("per_second", c.sources.policy.Load().Requests), zap.Duration("for", c.sources.policy.Load().Ban))

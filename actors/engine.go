@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -50,6 +51,23 @@ type Options struct {
 	// Clock, when set, replaces the wall clock for every protocol timer and every "now" the
 	// machines are stepped with (tests advance a clock.Fake instead of sleeping).
 	Clock clock.Clock
+	// Network, when set, replaces the sockets (a simulator's in-memory network): the engine opens
+	// no listener, sends through Network.Wire, is handed what arrives by Deliver, and runs
+	// nothing on goroutines of its own (no source sweep, no memory guard).
+	Network *Network
+	// Dispatcher, when set, runs every actor's mailbox instead of the engine's worker pool (a
+	// simulator's single-threaded scheduler).
+	Dispatcher actor.Dispatcher
+	// BranchPrefix, when set, replaces the random per-run prefix of the branches we make, so
+	// that a simulated run sends the same bytes every time.
+	BranchPrefix string
+}
+
+// Network is what replaces the sockets: the port messages leave by and the listeners that
+// stand for the bound ones (our addresses).
+type Network struct {
+	Wire      transport.Wire
+	Listeners []config.Listener
 }
 
 // Engine is a running proxy: transports, the sharded transaction table and the actors under it.
@@ -102,12 +120,20 @@ func Start(opts Options) (*Engine, error) {
 		log.Warn("tls.verify is false: the certificates of TLS and WSS next hops are not checked")
 	}
 	conns := transport.NewConnLimits(cfg.Limits, cfg.RelayPolicy().TrustedSource, bad)
-	tp, err := transport.Open(cfg.Listeners(), tlsConf, clientTLS, conns, cfg.Limits.MessageSize, opts.LoopbackOnly, log, slogger)
-	if err != nil {
-		return nil, err
-	}
 	// What a failure further on must release, last acquired first.
-	undo := []func(){tp.Close}
+	var undo []func()
+	var tp *transport.Transports
+	var wire transport.Wire
+	var addrs []config.Listener
+	if opts.Network != nil {
+		wire, addrs = opts.Network.Wire, opts.Network.Listeners
+	} else {
+		if tp, err = transport.Open(cfg.Listeners(), tlsConf, clientTLS, conns, cfg.Limits.MessageSize, opts.LoopbackOnly, log, slogger); err != nil {
+			return nil, err
+		}
+		wire, addrs = tp, tp.LocalAddrs()
+		undo = append(undo, tp.Close)
+	}
 	fail := func(err error) (*Engine, error) {
 		for i := len(undo) - 1; i >= 0; i-- {
 			undo[i]()
@@ -115,7 +141,6 @@ func Start(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	local := &base.Local{Domains: cfg.Domains}
-	addrs := tp.LocalAddrs()
 	local.Addrs = ourAddrs(addrs)
 	system := actor.NewActorSystem(
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }),
@@ -135,17 +160,21 @@ func Start(opts Options) (*Engine, error) {
 			D: max(32*time.Second, 64*cfg.Timers.T1),
 		},
 		timerC:       cfg.Timers.C,
-		tp:           tp,
+		tp:           wire,
 		net:          tp,
 		root:         system.Root,
 		fault:        opts.Fault,
-		branchPrefix: newBranchPrefix(),
+		branchPrefix: cmp.Or(opts.BranchPrefix, newBranchPrefix()),
 		metrics:      newMetrics(),
 		faults:       &Faults{},
-		// Workers: enough that a rare slow call (a DNS lookup) does not stall the others.
-		dispatcher: newWorkerPool(max(16, 4*runtime.GOMAXPROCS(0)), 1<<16, 300),
+		dispatcher:   opts.Dispatcher,
 	}
-	undo = append(undo, c.dispatcher.stop)
+	if c.dispatcher == nil {
+		// Workers: enough that a rare slow call (a DNS lookup) does not stall the others.
+		pool := newWorkerPool(max(16, 4*runtime.GOMAXPROCS(0)), 1<<16, 300)
+		c.dispatcher, c.pool = pool, pool
+		undo = append(undo, pool.stop)
+	}
 	c.txStrategy = txSupervisor(c)
 	c.faults.Set(faultRates(cfg))
 	// In loopback-only mode names are looked up only on name servers that are on loopback
@@ -205,9 +234,11 @@ func Start(opts Options) (*Engine, error) {
 	c.rt.Store(rt)
 	c.sources = newSources(sourcePolicy(cfg))
 	e.stopSweep = make(chan struct{})
-	go c.sources.sweepEvery(30*time.Second, e.stopSweep)
 	c.mem = newMemGuard(cfg.Limits.MemoryMiB, c.stats.LiveTx.Load, log)
-	go c.mem.run(50*time.Millisecond, e.stopSweep)
+	if opts.Network == nil {
+		go c.sources.sweepEvery(30*time.Second, e.stopSweep)
+		go c.mem.run(50*time.Millisecond, e.stopSweep)
+	}
 	stats = &c.stats
 	n := cfg.Transactions.Shards
 	if n == 0 {
@@ -221,13 +252,13 @@ func Start(opts Options) (*Engine, error) {
 		Live:  &c.stats.Dialogs, Created: &c.stats.DialogsCreated, Panics: &c.stats.DialogPanics,
 	})
 	c.relay = &relay.Env{
-		Clock: clk, Log: log, Local: local, Wire: tp, Locator: c.locator, DeadHops: &c.deadHops,
+		Clock: clk, Log: log, Local: local, Wire: wire, Locator: c.locator, DeadHops: &c.deadHops,
 		Signer: c.signer, Dialogs: c.dialogs, T1: c.timers.T1, TimerC: c.timerC,
 		Routing: c.routing, ShardFor: c.shardFor, NewBranch: c.uniqueBranch, RespondStateless: c.respondStateless,
 		SendErrors: &c.stats.SendErrors, StatelessFwd: &c.stats.StatelessFwd,
 	}
 	c.txn = &txn.Env{
-		Clock: clk, Log: log, Local: local, Wire: tp, Timers: c.timers,
+		Clock: clk, Log: log, Local: local, Wire: wire, Timers: c.timers,
 		Relay: c.relay, DeadHops: &c.deadHops, Signer: c.signer, Stats: &c.stats.Stats, Observer: c.metrics,
 		Fault: func(kind transaction.Kind, req *sip.Request) bool {
 			return (opts.Fault != nil && opts.Fault(kind, req)) || roll(&c.faults.transaction)
@@ -246,11 +277,13 @@ func Start(opts Options) (*Engine, error) {
 		c.shards = append(c.shards, system.Root.Spawn(c.txProps(txn.NewShard(c.txn, i))))
 	}
 	c.bad, c.conns = bad, conns
-	tp.SetHandlers(c.route, func() { c.stats.Malformed.Add(1) }, bad, func(a netip.Addr) bool { return c.sources.isBanned(a, time.Now()) })
-	transports := system.Root.Spawn(actor.PropsFromProducer(
-		func() actor.Actor { return tp.Actor(&c.stats.ListenerRestarts) },
-		actor.WithSupervisor(transport.Supervisor())))
-	e.transports, e.cfg, e.started = transports, cfg, cfg
+	if tp != nil {
+		tp.SetHandlers(c.route, func() { c.stats.Malformed.Add(1) }, bad, func(a netip.Addr) bool { return c.sources.isBanned(a, c.clock.Now()) })
+		e.transports = system.Root.Spawn(actor.PropsFromProducer(
+			func() actor.Actor { return tp.Actor(&c.stats.ListenerRestarts) },
+			actor.WithSupervisor(transport.Supervisor())))
+	}
+	e.cfg, e.started = cfg, cfg
 	log.Info("partysip listening", zap.Stringers("listen", addrs), zap.Int("shards", n),
 		zap.Int("routes", len(rt.Router.Routes)), zap.Strings("domains", cfg.Domains),
 		zap.Strings("plugins", rt.Chain.Names()))
@@ -339,8 +372,10 @@ func (e *Engine) Drain(ctx context.Context) error {
 // then the transaction shards and everything under them.
 func (e *Engine) Stop() {
 	close(e.stopSweep)
-	_ = e.system.Root.StopFuture(e.transports).Wait()
-	e.c.net.Close()
+	if e.transports != nil {
+		_ = e.system.Root.StopFuture(e.transports).Wait()
+		e.c.net.Close()
+	}
 	for _, s := range e.c.shards {
 		_ = e.system.Root.StopFuture(s).Wait()
 	}
@@ -349,5 +384,12 @@ func (e *Engine) Stop() {
 		e.c.log.Error("closing the store", zap.Error(err))
 	}
 	e.system.Shutdown()
-	e.c.dispatcher.stop()
+	if e.c.pool != nil {
+		e.c.pool.stop()
+	}
 }
+
+// Deliver hands the engine a message that arrived from a peer, as a listener does: for a
+// Network that replaces the sockets. It must be called from the one goroutine that runs the
+// simulated actors.
+func (e *Engine) Deliver(msg sip.Message, from transport.Peer) { e.c.route(msg, from) }

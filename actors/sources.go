@@ -310,11 +310,11 @@ func sourcePolicy(cfg *config.Config) SourcePolicy {
 func ptr[T any](v T) *T { return &v }
 
 // Bans lists the source addresses banned now.
-func (e *Engine) Bans() []Ban { return e.c.sources.banned(time.Now()) }
+func (e *Engine) Bans() []Ban { return e.c.sources.banned(e.c.clock.Now()) }
 
 // Unban lifts the ban of addr; it reports whether there was one.
 func (e *Engine) Unban(addr netip.Addr) bool {
-	ok := e.c.sources.unban(addr, time.Now())
+	ok := e.c.sources.unban(addr, e.c.clock.Now())
 	if ok {
 		e.c.log.Info("source unbanned", zap.Stringer("addr", addr))
 	}
@@ -324,7 +324,7 @@ func (e *Engine) Unban(addr netip.Addr) bool {
 // authFailed counts wrong credentials from addr for user (the auth plugin's hook; "" when the
 // name is not one of our users) and reports whether the source is banned for it now.
 func (e *Engine) authFailed(addr netip.Addr, user string) bool {
-	if !e.c.sources.authFailed(addr, user, time.Now()) {
+	if !e.c.sources.authFailed(addr, user, e.c.clock.Now()) {
 		return false
 	}
 	p := e.c.sources.policy.Load()

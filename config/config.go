@@ -408,7 +408,12 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	c, err := parse(path, data, Default())
+	return Parse(path, data)
+}
+
+// Parse is Load of data that came from name (a file name, or what stands for one in errors).
+func Parse(name string, data []byte) (*Config, error) {
+	c, err := parse(name, data, Default())
 	if c == nil {
 		return nil, err
 	}

@@ -328,7 +328,7 @@ func (t *Transports) SendResponseKept(res *sip.Response, to Peer) (*Sent, error)
 	if err != nil {
 		return nil, err
 	}
-	return sendKept(res, udp, dst)
+	return SendKept(res, udp, dst)
 }
 
 // SendRequestKept is SendRequest over UDP, keeping what was sent (see SendResponseKept).
@@ -340,11 +340,12 @@ func (t *Transports) SendRequestKept(req *sip.Request, hop proxy.Hop, udp *Socke
 	if err != nil {
 		return nil, err
 	}
-	return sendKept(req, udp, dst)
+	return SendKept(req, udp, dst)
 }
 
-// sendKept serializes msg once into bytes of exactly its size, and sends them.
-func sendKept(msg sip.Message, udp *Socket, dst netip.AddrPort) (*Sent, error) {
+// SendKept serializes msg once into bytes of exactly its size, and sends them to dst from udp,
+// kept for Resend.
+func SendKept(msg sip.Message, udp *Socket, dst netip.AddrPort) (*Sent, error) {
 	buf := wireBufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	msg.StringWrite(buf)

@@ -35,6 +35,14 @@ type Socket struct {
 	onBad   func()
 	bad     *SampledLog           // where malformed input is logged, a few lines a second
 	banned  func(netip.Addr) bool // a banned source's datagrams are dropped before parsing
+	// send, when set, carries what is written instead of conn (a simulated socket).
+	send func(b []byte, to netip.AddrPort) error
+}
+
+// NewSimSocket is a socket of a simulated network bound at addr: what is written to it goes to
+// send instead of a UDP connection. Nothing is read from it; the simulator delivers messages.
+func NewSimSocket(addr netip.AddrPort, send func(b []byte, to netip.AddrPort) error) *Socket {
+	return &Socket{addr: addr, public: base.HostPort{Host: addr.Addr().String(), Port: int(addr.Port())}, send: send}
 }
 
 func listenUDP(addr string, log *zap.Logger) (*Socket, error) {
@@ -183,6 +191,9 @@ var errListenerDown = errors.New("listener is down")
 
 // write sends raw bytes to addr.
 func (l *Socket) write(b []byte, to netip.AddrPort) error {
+	if l.send != nil {
+		return l.send(b, to)
+	}
 	conn := l.conn.Load()
 	if conn == nil {
 		return errListenerDown

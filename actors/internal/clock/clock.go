@@ -83,6 +83,16 @@ func (f *Fake) Advance(d time.Duration) {
 	f.mu.Unlock()
 }
 
+// Next is when the earliest armed timer falls due; false when none is armed.
+func (f *Fake) Next() (time.Time, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.timers) == 0 {
+		return time.Time{}, false
+	}
+	return f.timers[0].at, true
+}
+
 // Pending is the number of timers armed and not yet run or stopped.
 func (f *Fake) Pending() int {
 	f.mu.Lock()

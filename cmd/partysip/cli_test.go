@@ -62,6 +62,13 @@ func TestCLI(t *testing.T) {
 		{"run with a bad route flag", []string{"run", "--route", "nohop"}, 1, []string{"flag --route", "REGEX=sip:"}},
 		{"run with a bad listener", []string{"run", "--listen", "sctp:127.0.0.1:5060"}, 1, []string{"flag --listen: listen[0]:", "sctp"}},
 		{"run with a bad log level", []string{"run", "--log-level", "loud"}, 1, []string{"flag --log-level/--log-format: log.level:"}},
+		{"sim runs a scenario on seeds and checks it", []string{"sim", "--runs", "20", "cancel-200"}, 0,
+			[]string{"cancel-200: 20 runs (seeds 1–20): 200 ×", "487 ×", "; 0 invariant violations"}},
+		{"sim prints a run's trace and diagram", []string{"sim", "--seed", "8", "--runs", "1", "--trace", "--diagram", "fork-2xx"}, 0,
+			[]string{"outcome 200+200", "deliver       carol  -> proxy  200 OK (INVITE)", "sequenceDiagram", "proxy->>alice: 200 OK (INVITE)"}},
+		{"sim lists", []string{"sim", "--list"}, 0, []string{"cancel-ignored", "invariants: one-final"}},
+		{"sim unknown scenario", []string{"sim", "nope"}, 2, []string{`unknown scenario "nope"`}},
+		{"sim bad loss", []string{"sim", "--loss", "1.5"}, 2, []string{"--loss and --dup within [0, 1)"}},
 		{"fsm", []string{"fsm", "nict"}, 0, []string{"stateDiagram-v2", "Trying --> Completed"}},
 		{"fsm unknown machine", []string{"fsm", "xyz"}, 2, []string{"unknown machine"}},
 	}

@@ -48,6 +48,9 @@ Usage:
                              registrations and run-time users of a running daemon
   partysip fsm ict|nict|ist|nist [--reliable]
                              print a transaction state diagram (Mermaid), generated from the code
+  partysip sim [SCENARIO ...] [--seed N --runs K --trace --diagram --list]
+                             run the real proxy on a seeded simulator (virtual clock,
+                             in-memory network) and check invariants on every run
   partysip supervision       print the supervision tree (Markdown with a Mermaid diagram)
   partysip version           print the version
 
@@ -73,6 +76,8 @@ func realMain(args []string) int {
 		return 0
 	case "fsm":
 		return cmdFSM(args[1:])
+	case "sim":
+		return cmdSim(args[1:])
 	case "supervision":
 		fmt.Print(actors.SupervisionMarkdown())
 		return 0

@@ -1,0 +1,146 @@
+package sim
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Horizon is how much virtual time a run may take: past Timer C (3 min 30 s) and every
+// 64·T1 wait, so that a run that leaves something behind is caught by the quiet invariant.
+const Horizon = 10 * time.Minute
+
+// MaxSteps bounds a run's steps (a livelock is reported, not waited out).
+const MaxSteps = 200000
+
+// DefaultFaults are the network conditions of a run unless told otherwise: 1–6 ms per packet,
+// so that packets sent close together may overtake each other.
+var DefaultFaults = Faults{Latency: time.Millisecond, Jitter: 5 * time.Millisecond}
+
+// Result is one run of a scenario on one seed.
+type Result struct {
+	Scenario   string
+	Seed       uint64
+	Outcome    string
+	Violations []Violation
+	Steps      int
+	World      *World
+	Call       *Call
+}
+
+// RunScenario runs s on seed with the given network faults and checks the invariants.
+func RunScenario(s Scenario, seed uint64, f Faults) (*Result, error) {
+	cfg, err := proxyConfig(s)
+	if err != nil {
+		return nil, err
+	}
+	w, err := NewWorld(seed, cfg, ProxyAddr, f)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	for _, r := range cfg.Routes {
+		for _, hop := range append([]string{r.To}, r.Alternates...) {
+			var u sip.Uri
+			if sip.ParseUri(hop, &u) == nil {
+				w.routedTo = append(w.routedTo, fmt.Sprintf("%s:%d", u.Host, u.Port))
+			}
+		}
+	}
+	call := s.Setup(w)
+	w.names = map[netip.AddrPort]string{ProxyAddr: "proxy", call.Caller.At: "alice"}
+	w.Add(call.Caller)
+	for _, c := range call.Callees {
+		w.Add(c)
+		w.names[c.At] = c.Name
+	}
+	call.Caller.Start(w)
+	res := &Result{Scenario: s.Name, Seed: seed, World: w, Call: call}
+	if err := w.Run(Horizon, MaxSteps); err != nil {
+		res.Violations = append(res.Violations, Violation{Invariant: "quiet", Detail: err.Error()})
+	}
+	res.Violations = append(res.Violations, Check(w, call)...)
+	res.Outcome, res.Steps = Outcome(call), w.Steps()
+	return res, nil
+}
+
+// name is how an address is shown: the scenario's name for it, else the address.
+func (w *World) name(a netip.AddrPort) string {
+	if n, ok := w.names[a]; ok {
+		return n
+	}
+	return a.String()
+}
+
+// TraceText is the run's trace, one line per event: virtual time, Lamport clock, what happened,
+// the message and its Call-ID, branch and tags. The same seed gives the same text.
+func (w *World) TraceText() string {
+	var b strings.Builder
+	for _, ev := range w.Trace {
+		fmt.Fprintf(&b, "%10.3fs L%-3d %-13s %-6s -> %-6s %-28s %s\n", ev.At.Seconds(), ev.Lamport, ev.Kind,
+			w.name(ev.From), w.name(ev.To), ev.Summary, ids(ev.Msg))
+	}
+	return b.String()
+}
+
+// ids are a message's identifiers for a trace line.
+func ids(msg sip.Message) string {
+	if msg == nil {
+		return ""
+	}
+	var parts []string
+	if via := msg.Via(); via != nil {
+		if br, ok := via.Params.Get("branch"); ok {
+			parts = append(parts, "branch="+br)
+		}
+	}
+	if to := msg.To(); to != nil {
+		if tag, ok := to.Params.Get("tag"); ok {
+			parts = append(parts, "to-tag="+tag)
+		}
+	}
+	if h, ok := msg.(interface{ GetHeader(string) sip.Header }); ok {
+		if mf := h.GetHeader("Max-Forwards"); mf != nil {
+			parts = append(parts, "mf="+mf.Value())
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// Diagram is the run as a Mermaid sequence diagram: every message delivered (solid arrow) or
+// lost (cross), with the virtual time of each.
+func (w *World) Diagram() string {
+	var b strings.Builder
+	b.WriteString("sequenceDiagram\n")
+	for _, a := range w.participants() {
+		fmt.Fprintf(&b, "    participant %s\n", w.name(a))
+	}
+	for _, ev := range w.Trace {
+		switch ev.Kind {
+		case "deliver":
+			fmt.Fprintf(&b, "    %s->>%s: %s (%.3fs)\n", w.name(ev.From), w.name(ev.To), ev.Summary, ev.At.Seconds())
+		case "drop", "undeliverable":
+			fmt.Fprintf(&b, "    %s-x%s: %s %s (%.3fs)\n", w.name(ev.From), w.name(ev.To), ev.Summary, ev.Kind, ev.At.Seconds())
+		}
+	}
+	return b.String()
+}
+
+// participants are the caller, the proxy, then every other address in the trace, in order of
+// appearance.
+func (w *World) participants() []netip.AddrPort {
+	out := []netip.AddrPort{CallerAddr, w.proxy}
+	seen := map[netip.AddrPort]bool{CallerAddr: true, w.proxy: true}
+	for _, ev := range w.Trace {
+		for _, a := range []netip.AddrPort{ev.From, ev.To} {
+			if !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,87 @@
+package sim
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Every built-in scenario holds every invariant on a range of seeds, and the races they stage
+// really go both ways: the seeds, not luck, decide who wins.
+func TestScenariosHoldInvariants(t *testing.T) {
+	seeds := uint64(150)
+	if testing.Short() {
+		seeds = 30
+	}
+	wantOutcomes := map[string][]string{
+		"cancel-200":     {"200", "487"},
+		"fork-2xx":       {"200", "200+200"},
+		"fork-cancel":    {"200", "487"},
+		"cancel-ignored": {"487"},
+		"busy-fork":      {"200"},
+		"dead-hop":       {"200"},
+	}
+	for _, name := range ScenarioNames() {
+		t.Run(name, func(t *testing.T) {
+			outcomes := map[string]int{}
+			for seed := uint64(1); seed <= seeds; seed++ {
+				res, err := RunScenario(Scenarios[name], seed, DefaultFaults)
+				if err != nil {
+					t.Fatal(err)
+				}
+				outcomes[res.Outcome]++
+				for _, v := range res.Violations {
+					t.Errorf("seed %d: %s\n%s", seed, v, res.World.TraceText())
+				}
+			}
+			got := slices.Sorted(maps.Keys(outcomes))
+			if !slices.Equal(got, wantOutcomes[name]) {
+				t.Errorf("outcomes %v over %d seeds, want each of %v", outcomes, seeds, wantOutcomes[name])
+			}
+			t.Logf("%s: %v", name, outcomes)
+		})
+	}
+}
+
+// Same seed, same run, byte for byte; another seed, another run.
+func TestSameSeedSameRun(t *testing.T) {
+	for _, name := range ScenarioNames() {
+		traces := map[uint64]string{}
+		for _, seed := range []uint64{7, 7, 8} {
+			res, err := RunScenario(Scenarios[name], seed, Faults{Latency: time.Millisecond, Jitter: 5 * time.Millisecond, Loss: 0.05, Dup: 0.05})
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := res.World.TraceText() + res.World.Diagram() + fmt.Sprint(res.Violations)
+			if prev, ok := traces[seed]; ok && prev != text {
+				t.Fatalf("%s: seed %d ran differently the second time:\n%s\n----\n%s", name, seed, prev, text)
+			}
+			traces[seed] = text
+		}
+		if traces[7] == traces[8] {
+			t.Errorf("%s: seeds 7 and 8 ran the same", name)
+		}
+	}
+}
+
+// A lossy, duplicating network changes nothing the invariants promise.
+func TestInvariantsOnALossyNetwork(t *testing.T) {
+	f := Faults{Latency: time.Millisecond, Jitter: 20 * time.Millisecond, Loss: 0.1, Dup: 0.1}
+	for _, name := range ScenarioNames() {
+		for seed := uint64(1); seed <= 40; seed++ {
+			res, err := RunScenario(Scenarios[name], seed, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range res.Violations {
+				t.Errorf("%s seed %d: %s\n%s", name, seed, v, res.World.TraceText())
+			}
+			if drops := strings.Count(res.World.TraceText(), " drop "); seed == 1 && drops == 0 && name == "fork-2xx" {
+				t.Errorf("%s: no packet lost at 10%% loss", name)
+			}
+		}
+	}
+}

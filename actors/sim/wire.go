@@ -1,0 +1,95 @@
+package sim
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/partysip/partysip/actors/transport"
+	"github.com/partysip/partysip/sipcore/proxy"
+)
+
+// wire is the transport port of the simulated proxy: one UDP socket on the in-memory network.
+// Responses go where a real one's would: to the received/rport address of the top Via.
+type wire struct{ w *World }
+
+var _ transport.Wire = (*wire)(nil)
+
+// errNotUDP: the simulated network carries datagrams only (streams are for a later step).
+var errNotUDP = errors.New("sim: only UDP is simulated")
+
+func (n *wire) us() proxy.Outbound {
+	return proxy.Outbound{Host: n.w.proxy.Addr().String(), Port: int(n.w.proxy.Port()), Transport: "UDP"}
+}
+
+func (n *wire) Outbound(hop proxy.Hop) (proxy.Outbound, *transport.Socket, error) {
+	if !strings.EqualFold(hop.Transport, "UDP") {
+		return proxy.Outbound{}, nil, errNotUDP
+	}
+	return n.us(), n.w.sock, nil
+}
+
+func (n *wire) Inbound(transport.Peer) *proxy.Outbound {
+	ob := n.us()
+	return &ob
+}
+
+// dest is a hop's address; the simulated network has no names.
+func dest(hop proxy.Hop) (netip.AddrPort, error) {
+	a, err := netip.ParseAddr(hop.Host)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("sim: %q is not an address (no DNS here)", hop.Host)
+	}
+	return netip.AddrPortFrom(a, uint16(hop.Port)), nil
+}
+
+func (n *wire) SendRequest(req *sip.Request, hop proxy.Hop, _ *transport.Socket, _ func(error)) error {
+	to, err := dest(hop)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	req.StringWrite(&b)
+	return n.w.send(n.w.proxy, to, b.Bytes())
+}
+
+func (n *wire) SendRequestKept(req *sip.Request, hop proxy.Hop, _ *transport.Socket) (*transport.Sent, error) {
+	to, err := dest(hop)
+	if err != nil {
+		return nil, err
+	}
+	return transport.SendKept(req, n.w.sock, to)
+}
+
+// responseTo is where a response goes: the top Via's received/rport address.
+func responseTo(res *sip.Response) (netip.AddrPort, error) {
+	via := res.Via()
+	if via == nil {
+		return netip.AddrPort{}, errors.New("response without Via")
+	}
+	return dest(proxy.ResponseHop(via))
+}
+
+func (n *wire) SendResponse(res *sip.Response, _ transport.Peer) error {
+	to, err := responseTo(res)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	res.StringWrite(&b)
+	return n.w.send(n.w.proxy, to, b.Bytes())
+}
+
+func (n *wire) SendResponseKept(res *sip.Response, _ transport.Peer) (*transport.Sent, error) {
+	to, err := responseTo(res)
+	if err != nil {
+		return nil, err
+	}
+	return transport.SendKept(res, n.w.sock, to)
+}
+
+func (n *wire) ForwardResponse(res *sip.Response) error { return n.SendResponse(res, transport.Peer{}) }

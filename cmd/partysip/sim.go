@@ -1,0 +1,100 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/partysip/partysip/actors/sim"
+)
+
+// cmdSim runs scenarios on the simulator: the real proxy on a seeded scheduler, a virtual clock
+// and an in-memory network, with the invariants checked on every run.
+func cmdSim(args []string) int {
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	seed := fs.Uint64("seed", 1, "first seed")
+	runs := fs.Int("runs", 100, "seeds to run per scenario (seed, seed+1, ...)")
+	loss := fs.Float64("loss", sim.DefaultFaults.Loss, "chance that a packet is lost")
+	dup := fs.Float64("dup", sim.DefaultFaults.Dup, "chance that a packet is delivered twice")
+	latency := fs.Duration("latency", sim.DefaultFaults.Latency, "least delay of a packet")
+	jitter := fs.Duration("jitter", sim.DefaultFaults.Jitter, "most delay added to a packet at random (packets overtake each other)")
+	trace := fs.Bool("trace", false, "print every run's trace (virtual time, Lamport clock, event, message, ids)")
+	diagram := fs.Bool("diagram", false, "print every run as a Mermaid sequence diagram")
+	list := fs.Bool("list", false, "list the scenarios and the invariants")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: partysip sim [flags] [SCENARIO ...]   (every scenario when none is named)")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *list {
+		for _, n := range sim.ScenarioNames() {
+			fmt.Printf("%-15s %s\n", n, sim.Scenarios[n].About)
+		}
+		fmt.Printf("\ninvariants: %s\n", strings.Join(sim.Invariants, ", "))
+		return 0
+	}
+	names := fs.Args()
+	if len(names) == 0 {
+		names = sim.ScenarioNames()
+	}
+	for _, n := range names {
+		if _, ok := sim.Scenarios[n]; !ok {
+			fmt.Fprintf(os.Stderr, "partysip sim: unknown scenario %q (%s)\n", n, strings.Join(sim.ScenarioNames(), ", "))
+			return 2
+		}
+	}
+	if *runs < 1 || *loss < 0 || *loss >= 1 || *dup < 0 || *dup >= 1 || *latency < 0 || *jitter < 0 {
+		fmt.Fprintln(os.Stderr, "partysip sim: --runs must be at least 1, --loss and --dup within [0, 1), delays not negative")
+		return 2
+	}
+	f := sim.Faults{Loss: *loss, Dup: *dup, Latency: *latency, Jitter: *jitter}
+	failed := false
+	for _, n := range names {
+		outcomes := map[string]int{}
+		violations := 0
+		for s := *seed; s < *seed+uint64(*runs); s++ {
+			res, err := sim.RunScenario(sim.Scenarios[n], s, f)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "partysip sim: %v\n", err)
+				return 1
+			}
+			outcomes[res.Outcome]++
+			if *trace || *diagram || len(res.Violations) > 0 {
+				printRun(os.Stdout, res, *trace || len(res.Violations) > 0, *diagram || len(res.Violations) > 0, f)
+			}
+			violations += len(res.Violations)
+		}
+		var parts []string
+		for _, o := range slices.Sorted(maps.Keys(outcomes)) {
+			parts = append(parts, fmt.Sprintf("%s ×%d", o, outcomes[o]))
+		}
+		fmt.Printf("%s: %d runs (seeds %d–%d): %s; %d invariant violations\n", n, *runs, *seed, *seed+uint64(*runs)-1,
+			strings.Join(parts, ", "), violations)
+		failed = failed || violations > 0
+	}
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+// printRun prints one run: its outcome and violations, with how to run it again.
+func printRun(out io.Writer, res *sim.Result, trace, diagram bool, f sim.Faults) {
+	fmt.Fprintf(out, "== %s seed %d: outcome %s, %d steps (again: partysip sim --seed %d --runs 1 --loss %g --dup %g --latency %s --jitter %s --trace %s)\n",
+		res.Scenario, res.Seed, res.Outcome, res.Steps, res.Seed, f.Loss, f.Dup, f.Latency, f.Jitter, res.Scenario)
+	for _, v := range res.Violations {
+		fmt.Fprintf(out, "VIOLATION %s\n", v)
+	}
+	if trace {
+		fmt.Fprint(out, res.World.TraceText())
+	}
+	if diagram {
+		fmt.Fprintf(out, "```mermaid\n%s```\n", res.World.Diagram())
+	}
+}

@@ -144,3 +144,57 @@ func (w *World) participants() []netip.AddrPort {
 	}
 	return out
 }
+
+// Shrunk is a failing run reduced to the fewest named faults that still make it fail.
+type Shrunk struct {
+	// Points are the faults left: removing any one of them makes the run pass.
+	Points []FaultPoint
+	// Result is the run with only those faults (no fault drawn at random).
+	Result *Result
+	// Tried is how many runs the shrinking took.
+	Tried int
+}
+
+// Shrink takes a run of s on seed that fails (fails says whether a result does: e.g. it has
+// violations) and looks for the fewest faults that keep it failing: the faults drawn at random
+// are named (drop bob>proxy:200/INVITE#1, ...), the run is replayed with them named and nothing
+// drawn, then each is dropped in turn while the run still fails. The schedule and the delays
+// stay those of the seed. ok is false when the run does not fail, or does not fail again with
+// its faults named (a failure that needs no fault at all shrinks to none).
+func Shrink(s Scenario, seed uint64, f Faults, fails func(*Result) bool) (out Shrunk, ok bool, err error) {
+	first, err := RunScenario(s, seed, f)
+	if err != nil || !fails(first) {
+		return Shrunk{Result: first, Tried: 1}, false, err
+	}
+	points := append(append([]FaultPoint(nil), f.Points...), first.World.Applied...)
+	named := f
+	named.Loss, named.Dup = 0, 0
+	try := func(ps []FaultPoint) (*Result, bool, error) {
+		named.Points = ps
+		out.Tried++
+		res, err := RunScenario(s, seed, named)
+		if err != nil {
+			return nil, false, err
+		}
+		return res, fails(res), nil
+	}
+	out.Tried = 1
+	res, failing, err := try(points)
+	if err != nil || !failing {
+		return Shrunk{Result: first, Tried: out.Tried}, false, err
+	}
+	for i := 0; i < len(points); {
+		fewer := append(append([]FaultPoint(nil), points[:i]...), points[i+1:]...)
+		r, failing, err := try(fewer)
+		if err != nil {
+			return out, false, err
+		}
+		if failing {
+			points, res = fewer, r
+			continue
+		}
+		i++
+	}
+	out.Points, out.Result = points, res
+	return out, true, nil
+}

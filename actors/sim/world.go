@@ -30,6 +30,7 @@ import (
 	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/actors/transport"
 	"github.com/partysip/partysip/config"
+	"github.com/partysip/partysip/sipcore/transaction"
 )
 
 // Epoch is the virtual time a run starts at.
@@ -42,6 +43,8 @@ type Faults struct {
 	// Latency is every packet's least delay; Jitter the most added to it at random (packets
 	// overtake each other when it is larger than the gap between them).
 	Latency, Jitter time.Duration
+	// Points are faults chosen by name (drop the 2nd 200, crash the 1st IST).
+	Points []FaultPoint
 }
 
 // Endpoint is a scripted SIP user agent on the simulated network.
@@ -62,10 +65,12 @@ type packet struct {
 
 // World is one simulated run.
 type World struct {
-	rng    *rand.Rand
-	clock  *clock.Fake
-	faults Faults
-	tasks  []func()
+	// sched draws which ready thing runs next, net the packets' fates and delays, script the
+	// endpoints' timings: separate streams, so that naming a fault does not move the schedule.
+	sched, net, script *rand.Rand
+	clock              *clock.Fake
+	faults             Faults
+	tasks              []func()
 	// passthrough runs tasks on goroutines of their own, as protoactor does: once the run is
 	// over, so that stopping the engine (which waits for actors) cannot wait on the world.
 	passthrough bool
@@ -83,6 +88,12 @@ type World struct {
 	// routedTo are the hops the proxy's routes name (host:port); names show addresses by role.
 	routedTo []string
 	names    map[netip.AddrPort]string
+	points   []*pointState
+	// sent counts the packets of each from>to:name, to name the faults drawn at random.
+	sent map[string]int
+	// Applied are the faults drawn at random in this run, named as fault points (what Shrink
+	// starts from).
+	Applied []FaultPoint
 }
 
 // Event is one line of a trace.
@@ -108,7 +119,10 @@ func NewWorld(seed uint64, cfg *config.Config, proxy netip.AddrPort, faults Faul
 	binary.LittleEndian.PutUint64(key[:], seed)
 	uuid.SetRand(rand.NewChaCha8(key)) // the To tags sipgo makes for our own responses
 	w := &World{
-		rng:       rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		sched:     rand.New(rand.NewPCG(seed, 1)),
+		net:       rand.New(rand.NewPCG(seed, 2)),
+		script:    rand.New(rand.NewPCG(seed, 3)),
+		sent:      map[string]int{},
 		clock:     clock.NewFake(Epoch),
 		faults:    faults,
 		endpoints: map[netip.AddrPort]Endpoint{},
@@ -118,8 +132,11 @@ func NewWorld(seed uint64, cfg *config.Config, proxy netip.AddrPort, faults Faul
 	w.sock = transport.NewSimSocket(proxy, func(b []byte, to netip.AddrPort) error { return w.send(proxy, to, b) })
 	l := config.Listener{Transport: "udp", Host: proxy.Addr().String(), Port: int(proxy.Port())}
 	cfg.Listen = []string{l.String()}
+	for _, p := range faults.Points {
+		w.points = append(w.points, &pointState{FaultPoint: p})
+	}
 	e, err := actors.Start(actors.Options{
-		Config: cfg, Clock: w.clock, Dispatcher: w, BranchPrefix: fmt.Sprintf("s%x", seed),
+		Config: cfg, Clock: w.clock, Dispatcher: w, BranchPrefix: fmt.Sprintf("s%x", seed), Fault: w.crash,
 		Network: &actors.Network{Wire: &wire{w: w}, Listeners: []config.Listener{l}},
 	})
 	if err != nil {
@@ -159,8 +176,19 @@ func (w *World) Engine() *actors.Engine { return w.engine }
 // After runs f once d has passed on the virtual clock (endpoints' timers).
 func (w *World) After(d time.Duration, f func()) clock.Timer { return w.clock.AfterFunc(d, f) }
 
-// Rand is the run's seeded generator (for endpoints' scripted choices).
-func (w *World) Rand() *rand.Rand { return w.rng }
+// Rand is the run's seeded generator for endpoints' scripted choices.
+func (w *World) Rand() *rand.Rand { return w.script }
+
+// crash is the engine's fault hook: the crash points that name a new transaction actor.
+func (w *World) crash(kind transaction.Kind, _ *sip.Request) bool {
+	hit := false
+	for _, p := range w.points {
+		if p.Action == "crash" && kinds[p.What] == kind && p.hit() {
+			hit = true
+		}
+	}
+	return hit
+}
 
 // Send puts a message from an endpoint on the network.
 func (w *World) Send(from, to netip.AddrPort, msg sip.Message) {
@@ -169,29 +197,59 @@ func (w *World) Send(from, to netip.AddrPort, msg sip.Message) {
 	_ = w.send(from, to, b.Bytes())
 }
 
-// send puts bytes on the network, with the run's faults.
+// send puts bytes on the network, with the run's faults: the named ones, then those drawn.
+// Each packet draws its fate and delays whether or not they apply, so that a run replayed with
+// its drawn faults named instead keeps every other packet's delay.
 func (w *World) send(from, to netip.AddrPort, b []byte) error {
 	w.lamport[from]++
 	p := &packet{from: from, to: to, b: bytes.Clone(b), lamport: w.lamport[from]}
-	w.record("send", p)
-	if w.rng.Float64() < w.faults.Loss {
+	ev := w.record("send", p)
+	lossRoll, dupRoll := w.net.Float64(), w.net.Float64()
+	delay, dupDelay := w.delay(), w.delay()
+	key := w.name(from) + ">" + w.name(to) + ":" + name(ev.Msg)
+	w.sent[key]++
+	drop, dup := false, false
+	for _, fp := range w.points {
+		if fp.Action != "crash" && fp.matches(w.name(from), w.name(to), name(ev.Msg)) && fp.hit() {
+			drop = drop || fp.Action == "drop"
+			dup = dup || fp.Action == "dup"
+			delay += fp.Delay
+		}
+	}
+	named := FaultPoint{From: w.name(from), To: w.name(to), What: name(ev.Msg), N: w.sent[key]}
+	if !drop && lossRoll < w.faults.Loss {
+		drop = true
+		named.Action = "drop"
+		w.Applied = append(w.Applied, named)
+	}
+	if drop {
 		w.record("drop", p)
 		return nil
 	}
-	w.enqueue(p)
-	if w.rng.Float64() < w.faults.Dup {
+	w.enqueue(p, delay)
+	if !dup && dupRoll < w.faults.Dup {
+		dup = true
+		named.Action = "dup"
+		w.Applied = append(w.Applied, named)
+	}
+	if dup {
 		d := *p
 		w.record("dup", &d)
-		w.enqueue(&d)
+		w.enqueue(&d, dupDelay)
 	}
 	return nil
 }
 
-func (w *World) enqueue(p *packet) {
+// delay is a packet's drawn delay.
+func (w *World) delay() time.Duration {
 	d := w.faults.Latency
 	if w.faults.Jitter > 0 {
-		d += time.Duration(w.rng.Int64N(int64(w.faults.Jitter) + 1))
+		d += time.Duration(w.net.Int64N(int64(w.faults.Jitter) + 1))
 	}
+	return d
+}
+
+func (w *World) enqueue(p *packet, d time.Duration) {
 	w.seq++
 	p.at, p.seq = w.clock.Now().Add(d), w.seq
 	w.packets = append(w.packets, p)
@@ -218,7 +276,7 @@ func (w *World) deliver(p *packet) {
 	w.record("undeliverable", p) // nobody listens there: a dead hop
 }
 
-func (w *World) record(kind string, p *packet) {
+func (w *World) record(kind string, p *packet) Event {
 	ev := Event{At: w.Elapsed(), Lamport: w.lamport[p.from], Kind: kind, From: p.from, To: p.to}
 	if kind == "deliver" || kind == "undeliverable" {
 		ev.Lamport = w.lamport[p.to]
@@ -229,6 +287,7 @@ func (w *World) record(kind string, p *packet) {
 		ev.Summary = "unparsable"
 	}
 	w.Trace = append(w.Trace, ev)
+	return ev
 }
 
 // ErrTooLong means the run did not go quiet within its step budget.
@@ -249,7 +308,7 @@ func (w *World) Run(until time.Duration, maxSteps int) error {
 			}
 		}
 		if n := len(w.tasks) + len(due); n > 0 {
-			k := w.rng.IntN(n)
+			k := w.sched.IntN(n)
 			if k < len(w.tasks) {
 				fn := w.tasks[k]
 				w.tasks = slices.Delete(w.tasks, k, k+1)

@@ -25,6 +25,9 @@ func cmdSim(args []string) int {
 	trace := fs.Bool("trace", false, "print every run's trace (virtual time, Lamport clock, event, message, ids)")
 	diagram := fs.Bool("diagram", false, "print every run as a Mermaid sequence diagram")
 	list := fs.Bool("list", false, "list the scenarios and the invariants")
+	shrink := fs.Bool("shrink", false, "reduce a failing run to the fewest named faults that still make it fail")
+	var faults multi
+	fs.Var(&faults, "fault", "a fault by name, repeatable: 'drop 200/INVITE#2', 'dup bob>proxy:180', 'delay CANCEL#1 3ms', 'crash IST#1'")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: partysip sim [flags] [SCENARIO ...]   (every scenario when none is named)")
 		fs.PrintDefaults()
@@ -54,6 +57,14 @@ func cmdSim(args []string) int {
 		return 2
 	}
 	f := sim.Faults{Loss: *loss, Dup: *dup, Latency: *latency, Jitter: *jitter}
+	for _, s := range faults {
+		p, err := sim.ParseFaultPoint(s)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "partysip sim: %v\n", err)
+			return 2
+		}
+		f.Points = append(f.Points, p)
+	}
 	failed := false
 	for _, n := range names {
 		outcomes := map[string]int{}
@@ -67,6 +78,9 @@ func cmdSim(args []string) int {
 			outcomes[res.Outcome]++
 			if *trace || *diagram || len(res.Violations) > 0 {
 				printRun(os.Stdout, res, *trace || len(res.Violations) > 0, *diagram || len(res.Violations) > 0, f)
+			}
+			if len(res.Violations) > 0 && *shrink {
+				printShrunk(os.Stdout, n, s, f)
 			}
 			violations += len(res.Violations)
 		}
@@ -86,8 +100,7 @@ func cmdSim(args []string) int {
 
 // printRun prints one run: its outcome and violations, with how to run it again.
 func printRun(out io.Writer, res *sim.Result, trace, diagram bool, f sim.Faults) {
-	fmt.Fprintf(out, "== %s seed %d: outcome %s, %d steps (again: partysip sim --seed %d --runs 1 --loss %g --dup %g --latency %s --jitter %s --trace %s)\n",
-		res.Scenario, res.Seed, res.Outcome, res.Steps, res.Seed, f.Loss, f.Dup, f.Latency, f.Jitter, res.Scenario)
+	fmt.Fprintf(out, "== %s seed %d: outcome %s, %d steps (again: %s)\n", res.Scenario, res.Seed, res.Outcome, res.Steps, again(res.Scenario, res.Seed, f))
 	for _, v := range res.Violations {
 		fmt.Fprintf(out, "VIOLATION %s\n", v)
 	}
@@ -96,5 +109,33 @@ func printRun(out io.Writer, res *sim.Result, trace, diagram bool, f sim.Faults)
 	}
 	if diagram {
 		fmt.Fprintf(out, "```mermaid\n%s```\n", res.World.Diagram())
+	}
+}
+
+// again is the command that runs one run again.
+func again(scenario string, seed uint64, f sim.Faults) string {
+	cmd := fmt.Sprintf("partysip sim --seed %d --runs 1 --loss %g --dup %g --latency %s --jitter %s", seed, f.Loss, f.Dup, f.Latency, f.Jitter)
+	for _, p := range f.Points {
+		cmd += fmt.Sprintf(" --fault '%s'", p)
+	}
+	return cmd + " --trace " + scenario
+}
+
+// printShrunk shrinks a failing run and prints the faults that make it fail.
+func printShrunk(out io.Writer, scenario string, seed uint64, f sim.Faults) {
+	got, ok, err := sim.Shrink(sim.Scenarios[scenario], seed, f, func(r *sim.Result) bool { return len(r.Violations) > 0 })
+	switch {
+	case err != nil:
+		fmt.Fprintf(out, "shrink: %v\n", err)
+	case !ok:
+		fmt.Fprintf(out, "shrink: the failure does not come back with its faults named (%d runs)\n", got.Tried)
+	default:
+		g := f
+		g.Loss, g.Dup, g.Points = 0, 0, got.Points
+		fmt.Fprintf(out, "shrunk in %d runs to %d faults: %v\n", got.Tried, len(got.Points), got.Points)
+		for _, v := range got.Result.Violations {
+			fmt.Fprintf(out, "VIOLATION %s\n", v)
+		}
+		fmt.Fprintf(out, "again: %s\n%s```mermaid\n%s```\n", again(scenario, seed, g), got.Result.World.TraceText(), got.Result.World.Diagram())
 	}
 }

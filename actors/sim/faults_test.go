@@ -179,3 +179,25 @@ func mustRun(t *testing.T, s Scenario, seed uint64, f Faults) *Result {
 	}
 	return r
 }
+
+// Found by the simulator (fork-2xx, seed 910, 30% loss): bob's branch reaches him only after
+// 31 s of lost INVITEs, long after carol's 200 went upstream; the proxy CANCELs it and bob's
+// 487 (lost twice) arrives at 33 s — after the server transaction's Timer L (64·T1 after the
+// 200) had ended it and, with it, the context and bob's client transaction. The 487 was then a
+// stray response, forwarded statelessly: a 487 upstream after the 2xx. Now the accepted
+// server transaction waits for its context, whose CANCELled branch absorbs and ACKs the 487.
+func TestLateFailureAfterA2xxStaysDown(t *testing.T) {
+	f := Faults{Latency: time.Millisecond, Jitter: 100 * time.Millisecond}
+	f.Points = mustPoints(t, "drop proxy>bob:INVITE#1", "drop proxy>bob:INVITE#2", "drop proxy>bob:INVITE#3",
+		"drop proxy>bob:INVITE#4", "drop proxy>bob:INVITE#5", "drop proxy>bob:INVITE#6",
+		"drop bob>proxy:487/INVITE#1", "drop bob>proxy:487/INVITE#2")
+	res := mustRun(t, Scenarios["fork-2xx"], 910, f)
+	text := res.World.TraceText()
+	late := strings.Index(text, "deliver       bob    -> proxy  487")
+	if late < 0 || !strings.Contains(text[late:], "send          proxy  -> bob    ACK") {
+		t.Fatalf("the staged late 487 did not happen, or the proxy did not ACK it:\n%s", text)
+	}
+	if res.Outcome != "200" || len(res.Violations) > 0 {
+		t.Fatalf("outcome %s, violations %v:\n%s", res.Outcome, res.Violations, text)
+	}
+}

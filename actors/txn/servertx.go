@@ -52,6 +52,9 @@ type serverTx struct {
 	waitUntil time.Time
 	parking   bool
 	tuDone    bool
+	// lingering: the machine terminated (Timer L) while the proxy context still had branches
+	// to end; the actor stays until the context is done, so that none outlives it.
+	lingering bool
 	log       *zap.Logger
 }
 
@@ -114,6 +117,10 @@ func (t *serverTx) Receive(ctx actor.Context) {
 			CallID: t.callID, Branch: t.key.Branch, Since: t.started})
 	case *relay.ContextDone:
 		t.tuDone = true
+		if t.lingering {
+			ctx.Stop(ctx.Self())
+			return
+		}
 		t.park(ctx)
 	case *relay.CancelArrived:
 		if t.tu != nil {
@@ -128,6 +135,9 @@ func (t *serverTx) Receive(ctx actor.Context) {
 		// The proxy context died (a fault): whoever is still owed a response gets a 500.
 		if m.Who.Equal(t.tu) && t.m.LastCode() < 200 && !t.ended {
 			t.respondLocal(ctx, 500, "Server Internal Error")
+		}
+		if m.Who.Equal(t.tu) && t.lingering {
+			ctx.Stop(ctx.Self())
 		}
 	case *actor.Stopping:
 		t.timers.stopAll()
@@ -246,6 +256,14 @@ func (t *serverTx) step(ctx actor.Context, ev transaction.Event) {
 			}
 		case transaction.Terminate:
 			t.ended = true
+			if t.tu != nil && !t.tuDone && t.m.Kind() == transaction.ServerInvite {
+				// Timer L ended the wait of an accepted INVITE whose context still has branches
+				// (CANCELled after the 2xx, each given up 64·T1 after its CANCEL at most):
+				// stopping now would stop them, and their late final responses would be
+				// forwarded as strays — a 487 upstream after the 2xx. Wait for the context.
+				t.lingering = true
+				break
+			}
 			ctx.Stop(ctx.Self())
 		}
 	}

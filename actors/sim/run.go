@@ -33,6 +33,11 @@ type Result struct {
 
 // RunScenario runs s on seed with the given network faults and checks the invariants.
 func RunScenario(s Scenario, seed uint64, f Faults) (*Result, error) {
+	return run(s, seed, f, nil)
+}
+
+// run runs s; ex, when set, makes the scheduling choices (exhaustive mode).
+func run(s Scenario, seed uint64, f Faults, ex *explorer) (*Result, error) {
 	cfg, err := proxyConfig(s)
 	if err != nil {
 		return nil, err
@@ -42,6 +47,7 @@ func RunScenario(s Scenario, seed uint64, f Faults) (*Result, error) {
 		return nil, err
 	}
 	defer w.Close()
+	w.explorer = ex
 	for _, r := range cfg.Routes {
 		for _, hop := range append([]string{r.To}, r.Alternates...) {
 			var u sip.Uri

@@ -43,6 +43,9 @@ type Scenario struct {
 
 // jitter is base ± spread, drawn from the run's generator.
 func jitter(w *World, base, spread time.Duration) time.Duration {
+	if w.explorer != nil {
+		return base // exhaustive mode: the events meet, the schedule decides
+	}
 	return base - spread + time.Duration(w.Rand().Int64N(int64(2*spread)+1))
 }
 

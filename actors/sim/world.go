@@ -94,6 +94,17 @@ type World struct {
 	// Applied are the faults drawn at random in this run, named as fault points (what Shrink
 	// starts from).
 	Applied []FaultPoint
+	// explorer, in exhaustive mode, makes the scheduling choices instead of sched, and the
+	// scripts' timings are their middle values.
+	explorer *explorer
+}
+
+// choose picks which of n ready things runs next.
+func (w *World) choose(n int) int {
+	if w.explorer != nil {
+		return w.explorer.choose(w, n)
+	}
+	return w.sched.IntN(n)
 }
 
 // Event is one line of a trace.
@@ -307,14 +318,29 @@ func (w *World) Run(until time.Duration, maxSteps int) error {
 				due = append(due, i)
 			}
 		}
-		if n := len(w.tasks) + len(due); n > 0 {
-			k := w.sched.IntN(n)
-			if k < len(w.tasks) {
+		tasks, timer := len(w.tasks), 0
+		if w.explorer != nil {
+			// Exhaustive mode runs the mailboxes in the order they became ready and branches
+			// on where each due packet, and each timer due at this instant, falls among them:
+			// the orders of independent actors' steps among themselves would multiply the
+			// schedules without new states.
+			tasks = min(tasks, 1)
+			if next, ok := w.clock.Next(); ok && !next.After(now) {
+				timer = 1
+			}
+		}
+		if n := tasks + timer + len(due); n > 0 {
+			k := w.choose(n)
+			if k == tasks+len(due) {
+				w.clock.RunDue()
+				continue
+			}
+			if k < tasks {
 				fn := w.tasks[k]
 				w.tasks = slices.Delete(w.tasks, k, k+1)
 				fn()
 			} else {
-				i := due[k-len(w.tasks)]
+				i := due[k-tasks]
 				p := w.packets[i]
 				w.packets = slices.Delete(w.packets, i, i+1)
 				w.deliver(p)
@@ -329,6 +355,10 @@ func (w *World) Run(until time.Duration, maxSteps int) error {
 		}
 		if !ok || next.After(end) {
 			return nil
+		}
+		if w.explorer != nil {
+			w.clock.Set(next) // its timers are choices too
+			continue
 		}
 		w.clock.Advance(next.Sub(now))
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/partysip/partysip/actors/sim"
 )
@@ -25,6 +26,11 @@ func cmdSim(args []string) int {
 	trace := fs.Bool("trace", false, "print every run's trace (virtual time, Lamport clock, event, message, ids)")
 	diagram := fs.Bool("diagram", false, "print every run as a Mermaid sequence diagram")
 	list := fs.Bool("list", false, "list the scenarios and the invariants")
+	exhaustive := fs.Bool("exhaustive", false, "enumerate the schedules instead of drawing them: every order of due packets and timers among the ready mailboxes, up to --depth choices (1 ms network, scripted timings at their middle)")
+	depth := fs.Int("depth", 8, "exhaustive mode: how many branching choices are enumerated")
+	after := fs.Duration("after", 0, "exhaustive mode: branch only from this virtual time on (skip the start of the call)")
+	maxRuns := fs.Int("max-runs", 20000, "exhaustive mode: the most schedules run per scenario")
+	path := fs.String("path", "", "run one schedule of exhaustive mode, as reported (0,1,0), with --after")
 	shrink := fs.Bool("shrink", false, "reduce a failing run to the fewest named faults that still make it fail")
 	var faults multi
 	fs.Var(&faults, "fault", "a fault by name, repeatable: 'drop 200/INVITE#2', 'dup bob>proxy:180', 'delay CANCEL#1 3ms', 'crash IST#1'")
@@ -55,6 +61,9 @@ func cmdSim(args []string) int {
 	if *runs < 1 || *loss < 0 || *loss >= 1 || *dup < 0 || *dup >= 1 || *latency < 0 || *jitter < 0 {
 		fmt.Fprintln(os.Stderr, "partysip sim: --runs must be at least 1, --loss and --dup within [0, 1), delays not negative")
 		return 2
+	}
+	if *exhaustive || *path != "" {
+		return simExhaustive(names, *depth, *after, *maxRuns, *path, *trace, *diagram)
 	}
 	f := sim.Faults{Loss: *loss, Dup: *dup, Latency: *latency, Jitter: *jitter}
 	for _, s := range faults {
@@ -137,5 +146,79 @@ func printShrunk(out io.Writer, scenario string, seed uint64, f sim.Faults) {
 			fmt.Fprintf(out, "VIOLATION %s\n", v)
 		}
 		fmt.Fprintf(out, "again: %s\n%s```mermaid\n%s```\n", again(scenario, seed, g), got.Result.World.TraceText(), got.Result.World.Diagram())
+	}
+}
+
+// simExhaustive runs exhaustive mode on each scenario, or the one schedule path names.
+func simExhaustive(names []string, depth int, after time.Duration, maxRuns int, path string, trace, diagram bool) int {
+	if depth < 1 || maxRuns < 1 || after < 0 {
+		fmt.Fprintln(os.Stderr, "partysip sim: --depth and --max-runs must be at least 1, --after not negative")
+		return 2
+	}
+	if path != "" {
+		p, err := sim.ParsePath(path)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "partysip sim: %v\n", err)
+			return 2
+		}
+		failed := false
+		for _, n := range names {
+			res, err := sim.RunPath(sim.Scenarios[n], p, after)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "partysip sim: %v\n", err)
+				return 1
+			}
+			printPath(os.Stdout, res, p, after, true, trace || len(res.Violations) > 0, diagram || len(res.Violations) > 0)
+			failed = failed || len(res.Violations) > 0
+		}
+		if failed {
+			return 1
+		}
+		return 0
+	}
+	failed := false
+	for _, n := range names {
+		ex, err := sim.Explore(sim.Scenarios[n], depth, after, maxRuns)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "partysip sim: %v\n", err)
+			return 1
+		}
+		violations := 0
+		for _, f := range ex.Failures {
+			printPath(os.Stdout, f.Result, f.Path, after, true, true, true)
+			violations += len(f.Result.Violations)
+		}
+		var parts []string
+		for _, o := range slices.Sorted(maps.Keys(ex.Outcomes)) {
+			parts = append(parts, fmt.Sprintf("%s ×%d (--path %s)", o, ex.Outcomes[o], sim.PathString(ex.Witness[o])))
+		}
+		complete := "every schedule to that depth"
+		if !ex.Complete {
+			complete = fmt.Sprintf("stopped at --max-runs %d", maxRuns)
+		}
+		fmt.Printf("%s: exhaustive to depth %d from %s: %d schedules (%s), %d distinct states: %s; %d invariant violations\n",
+			n, depth, after, ex.Paths, complete, ex.States, strings.Join(parts, ", "), violations)
+		failed = failed || violations > 0
+	}
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+// printPath prints one schedule's run, with how to run it again.
+func printPath(out io.Writer, res *sim.Result, path []int, after time.Duration, head, trace, diagram bool) {
+	if head {
+		fmt.Fprintf(out, "== %s path %s: outcome %s, %d steps (again: partysip sim --path %s --after %s --trace %s)\n",
+			res.Scenario, sim.PathString(path), res.Outcome, res.Steps, sim.PathString(path), after, res.Scenario)
+	}
+	for _, v := range res.Violations {
+		fmt.Fprintf(out, "VIOLATION %s\n", v)
+	}
+	if trace {
+		fmt.Fprint(out, res.World.TraceText())
+	}
+	if diagram {
+		fmt.Fprintf(out, "```mermaid\n%s```\n", res.World.Diagram())
 	}
 }

@@ -83,6 +83,32 @@ func (f *Fake) Advance(d time.Duration) {
 	f.mu.Unlock()
 }
 
+// Set moves the time to t without running the timers due by then: a simulator that wants to
+// choose the order of a timer and other events at one instant runs them with RunDue. A t
+// before the current time changes nothing.
+func (f *Fake) Set(t time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t.After(f.now) {
+		f.now = t
+	}
+}
+
+// RunDue runs the earliest timer due at or before the current time and reports whether there
+// was one.
+func (f *Fake) RunDue() bool {
+	f.mu.Lock()
+	if len(f.timers) == 0 || f.timers[0].at.After(f.now) {
+		f.mu.Unlock()
+		return false
+	}
+	t := heap.Pop(&f.timers).(*fakeTimer)
+	t.index = -1
+	f.mu.Unlock()
+	t.fn()
+	return true
+}
+
 // Next is when the earliest armed timer falls due; false when none is armed.
 func (f *Fake) Next() (time.Time, bool) {
 	f.mu.Lock()

@@ -16,7 +16,7 @@ type Transition struct {
 }
 
 // probeEvents are the events Explore tries in every state: one of each kind, with a
-// provisional, a 2xx and a non-2xx status, and every timer.
+// provisional, a 2xx and a non-2xx status, and every timer (Explore fires only those running).
 func probeEvents(k Kind) []Event {
 	evs := []Event{{Kind: Start}}
 	codeKind := ResponseReceived
@@ -36,34 +36,58 @@ func probeEvents(k Kind) []Event {
 // Explore walks a machine from Idle over every probe event and returns each transition that
 // does something (changes state or emits actions), in the order found. It steps copies of the
 // pure machine, so the diagram it yields is the code's, not a drawing of it. A state is visited
-// both before and after a response passed through it (a retransmission is answered only then).
+// both before and after a response passed through it (a retransmission is answered only then),
+// and with the set of timers running: a timer fires only where it was started and still runs,
+// so a reliable transport's diagram has no retransmission-timer edges (Timers A, E, G are never
+// started there).
 func Explore(k Kind, reliable bool, timers Timers) []Transition {
 	type node struct {
 		state   State
 		hasResp bool
+		running uint32 // bit t: timer t was started and has neither fired nor stopped applying
 	}
-	key := func(m *Machine) node { return node{m.State(), m.LastCode() != 0} }
-	start := New(k, reliable, timers)
-	seen := map[node]bool{key(&start): true}
+	type walk struct {
+		m       Machine
+		running uint32
+	}
+	key := func(w walk) node { return node{w.m.State(), w.m.LastCode() != 0, w.running} }
+	start := walk{m: New(k, reliable, timers)}
+	seen := map[node]bool{key(start): true}
 	edges := map[string]bool{}
-	queue := []Machine{start}
+	queue := []walk{start}
 	var out []Transition
 	now := time.Unix(0, 0)
 	for len(queue) > 0 {
-		m := queue[0]
+		w := queue[0]
 		queue = queue[1:]
 		for _, ev := range probeEvents(k) {
-			next := m // Machine is a value: stepping the copy leaves m as it was
-			acts := append([]Action(nil), next.Step(now, ev)...)
-			if len(acts) == 0 && next.State() == m.State() {
+			if ev.Kind == TimerFired && w.running&(1<<ev.Timer) == 0 {
+				continue // not running here: it cannot fire
+			}
+			next := w // Machine is a value: stepping the copy leaves w as it was
+			acts := append([]Action(nil), next.m.Step(now, ev)...)
+			if ev.Kind == TimerFired {
+				next.running &^= 1 << ev.Timer
+			}
+			for _, a := range acts {
+				if a.Kind == StartTimer {
+					next.running |= 1 << a.Timer
+				}
+			}
+			for t := TimerA; t < numTimers; t++ {
+				if !next.m.Live(t) {
+					next.running &^= 1 << t
+				}
+			}
+			if len(acts) == 0 && next.m.State() == w.m.State() {
 				continue
 			}
-			t := Transition{From: m.State(), Event: ev, Actions: acts, To: next.State()}
+			t := Transition{From: w.m.State(), Event: ev, Actions: acts, To: next.m.State()}
 			if line := t.String(); !edges[line] {
 				edges[line] = true
 				out = append(out, t)
 			}
-			if n := key(&next); !seen[n] {
+			if n := key(next); !seen[n] {
 				seen[n] = true
 				queue = append(queue, next)
 			}

@@ -87,3 +87,22 @@ func TestLiveMatchesStep(t *testing.T) {
 		}
 	}
 }
+
+// A timer appears in a diagram only where it runs: the retransmission timers (A, E, G) are never
+// started over a reliable transport, so its diagrams have no edge for them; over UDP they do.
+func TestExploreFiresOnlyRunningTimers(t *testing.T) {
+	retransmit := map[Kind]Timer{ClientInvite: TimerA, ClientNonInvite: TimerE, ServerInvite: TimerG}
+	for k, timer := range retransmit {
+		for _, reliable := range []bool{false, true} {
+			found := false
+			for _, tr := range Explore(k, reliable, DefaultTimers) {
+				if tr.Event.Kind == TimerFired && tr.Event.Timer == timer {
+					found = true
+				}
+			}
+			if found == reliable {
+				t.Errorf("%s reliable=%v: timer %s edge present %v", k, reliable, timer, found)
+			}
+		}
+	}
+}

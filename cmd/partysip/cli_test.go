@@ -77,6 +77,7 @@ func TestCLI(t *testing.T) {
 		{"sim unknown scenario", []string{"sim", "nope"}, 2, []string{`unknown scenario "nope"`}},
 		{"sim bad loss", []string{"sim", "--loss", "1.5"}, 2, []string{"--loss and --dup within [0, 1)"}},
 		{"fsm", []string{"fsm", "nict"}, 0, []string{"stateDiagram-v2", "Trying --> Completed"}},
+		{"fsm dialog", []string{"fsm", "dialog"}, 0, []string{"Accepted --> Confirmed: AckSeen", "Confirmed --> Terminated: ByeSeen / end"}},
 		{"fsm unknown machine", []string{"fsm", "xyz"}, 2, []string{"unknown machine"}},
 	}
 	for _, c := range cases {

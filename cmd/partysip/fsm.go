@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/partysip/partysip/config"
+	"github.com/partysip/partysip/sipcore/dialog"
 	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
 )
@@ -23,7 +25,7 @@ func cmdFSM(args []string) int {
 	reliable := fs.Bool("reliable", false, "diagram for a reliable transport (TCP): no retransmission timers")
 	markdown := fs.Bool("markdown", false, "print every machine, both transports, as one Markdown document")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: partysip fsm [--reliable] ict|nict|ist|nist|context\n       partysip fsm --markdown")
+		fmt.Fprintln(fs.Output(), "usage: partysip fsm [--reliable] ict|nict|ist|nist|context|dialog\n       partysip fsm --markdown")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -41,9 +43,13 @@ func cmdFSM(args []string) int {
 		fmt.Print(contextDiagram())
 		return 0
 	}
+	if strings.EqualFold(fs.Arg(0), "dialog") {
+		fmt.Print(dialogDiagram())
+		return 0
+	}
 	k, ok := machines[strings.ToLower(fs.Arg(0))]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "partysip fsm: unknown machine %q (ict, nict, ist, nist, context)\n", fs.Arg(0))
+		fmt.Fprintf(os.Stderr, "partysip fsm: unknown machine %q (ict, nict, ist, nist, context, dialog)\n", fs.Arg(0))
 		return 2
 	}
 	fmt.Print(transaction.Mermaid(k, *reliable, transaction.Explore(k, *reliable, transaction.DefaultTimers)))
@@ -74,6 +80,18 @@ func writeFSMDocument(w io.Writer) {
 		"branch and ends a silent one as a 408; a timeout or 503 moves the branch to its next hop.\n"+
 		"Done is when the context has nothing left to do: a final response went upstream and every branch ended.\n"+
 		"\n```mermaid\n"+contextDiagram()+"```\n")
+	fmt.Fprint(w, "\n## Dialog, as the proxy sees it\n\n"+
+		"Generated from `sipcore/dialog` (`partysip fsm dialog`), with the ACK wait of 64·T1 and the default\n"+
+		"`dialogs.lifetime`. A dialog actor exists for each 2xx to an INVITE we Record-Routed; it counts and\n"+
+		"lists calls and lets a drain wait for them. In-dialog requests are routed by their Route set\n"+
+		"whatever this machine says.\n"+
+		"\n```mermaid\n"+dialogDiagram()+"```\n")
+}
+
+// dialogDiagram is the dialog machine as a Mermaid diagram.
+func dialogDiagram() string {
+	d := config.Default().Dialogs.Lifetime
+	return dialog.Mermaid(dialog.Explore(dialog.Timers{AckWait: 64 * transaction.DefaultTimers.T1, Lifetime: d}))
 }
 
 // contextDiagram is the response context's branch machine as a Mermaid diagram.

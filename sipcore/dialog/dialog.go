@@ -126,8 +126,8 @@ func (m *Machine) LastActivity() time.Time { return m.last }
 
 // Step applies one event at now.
 func (m *Machine) Step(now time.Time, ev EventKind, method string) Action {
-	if m.state == Terminated {
-		return Action{}
+	if m.state == Terminated || (m.state == Early && ev != Created) {
+		return Action{} // a dialog begins with its 2xx; nothing else can come first
 	}
 	if method != "" {
 		m.Requests[strings.ToUpper(method)]++

@@ -1,6 +1,7 @@
 package dialog
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -76,5 +77,30 @@ func TestIDFromEitherSide(t *testing.T) {
 		"From: <sip:a@x>;tag=aaa\r\nTo: <sip:b@x>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
 	if _, ok := IDOf(initial); ok {
 		t.Fatal("a request without To tag has no dialog")
+	}
+}
+
+// The diagram is what the machine does: created on the 2xx, confirmed by the ACK, ended by BYE or
+// its timer (the ACK wait, then the lifetime), and no timer edge out of Early, where none runs.
+func TestExploreDialog(t *testing.T) {
+	ts := Explore(Timers{AckWait: 32 * time.Second, Lifetime: time.Hour})
+	var lines []string
+	for _, tr := range ts {
+		lines = append(lines, tr.String())
+	}
+	text := strings.Join(lines, "\n")
+	for _, want := range []string{
+		"Early --> Accepted: Created / arm timer (32s)",
+		"Accepted --> Confirmed: AckSeen / arm timer (1h0m0s)",
+		"Accepted --> Terminated: TimerFired / end",
+		"Confirmed --> Terminated: ByeSeen / end",
+		"Confirmed --> Confirmed: RequestSeen / arm timer (1h0m0s)",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("missing %q in:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "Early --> Terminated: TimerFired") {
+		t.Errorf("a timer fired in Early, where none is armed:\n%s", text)
 	}
 }

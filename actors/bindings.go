@@ -74,6 +74,9 @@ type DialogInfo = dialogs.Info
 // TransactionInfo is one live transaction as operators see it (the transaction room's).
 type TransactionInfo = txn.Info
 
+// TransactionTimer is a running timer of a listed transaction.
+type TransactionTimer = txn.TimerInfo
+
 // Transactions lists up to limit live transactions with their state: the shards give their
 // tables, then each transaction is asked (futures from outside the actors: operators only).
 func (e *Engine) Transactions(ctx context.Context, limit int) ([]TransactionInfo, error) {

@@ -98,6 +98,17 @@ type Stats struct {
 	Dialogs          atomic.Int64 // dialogs live (created through us, not yet ended)
 	DialogsCreated   atomic.Int64
 	DialogPanics     atomic.Int64
+	// Races counts the races response contexts resolved, by proxy.Race.
+	Races [proxy.NumRaces]atomic.Int64
+}
+
+// Races returns how many times each race was resolved, by name (proxy.Race's String).
+func (e *Engine) Races() map[string]int64 {
+	out := map[string]int64{}
+	for _, r := range proxy.Races() {
+		out[r.String()] = e.c.stats.Races[r].Load()
+	}
+	return out
 }
 
 func newBranchPrefix() string {

@@ -255,7 +255,7 @@ func Start(opts Options) (*Engine, error) {
 		Clock: clk, Log: log, Local: local, Wire: wire, Locator: c.locator, DeadHops: &c.deadHops,
 		Signer: c.signer, Dialogs: c.dialogs, T1: c.timers.T1, TimerC: c.timerC,
 		Routing: c.routing, ShardFor: c.shardFor, NewBranch: c.uniqueBranch, RespondStateless: c.respondStateless,
-		SendErrors: &c.stats.SendErrors, StatelessFwd: &c.stats.StatelessFwd,
+		SendErrors: &c.stats.SendErrors, StatelessFwd: &c.stats.StatelessFwd, Races: c.stats.Races[:],
 	}
 	c.txn = &txn.Env{
 		Clock: clk, Log: log, Local: local, Wire: wire, Timers: c.timers,

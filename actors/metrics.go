@@ -8,6 +8,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
 )
 
@@ -20,17 +21,35 @@ type metrics struct {
 	requests  [len(methodNames)]atomic.Int64
 	responses [7]atomic.Int64 // by class, 1..6
 	latency   prometheus.Histogram
+	// dwell is the time transactions spend in a state before leaving it, by kind and state
+	// (resolved once: observing costs no label lookup).
+	dwellVec *prometheus.HistogramVec
+	dwell    [4][8]prometheus.Observer
 }
 
 var methodNames = [...]string{"INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "UPDATE", "PRACK",
 	"INFO", "REFER", "NOTIFY", "SUBSCRIBE", "MESSAGE", "PUBLISH", "other"}
 
 func newMetrics() *metrics {
-	return &metrics{latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+	m := &metrics{latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "partysip_response_seconds",
 		Help:    "Time from a request's arrival to the final response sent for it (server transactions).",
 		Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
 	})}
+	m.dwellVec = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "partysip_transaction_state_seconds",
+		Help: "Time a transaction actor spent in a state before leaving it, by kind and state (the final waits of " +
+			"parked transactions are their timers and are not observed).",
+		Buckets: []float64{0.001, 0.005, 0.025, 0.1, 0.5, 1, 2.5, 5, 10, 32, 64, 180, 300},
+	}, []string{"kind", "state"})
+	for k := transaction.ClientInvite; k <= transaction.ServerNonInvite; k++ {
+		for st := transaction.Calling; st < transaction.Terminated; st++ {
+			if usedState(k, st) {
+				m.dwell[k][st] = m.dwellVec.WithLabelValues(k.String(), st.String())
+			}
+		}
+	}
+	return m
 }
 
 func (m *metrics) request(method sip.RequestMethod) {
@@ -44,9 +63,12 @@ func (m *metrics) request(method sip.RequestMethod) {
 }
 
 // txMoved accounts a transaction's state change.
-func (m *metrics) TxMoved(k transaction.Kind, from, to transaction.State) {
+func (m *metrics) TxMoved(k transaction.Kind, from, to transaction.State, dwell time.Duration) {
 	if from != transaction.Idle {
 		m.txStates[k][from].Add(-1)
+	}
+	if o := m.dwell[k][from]; dwell >= 0 && o != nil {
+		o.Observe(dwell.Seconds())
 	}
 	if to != transaction.Terminated {
 		m.txStates[k][to].Add(1)
@@ -60,12 +82,12 @@ func (m *metrics) TxGone(k transaction.Kind, s transaction.State) {
 	}
 }
 
-func (m *metrics) Response(code int, since time.Time, final bool) {
+func (m *metrics) Response(code int, took time.Duration, final bool) {
 	if c := code / 100; c >= 1 && c <= 6 {
 		m.responses[c].Add(1)
 	}
-	if final && !since.IsZero() {
-		m.latency.Observe(time.Since(since).Seconds())
+	if final && took >= 0 {
+		m.latency.Observe(took.Seconds())
 	}
 }
 
@@ -145,18 +167,25 @@ var descShardQueue = prometheus.NewDesc("partysip_shard_queue", "Messages from t
 
 var descTxStates = prometheus.NewDesc("partysip_transactions", "Transaction actors alive, by kind (ICT, NICT, IST, NIST) and state.", []string{"kind", "state"}, nil)
 
+var descRaces = prometheus.NewDesc("partysip_races_total", "Races between concurrent events the proxy resolved, by race: "+
+	"cancel_after_final (the CANCEL came after the final response), cancel_before_provisional (a CANCEL waited for a provisional, §9.1), "+
+	"2xx_after_cancel (a CANCELled branch answered 2xx), second_2xx (a fork answered 2xx twice), failure_after_2xx (a failure after a 2xx, absorbed).",
+	[]string{"race"}, nil)
+
 var descFailures = prometheus.NewDesc("partysip_actor_failures_total", "Actors that panicked, by kind (transactions and dialogs are stopped, services restarted).", []string{"kind"}, nil)
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descRequests
 	ch <- descResponses
 	ch <- descFailures
+	ch <- descRaces
 	ch <- descTxStates
 	ch <- descShardQueue
 	for _, s := range statDescs {
 		ch <- s.desc
 	}
 	c.e.c.metrics.latency.Describe(ch)
+	c.e.c.metrics.dwellVec.Describe(ch)
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -182,6 +211,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	} {
 		ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(v), kind)
 	}
+	for _, r := range proxy.Races() {
+		ch <- prometheus.MustNewConstMetric(descRaces, prometheus.CounterValue, float64(e.c.stats.Races[r].Load()), r.String())
+	}
 	for k := transaction.ClientInvite; k <= transaction.ServerNonInvite; k++ {
 		for st := transaction.Calling; st < transaction.Terminated; st++ {
 			if v := e.c.metrics.txStates[k][st].Load(); v != 0 || usedState(k, st) {
@@ -193,6 +225,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descShardQueue, prometheus.GaugeValue, float64(e.c.shardQueue[i].Load()), strconv.Itoa(i))
 	}
 	e.c.metrics.latency.Collect(ch)
+	e.c.metrics.dwellVec.Collect(ch)
 }
 
 // usedState reports whether machine k has state s (so its gauge is exported even at 0).

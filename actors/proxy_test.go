@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
@@ -548,4 +549,69 @@ func TestPanicInClientTransaction(t *testing.T) {
 	if m, _, ok := uas.tryRecv(100 * time.Millisecond); ok {
 		t.Fatalf("the failed branch still sent: %s", firstLine(m))
 	}
+}
+
+// An operator's listing says how old each transaction is, how long it has been in its state and
+// which timers run; the time a transaction spent in a state reaches the time-in-state histogram
+// (all on the engine's clock).
+func TestTransactionListingAndTimeInState(t *testing.T) {
+	start := time.Unix(1_700_000_000, 0)
+	clk := clock.NewFake(start)
+	uas, uac := newPeer(t, "127.0.0.1"), newPeer(t, "127.0.0.1")
+	e, port := startEngineOpts(t, fmt.Sprintf("sip:127.0.0.1:%d", uas.port()), Options{Clock: clk})
+	inv := invite(fmt.Sprintf("sip:bob@127.0.0.1:%d", port), "127.0.0.1", uac.port(), "z9hG4bKlist1", "listing-1")
+	uac.send(loopback(port), inv)
+	uac.expectResponse(100)
+	fwd, from := uas.expectRequest(sip.INVITE)
+	clk.Advance(200 * time.Millisecond)
+	list, err := e.Transactions(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKind := map[string]TransactionInfo{}
+	for _, ti := range list {
+		byKind[ti.Kind] = ti
+	}
+	ict, ist := byKind["ICT"], byKind["IST"]
+	if ict.State != "Calling" || !ict.Since.Equal(start) || !ict.StateSince.Equal(start) {
+		t.Fatalf("ICT %+v", ict)
+	}
+	timers := map[string]time.Time{}
+	for _, tm := range ict.Timers {
+		timers[tm.Name] = tm.Due
+	}
+	if !timers["A"].Equal(start.Add(500*time.Millisecond)) || !timers["B"].Equal(start.Add(32*time.Second)) {
+		t.Fatalf("ICT timers %+v", ict.Timers)
+	}
+	if ist.State != "Proceeding" || !ist.Since.Equal(start) {
+		t.Fatalf("IST %+v", ist)
+	}
+	// 2 s in Calling (Timer A retransmitting), then a 180: one Calling observation of 2 s.
+	clk.Advance(1800 * time.Millisecond)
+	uas.sendMsg(from, sip.NewResponseFromRequest(fwd, 180, "Ringing", nil))
+	uac.expectResponse(180)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e.Metrics())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "partysip_transaction_state_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["kind"] == "ICT" && labels["state"] == "Calling" {
+				if h := m.GetHistogram(); h.GetSampleCount() != 1 || h.GetSampleSum() != 2 {
+					t.Fatalf("ICT Calling: %d samples, sum %v; want 1 of 2 s", h.GetSampleCount(), h.GetSampleSum())
+				}
+				return
+			}
+		}
+	}
+	t.Fatal("no ICT Calling time-in-state histogram")
 }

@@ -46,6 +46,17 @@ type Env struct {
 	RespondStateless func(req *sip.Request, from transport.Peer, code int, reason string, hdrs ...sip.Header)
 	// SendErrors and StatelessFwd count failed sends and messages forwarded statelessly.
 	SendErrors, StatelessFwd *atomic.Int64
+	// Races, when set, counts the races the response contexts resolved (partysip_races_total),
+	// indexed by proxy.Race.
+	Races []atomic.Int64
+}
+
+// Raced counts a race resolved (by a context, or by the transaction layer for a CANCEL that
+// came after its INVITE's context was gone).
+func (c *Env) Raced(r proxy.Race) {
+	if int(r) < len(c.Races) {
+		c.Races[r].Add(1)
+	}
 }
 
 // callIDField is a request's Call-ID as a log field.

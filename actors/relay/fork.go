@@ -124,6 +124,11 @@ func (p *proxyContext) act(ctx actor.Context, a proxy.Action) {
 		p.c.Dialogs.Observe(a.Res, dialog.Created, "")
 	case proxy.Done:
 		p.stopTimers()
+	case proxy.RaceSeen:
+		p.c.Raced(a.Race)
+		if ce := p.c.Log.Check(zap.DebugLevel, "race"); ce != nil {
+			ce.Write(zap.String("call_id", p.callID), zap.Int("branch", a.Branch), zap.Stringer("race", a.Race))
+		}
 	}
 }
 

@@ -22,9 +22,11 @@ var DefaultFaults = Faults{Latency: time.Millisecond, Jitter: 5 * time.Milliseco
 
 // Result is one run of a scenario on one seed.
 type Result struct {
-	Scenario   string
-	Seed       uint64
-	Outcome    string
+	Scenario string
+	Seed     uint64
+	Outcome  string
+	// Races are the races the proxy's response contexts resolved in the run (by name).
+	Races      map[string]int64
 	Violations []Violation
 	Steps      int
 	World      *World
@@ -69,7 +71,7 @@ func run(s Scenario, seed uint64, f Faults, ex *explorer) (*Result, error) {
 		res.Violations = append(res.Violations, Violation{Invariant: "quiet", Detail: err.Error()})
 	}
 	res.Violations = append(res.Violations, Check(w, call)...)
-	res.Outcome, res.Steps = Outcome(call), w.Steps()
+	res.Outcome, res.Steps, res.Races = Outcome(call), w.Steps(), w.engine.Races()
 	return res, nil
 }
 

@@ -85,3 +85,28 @@ func TestInvariantsOnALossyNetwork(t *testing.T) {
 		}
 	}
 }
+
+// The proxy names the races it resolved, and they match what the caller saw: a fork answered
+// twice is exactly one second_2xx; the fork with a CANCEL meets the CANCEL-side races.
+func TestRacesMatchOutcomes(t *testing.T) {
+	for seed := uint64(1); seed <= 40; seed++ {
+		res := mustRun(t, Scenarios["fork-2xx"], seed, DefaultFaults)
+		if twice := res.Outcome == "200+200"; twice != (res.Races["second_2xx"] == 1) {
+			t.Fatalf("fork-2xx seed %d: outcome %s, races %v", seed, res.Outcome, res.Races)
+		}
+	}
+	seen := map[string]bool{}
+	for seed := uint64(1); seed <= 60; seed++ {
+		res := mustRun(t, Scenarios["fork-cancel"], seed, DefaultFaults)
+		for r, n := range res.Races {
+			if n > 0 {
+				seen[r] = true
+			}
+		}
+	}
+	for _, r := range []string{"2xx_after_cancel", "failure_after_2xx", "cancel_after_final"} {
+		if !seen[r] {
+			t.Errorf("fork-cancel never resolved %s in 60 seeds: %v", r, seen)
+		}
+	}
+}

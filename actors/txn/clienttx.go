@@ -28,6 +28,9 @@ type clientTx struct {
 	m      transaction.Machine
 	timers timerSet
 	last   *sip.Response
+	// started is when the transaction began, entered when the machine entered its state (Unix
+	// ns, for listings and the time-in-state metric).
+	started, entered int64
 	// cancelWanted: a CANCEL was asked for before any provisional response; §9.1 says wait.
 	cancelWanted, cancelSent, reported, ended bool
 	// cancelReason is the Reason header of that CANCEL (RFC 3326), "" for none.
@@ -64,6 +67,7 @@ func (t *clientTx) Receive(ctx actor.Context) {
 		if t.c.Fault(t.m.Kind(), t.req) {
 			panic("fault injected into " + t.m.Kind().String() + " " + t.callID)
 		}
+		t.started = t.c.Clock.Now().UnixNano()
 		t.step(ctx, transaction.Event{Kind: transaction.Start})
 		if t.noResponse > 0 && !t.ended {
 			t.timers.start(t.c.Clock, ctx, timerNoResponse, t.noResponse)
@@ -83,7 +87,8 @@ func (t *clientTx) Receive(ctx actor.Context) {
 		t.step(ctx, transaction.Event{Kind: transaction.TransportFailed})
 	case *StateRequested:
 		ctx.Respond(&Info{Kind: t.m.Kind().String(), State: t.m.State().String(), Method: string(t.key.Method),
-			CallID: t.callID, Branch: t.key.Branch})
+			CallID: t.callID, Branch: t.key.Branch, Since: unixTime(t.started), StateSince: unixTime(t.entered),
+			Timers: t.timers.running(t.c.Clock.Now())})
 	case *relay.BranchCancelRequested:
 		// The response context asks only once a provisional response came (§9.1); should the
 		// request still be Calling, the CANCEL waits for one all the same.
@@ -123,7 +128,7 @@ func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
 	defer t.release()
 	before := t.m.State()
 	acts := t.m.Step(t.c.Clock.Now(), ev)
-	t.c.traceTransition(&t.m, before, ev, t.key, t.callID, t)
+	t.c.traceTransition(&t.m, before, ev, t.key, t.callID, t, &t.entered)
 	for _, a := range acts {
 		switch a.Kind {
 		case transaction.SendRequest:

@@ -71,7 +71,11 @@ type Stats struct {
 
 // Observer is told of transactions' moves for metrics.
 type Observer interface {
-	TxMoved(k transaction.Kind, from, to transaction.State)
+	// TxMoved: a transaction of kind k went from one state to another after dwell in it (<0:
+	// not known, as for Idle and the moves of parked waits).
+	TxMoved(k transaction.Kind, from, to transaction.State, dwell time.Duration)
 	TxGone(k transaction.Kind, s transaction.State)
-	Response(code int, since time.Time, final bool)
+	// Response: a server transaction sent a response; took is the time since its request
+	// arrived (on the engine's clock), counted for the final one.
+	Response(code int, took time.Duration, final bool)
 }

@@ -87,7 +87,7 @@ func (s *shard) park(ctx actor.Context, m *txParking) {
 	}
 	q.PushBack(e)
 	s.c.Stats.Parked.Add(1)
-	s.c.Observer.TxMoved(e.m.Kind(), transaction.Idle, e.m.State())
+	s.c.Observer.TxMoved(e.m.Kind(), transaction.Idle, e.m.State(), -1)
 	ctx.Poison(m.PID)
 	s.armSweep(ctx)
 }
@@ -129,7 +129,7 @@ func (s *shard) sweep(ctx actor.Context) {
 			s.c.Stats.Parked.Add(-1)
 			before, ev := e.m.State(), transaction.Event{Kind: transaction.TimerFired, Timer: tm}
 			e.m.Step(ev)
-			s.c.Observer.TxMoved(e.m.Kind(), before, e.m.State())
+			s.c.Observer.TxMoved(e.m.Kind(), before, e.m.State(), -1)
 			s.c.logTransition(e.m.Kind(), e.callID, e.key.Branch, before, ev, e.m.State(), true)
 		}
 	}
@@ -172,7 +172,7 @@ func (s *shard) parkedInfo() []Info {
 	out := make([]Info, 0, len(s.parked))
 	for k, e := range s.parked {
 		out = append(out, Info{Kind: e.m.Kind().String(), State: e.m.State().String(), Method: string(k.Method),
-			CallID: e.callID, Branch: k.Branch, Parked: true})
+			CallID: e.callID, Branch: k.Branch, Parked: true, Timers: []TimerInfo{{Name: e.m.Timer().String(), Due: e.until}}})
 	}
 	return out
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/partysip/partysip/actors/relay"
 	"github.com/partysip/partysip/actors/transport"
 	"github.com/partysip/partysip/sipcore/base"
+	"github.com/partysip/partysip/sipcore/proxy"
 	"github.com/partysip/partysip/sipcore/transaction"
 )
 
@@ -55,7 +56,9 @@ type serverTx struct {
 	// lingering: the machine terminated (Timer L) while the proxy context still had branches
 	// to end; the actor stays until the context is done, so that none outlives it.
 	lingering bool
-	log       *zap.Logger
+	// entered is when the machine entered its state (Unix ns, for the time-in-state metric).
+	entered int64
+	log     *zap.Logger
 }
 
 func newServerTx(c *Env, first *MessageReceived, cancels *actor.PID) actor.Actor {
@@ -114,7 +117,8 @@ func (t *serverTx) Receive(ctx actor.Context) {
 		t.settle()
 	case *StateRequested:
 		ctx.Respond(&Info{Kind: t.m.Kind().String(), State: t.m.State().String(), Method: string(t.method),
-			CallID: t.callID, Branch: t.key.Branch, Since: t.started})
+			CallID: t.callID, Branch: t.key.Branch, Since: t.started, StateSince: unixTime(t.entered),
+			Timers: t.timers.running(t.c.Clock.Now())})
 	case *relay.ContextDone:
 		t.tuDone = true
 		if t.lingering {
@@ -125,6 +129,8 @@ func (t *serverTx) Receive(ctx actor.Context) {
 	case *relay.CancelArrived:
 		if t.tu != nil {
 			ctx.Send(t.tu, m)
+		} else {
+			t.c.Relay.Raced(proxy.RaceCancelAfterFinal) // answered; its context is gone
 		}
 	case *timerFired:
 		if t.timers.current(m) {
@@ -222,7 +228,7 @@ func (t *serverTx) step(ctx actor.Context, ev transaction.Event) {
 	// the machine again (a CANCEL's PassRequest answers 200 at once).
 	var buf [8]transaction.Action
 	acts := append(buf[:0], t.m.Step(t.c.Clock.Now(), ev)...)
-	t.c.traceTransition(&t.m, before, ev, t.key, t.callID, t)
+	t.c.traceTransition(&t.m, before, ev, t.key, t.callID, t, &t.entered)
 	for _, a := range acts {
 		switch a.Kind {
 		case transaction.PassRequest:
@@ -295,7 +301,11 @@ func (t *serverTx) sendDirect(res *sip.Response) bool {
 	}
 	final := res.StatusCode >= 200 && !t.answered
 	t.answered = t.answered || final
-	t.c.Observer.Response(res.StatusCode, t.started, final)
+	took := time.Duration(-1)
+	if final && !t.started.IsZero() {
+		took = t.c.Clock.Now().Sub(t.started)
+	}
+	t.c.Observer.Response(res.StatusCode, took, final)
 	var err error
 	if final && t.from.Transport == "UDP" && t.m.Kind() == transaction.ServerNonInvite {
 		t.lastWire, err = t.c.Wire.SendResponseKept(res, t.from)

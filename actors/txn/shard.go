@@ -111,6 +111,7 @@ func (s *shard) request(ctx actor.Context, req *sip.Request, m *MessageReceived)
 		s.c.Relay.ForwardStateless(req, &m.From)
 		return
 	case proxy.Answer200:
+		s.c.Relay.Raced(proxy.RaceCancelAfterFinal) // the INVITE was answered and is parked
 		s.c.Relay.RespondStateless(req, m.From, 200, "OK")
 		return
 	case proxy.CancelContext:

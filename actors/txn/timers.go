@@ -14,6 +14,7 @@ import (
 type timerSet struct {
 	gen [16]uint32
 	t   [16]clock.Timer
+	due [16]int64 // when each fires (Unix ns), for listings
 }
 
 func (ts *timerSet) start(clk clock.Clock, ctx actor.Context, which transaction.Timer, d time.Duration) {
@@ -22,6 +23,18 @@ func (ts *timerSet) start(clk clock.Clock, ctx actor.Context, which transaction.
 		old.Stop()
 	}
 	ts.t[which] = clock.SendAfter(clk, ctx, d, &timerFired{Timer: which, Gen: ts.gen[which]})
+	ts.due[which] = clk.Now().Add(d).UnixNano()
+}
+
+// running lists the timers armed and not yet due at now, in timer order.
+func (ts *timerSet) running(now time.Time) []TimerInfo {
+	var out []TimerInfo
+	for i, t := range ts.t {
+		if t != nil && ts.due[i] > now.UnixNano() {
+			out = append(out, TimerInfo{Name: timerName(transaction.Timer(i)), Due: time.Unix(0, ts.due[i])})
+		}
+	}
+	return out
 }
 
 // armed reports whether timer which is set.
@@ -42,6 +55,17 @@ func (ts *timerSet) prune(live func(transaction.Timer) bool) {
 			ts.gen[i]++
 		}
 	}
+}
+
+// timerName is a timer's RFC 3261 letter, or what our own slots are for.
+func timerName(t transaction.Timer) string {
+	if t == timerNoResponse {
+		return "no_response" // failover.no_response
+	}
+	if t > transaction.TimerM {
+		return "?"
+	}
+	return t.String()
 }
 
 func (ts *timerSet) stopAll() {

@@ -1,6 +1,8 @@
 package txn
 
 import (
+	"time"
+
 	"github.com/emiago/sipgo/sip"
 	"github.com/partysip/partysip/sipcore/base"
 	"github.com/partysip/partysip/sipcore/transaction"
@@ -12,11 +14,17 @@ import (
 // fields of the access log (asked only when the line is written): method, From and To (as caller
 // and callee), Request-URI, where it came from or went.
 func (c *Env) traceTransition(m *transaction.Machine, before transaction.State, ev transaction.Event, key transaction.Key, callID string,
-	tx traced) {
+	tx traced, entered *int64) {
 	if m.State() == before {
 		return
 	}
-	c.Observer.TxMoved(m.Kind(), before, m.State())
+	now := c.Clock.Now().UnixNano()
+	dwell := time.Duration(-1)
+	if before != transaction.Idle && *entered != 0 {
+		dwell = time.Duration(now - *entered)
+	}
+	*entered = now
+	c.Observer.TxMoved(m.Kind(), before, m.State(), dwell)
 	if ce := c.Log.Check(zap.DebugLevel, "transaction"); ce != nil {
 		fields := transitionFields(m.Kind(), callID, key.Branch, before, ev, m.State())
 		req, peerKey, peer := tx.traceParties()

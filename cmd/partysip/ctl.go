@@ -75,8 +75,11 @@ func cmdCtl(args []string) int {
 	rest := fs.Args()
 	client := &http.Client{Timeout: 10 * time.Second, Transport: bearer{token: strings.TrimSpace(string(token))}}
 	if len(rest) == 2 && rest[0] == "transactions" && rest[1] == "list" {
-		return listTable(client, "http://"+*addr+"/v1/transactions?limit=1000", *asJSON, "KIND\tSTATE\tMETHOD\tCALL-ID\tBRANCH",
-			func(x actors.TransactionInfo) []any { return []any{x.Kind, x.State, x.Method, x.CallID, x.Branch} }, "%d transaction(s)")
+		now := time.Now()
+		return listTable(client, "http://"+*addr+"/v1/transactions?limit=1000", *asJSON, "KIND\tSTATE\tMETHOD\tCALL-ID\tBRANCH\tAGE\tIN STATE\tTIMERS",
+			func(x actors.TransactionInfo) []any {
+				return []any{x.Kind, x.State, x.Method, x.CallID, x.Branch, ago(now, x.Since), ago(now, x.StateSince), timersLeft(now, x.Timers)}
+			}, "%d transaction(s)")
 	}
 	if len(rest) >= 2 && rest[0] == "bans" {
 		return ctlBans(client, "http://"+*addr+"/v1/bans", rest[1:], *asJSON, fs.Usage)
@@ -335,4 +338,24 @@ func listBindings(client *http.Client, base, aor string) ([]admin.Record, error)
 		}
 		after = page[len(page)-1].AOR
 	}
+}
+
+// ago is how long before now t was, to the millisecond; "-" when unknown.
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return now.Sub(t).Round(time.Millisecond).String()
+}
+
+// timersLeft lists running timers with the time left on each: "B 31.5s, M 32s".
+func timersLeft(now time.Time, ts []actors.TransactionTimer) string {
+	if len(ts) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = t.Name + " " + t.Due.Sub(now).Round(time.Millisecond).String()
+	}
+	return strings.Join(parts, ", ")
 }

@@ -77,6 +77,7 @@ func cmdSim(args []string) int {
 	failed := false
 	for _, n := range names {
 		outcomes := map[string]int{}
+		races := map[string]int64{}
 		violations := 0
 		for s := *seed; s < *seed+uint64(*runs); s++ {
 			res, err := sim.RunScenario(sim.Scenarios[n], s, f)
@@ -85,6 +86,9 @@ func cmdSim(args []string) int {
 				return 1
 			}
 			outcomes[res.Outcome]++
+			for r, k := range res.Races {
+				races[r] += k
+			}
 			if *trace || *diagram || len(res.Violations) > 0 {
 				printRun(os.Stdout, res, *trace || len(res.Violations) > 0, *diagram || len(res.Violations) > 0, f)
 			}
@@ -97,8 +101,8 @@ func cmdSim(args []string) int {
 		for _, o := range slices.Sorted(maps.Keys(outcomes)) {
 			parts = append(parts, fmt.Sprintf("%s ×%d", o, outcomes[o]))
 		}
-		fmt.Printf("%s: %d runs (seeds %d–%d): %s; %d invariant violations\n", n, *runs, *seed, *seed+uint64(*runs)-1,
-			strings.Join(parts, ", "), violations)
+		fmt.Printf("%s: %d runs (seeds %d–%d): %s; %d invariant violations%s\n", n, *runs, *seed, *seed+uint64(*runs)-1,
+			strings.Join(parts, ", "), violations, raceSummary(races))
 		failed = failed || violations > 0
 	}
 	if failed {
@@ -221,4 +225,18 @@ func printPath(out io.Writer, res *sim.Result, path []int, after time.Duration, 
 	if diagram {
 		fmt.Fprintf(out, "```mermaid\n%s```\n", res.World.Diagram())
 	}
+}
+
+// raceSummary is "; races: second_2xx ×31, ..." for the races seen, "" for none.
+func raceSummary(races map[string]int64) string {
+	var parts []string
+	for _, r := range slices.Sorted(maps.Keys(races)) {
+		if races[r] > 0 {
+			parts = append(parts, fmt.Sprintf("%s ×%d", r, races[r]))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; races: " + strings.Join(parts, ", ")
 }

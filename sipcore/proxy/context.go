@@ -28,9 +28,9 @@ type Context struct {
 	groups   [][]int
 	group    int // the group running
 	branches []ctxBranch
-	// final: a final response went upstream. canceled: no new branch or group may start (a
-	// CANCEL from upstream, a 2xx or a 6xx).
-	final, canceled bool
+	// final: a final response went upstream (final2xx: a 2xx). canceled: no new branch or group
+	// may start (a CANCEL from upstream, a 2xx or a 6xx).
+	final, final2xx, canceled bool
 	// named: some branch needed DNS, so the request is sent from again later.
 	named        bool
 	cancelReason string
@@ -164,11 +164,51 @@ const (
 	DialogCreated
 	// Done: a final response went upstream and every branch has ended.
 	Done
+	// RaceSeen: the context resolved the race Race (nothing to carry out: an observation, for
+	// partysip_races_total and traces).
+	RaceSeen
 )
 
 func (k ActionKind) String() string {
 	return [...]string{"Locate", "StartBranch", "CancelBranch", "StopBranch", "Relay", "Respond",
-		"ArmTimer", "DialogCreated", "Done"}[k]
+		"ArmTimer", "DialogCreated", "Done", "RaceSeen"}[k]
+}
+
+// Race names a race between concurrent events that the context resolved one way.
+type Race uint8
+
+const (
+	// RaceCancelAfterFinal: the caller's CANCEL came after a final response went upstream:
+	// nothing is left to cancel (§9.2).
+	RaceCancelAfterFinal Race = iota + 1
+	// RaceCancelBeforeProvisional: a branch to CANCEL had no provisional response yet: its
+	// CANCEL waits for one (§9.1).
+	RaceCancelBeforeProvisional
+	// Race2xxAfterCancel: a branch we had CANCELled answered 2xx: the CANCEL lost, the call
+	// goes through.
+	Race2xxAfterCancel
+	// RaceSecond2xx: a fork was answered 2xx by more than one callee: every 2xx goes upstream,
+	// each is a dialog (§16.7 step 5).
+	RaceSecond2xx
+	// RaceFailureAfter2xx: a branch's failure response came after a 2xx went upstream: it is
+	// absorbed, never relayed.
+	RaceFailureAfter2xx
+	// NumRaces is one more than the last race: the size of an array indexed by Race.
+	NumRaces
+)
+
+// Races lists every race, in order.
+func Races() []Race {
+	out := make([]Race, 0, NumRaces-1)
+	for r := RaceCancelAfterFinal; r < NumRaces; r++ {
+		out = append(out, r)
+	}
+	return out
+}
+
+func (r Race) String() string {
+	return [...]string{"none", "cancel_after_final", "cancel_before_provisional", "2xx_after_cancel",
+		"second_2xx", "failure_after_2xx"}[r]
 }
 
 // Action is one output of a context.
@@ -188,6 +228,8 @@ type Action struct {
 	Timer TimerID
 	After time.Duration
 	At    time.Time
+	// Race is what RaceSeen saw.
+	Race Race
 }
 
 // NewContext returns the response context of one request.
@@ -209,6 +251,9 @@ func (c *Context) Step(now time.Time, ev Event) []Action {
 	case BranchFailed:
 		c.ended(now, ev.Branch, ev.Code, nil, true)
 	case CancelArrived:
+		if c.final {
+			c.emit(Action{Kind: RaceSeen, Race: RaceCancelAfterFinal, Branch: -1})
+		}
 		c.cancelPending(now, -1, true)
 	case TimerFired:
 		c.timerFired(now, ev.Timer)
@@ -398,9 +443,15 @@ func (c *Context) responded(now time.Time, i int, res *sip.Response) {
 		if first {
 			c.answeredBy = i
 		}
-		c.final = true
+		if b.state == BranchCancelling {
+			c.emit(Action{Kind: RaceSeen, Race: Race2xxAfterCancel, Branch: i})
+		}
+		c.final, c.final2xx = true, true
 		c.emit(Action{Kind: Relay, Branch: i, Res: res, Final: first})
 		if c.cfg.CreatesDialog && c.newDialog(res) {
+			if !first {
+				c.emit(Action{Kind: RaceSeen, Race: RaceSecond2xx, Branch: i})
+			}
 			c.emit(Action{Kind: DialogCreated, Branch: i, Res: res})
 		}
 		if b.running() {
@@ -415,6 +466,9 @@ func (c *Context) responded(now time.Time, i int, res *sip.Response) {
 	default:
 		if !b.running() {
 			return
+		}
+		if c.final2xx {
+			c.emit(Action{Kind: RaceSeen, Race: RaceFailureAfter2xx, Branch: i})
 		}
 		if code >= 600 && c.cfg.Invite {
 			c.cancelPending(now, i, true) // §16.7 step 10
@@ -503,6 +557,9 @@ func (c *Context) cancel(now time.Time, i int, giveUpCode int) {
 	b := &c.branches[i]
 	switch b.state {
 	case BranchTrying:
+		if !b.cancelWanted {
+			c.emit(Action{Kind: RaceSeen, Race: RaceCancelBeforeProvisional, Branch: i})
+		}
 		b.cancelWanted, b.giveUpCode = true, giveUpCode
 	case BranchProceeding:
 		b.state, b.cancelWanted = BranchCancelling, false

@@ -67,6 +67,9 @@ func ExploreBranch(timerC, t1 time.Duration) []BranchTransition {
 			}
 			t := BranchTransition{From: from, To: to, Event: pe.label}
 			for _, a := range acts {
+				if a.Kind == RaceSeen {
+					continue // an observation: nothing the branch does
+				}
 				t.Actions = append(t.Actions, next.actionLabel(a, c))
 			}
 			if line := t.String(); !edges[line] {

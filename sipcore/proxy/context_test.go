@@ -113,6 +113,8 @@ func kinds(acts []Action) string {
 			s = append(s, fmt.Sprintf("Relay/%d %d", a.Branch, a.Res.StatusCode))
 		case Done:
 			s = append(s, "Done")
+		case RaceSeen:
+			s = append(s, "race "+a.Race.String())
 		default:
 			s = append(s, fmt.Sprintf("%s/%d", a.Kind, a.Branch))
 		}
@@ -165,12 +167,12 @@ func TestContextLosingBranchNeverOutlivesContext(t *testing.T) {
 	d.respond(1, 183)
 	// Branch 2 has sent nothing: §9.1, no CANCEL before a provisional response.
 	acts := d.respond(0, 200)
-	want(t, "200", acts, "Relay/0 200 DialogCreated/0 CancelBranch/1")
+	want(t, "200", acts, "Relay/0 200 DialogCreated/0 CancelBranch/1 race cancel_before_provisional")
 	if acts[2].Reason != ReasonCompletedElsewhere {
 		t.Fatalf("CANCEL Reason %q", acts[2].Reason)
 	}
 	want(t, "100 on branch 2", d.respond(2, 100), "CancelBranch/2")
-	want(t, "487 on branch 2", d.respond(2, 487), "")
+	want(t, "487 on branch 2", d.respond(2, 487), "race failure_after_2xx")
 	if d.c.Done() {
 		t.Fatal("done with branch 1 running")
 	}
@@ -190,7 +192,7 @@ func TestContextLosingBranchNeverOutlivesContext(t *testing.T) {
 func TestContextCancelWaitsForProvisional(t *testing.T) {
 	d := newDriver(t, invite())
 	d.fork(1, Parallel)
-	want(t, "CANCEL", d.step(Event{Kind: CancelArrived}), "")
+	want(t, "CANCEL", d.step(Event{Kind: CancelArrived}), "race cancel_before_provisional")
 	want(t, "Timer B", d.step(Event{Kind: BranchFailed, Branch: 0, Code: 408}), "Respond 408 Done")
 }
 
@@ -324,8 +326,8 @@ func TestContextLocate(t *testing.T) {
 func TestContextEvery2xxRelayed(t *testing.T) {
 	d := newDriver(t, invite())
 	d.fork(2, Parallel)
-	want(t, "first 200", d.respond(0, 200), "Relay/0 200 DialogCreated/0")
-	want(t, "second branch 200", d.respond(1, 200), "Relay/1 200 DialogCreated/1 Done")
+	want(t, "first 200", d.respond(0, 200), "Relay/0 200 DialogCreated/0 race cancel_before_provisional")
+	want(t, "second branch 200", d.respond(1, 200), "Relay/1 200 race second_2xx DialogCreated/1 Done")
 	want(t, "retransmission", d.respond(0, 200), "Relay/0 200")
 	if n := len(d.finals()); n != 1 {
 		t.Fatalf("%d final responses marked", n)
@@ -460,5 +462,24 @@ func TestDispatchUnmatched(t *testing.T) {
 		if got := DispatchUnmatched(c.method, c.inv); got != c.want {
 			t.Errorf("%s with INVITE %d: %d, want %d", c.method, c.inv, got, c.want)
 		}
+	}
+}
+
+// Each race the context resolves is reported once, where it is resolved.
+func TestContextReportsRaces(t *testing.T) {
+	d := newDriver(t, invite())
+	d.fork(1, Parallel)
+	d.respond(0, 180)
+	want(t, "CANCEL", d.step(Event{Kind: CancelArrived}), "CancelBranch/0")
+	want(t, "200 after our CANCEL", d.respond(0, 200), "race 2xx_after_cancel Relay/0 200 DialogCreated/0 Done")
+	want(t, "CANCEL again, after the final", d.step(Event{Kind: CancelArrived}), "race cancel_after_final")
+
+	d = newDriver(t, invite())
+	d.fork(2, Parallel)
+	d.respond(1, 180)
+	want(t, "200", d.respond(0, 200), "Relay/0 200 DialogCreated/0 CancelBranch/1")
+	want(t, "the other branch's 487", d.respond(1, 487), "race failure_after_2xx Done")
+	if got := len(Races()); got != 5 || Races()[0].String() != "cancel_after_final" {
+		t.Fatalf("races %v", Races())
 	}
 }

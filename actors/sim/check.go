@@ -2,11 +2,14 @@ package sim
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/partysip/partysip/sipcore/base"
 )
 
 // Violation is an invariant a run broke.
@@ -34,41 +37,91 @@ const cancelSlack = 10 * time.Millisecond
 
 // Check verifies the invariants on a finished run of call.
 func Check(w *World, call *Call) []Violation {
+	uas := make([]netip.AddrPort, len(call.Callees))
+	for i, c := range call.Callees {
+		uas[i] = c.At
+	}
+	return CheckTrace(w, []netip.AddrPort{call.Caller.At}, uas)
+}
+
+// finalsTo are the distinct final responses to INVITEs delivered to uac, in delivery order (a
+// retransmission, same status and To tag, counts once), with when each came.
+func finalsTo(w *World, uac netip.AddrPort) (res []*sip.Response, at []time.Duration) {
+	seen := map[string]bool{}
+	for _, ev := range w.Trace {
+		m, ok := ev.Msg.(*sip.Response)
+		if ev.Kind != "deliver" || ev.To != uac || !ok || m.StatusCode < 200 || m.CSeq() == nil || m.CSeq().MethodName != sip.INVITE {
+			continue
+		}
+		tag, _ := m.To().Params.Get("tag")
+		key := fmt.Sprintf("%s %s %d %s", base.CallID(m), branchOf(m), m.StatusCode, tag)
+		if !seen[key] {
+			seen[key] = true
+			res, at = append(res, m), append(at, ev.At)
+		}
+	}
+	return res, at
+}
+
+func branchOf(m sip.Message) string {
+	if via := m.Via(); via != nil {
+		b, _ := via.Params.Get("branch")
+		return b
+	}
+	return ""
+}
+
+// CheckTrace verifies the invariants on what a finished run put on the network: uacs are the
+// endpoints that placed calls, uases those that answered them; the proxy is the world's.
+func CheckTrace(w *World, uacs, uases []netip.AddrPort) []Violation {
 	var out []Violation
 	bad := func(inv, format string, args ...any) {
 		out = append(out, Violation{Invariant: inv, Detail: fmt.Sprintf(format, args...)})
 	}
-	c := call.Caller
-
-	// one-final
-	var got2xx []string
-	seen2xx := false
-	failures := 0
-	for i, f := range c.Finals {
-		tag, _ := f.To().Params.Get("tag")
-		if f.StatusCode < 300 {
-			seen2xx = true
-			got2xx = append(got2xx, tag)
-			continue
+	// one-final, per INVITE transaction of each caller
+	got2xx := map[string]bool{} // Call-ID and To tag of each 2xx a caller got
+	for _, uac := range uacs {
+		finals, at := finalsTo(w, uac)
+		byBranch := map[string][]int{}
+		for i, f := range finals {
+			byBranch[branchOf(f)] = append(byBranch[branchOf(f)], i)
 		}
-		failures++
-		if seen2xx {
-			bad("one-final", "%d %s reached the caller at %s, after a 2xx", f.StatusCode, f.Reason, c.FinalAt[i])
+		for _, idx := range byBranch {
+			seen2xx, failures := false, 0
+			for _, i := range idx {
+				f := finals[i]
+				if f.StatusCode < 300 {
+					seen2xx = true
+					tag, _ := f.To().Params.Get("tag")
+					got2xx[base.CallID(f)+" "+tag] = true
+					continue
+				}
+				failures++
+				if seen2xx {
+					bad("one-final", "%d %s reached %s at %s, after a 2xx", f.StatusCode, f.Reason, w.name(uac), at[i])
+				}
+			}
+			if failures > 1 {
+				bad("one-final", "%d final failure responses reached %s for one INVITE", failures, w.name(uac))
+			}
 		}
-	}
-	if failures > 1 {
-		bad("one-final", "%d final failure responses reached the caller", failures)
-	}
-	if len(c.Finals) == 0 {
-		bad("one-final", "the caller never had a final response")
+		for _, ev := range w.Trace {
+			if req, ok := ev.Msg.(*sip.Request); ok && ev.Kind == "send" && ev.From == uac && req.Method == sip.INVITE && !base.HasToTag(req) {
+				if len(byBranch[branchOf(req)]) == 0 {
+					bad("one-final", "the INVITE %s sent (%s) never had a final response", w.name(uac), branchOf(req))
+				}
+			}
+		}
 	}
 
 	// every-2xx
-	for _, callee := range call.Callees {
-		for _, tag := range callee.Sent2xx {
-			if !slices.Contains(got2xx, tag) {
-				bad("every-2xx", "the 2xx %s sent with To tag %s never reached the caller", callee.Name, tag)
-			}
+	for _, ev := range w.Trace {
+		m, ok := ev.Msg.(*sip.Response)
+		if ev.Kind != "send" || !ok || !slices.Contains(uases, ev.From) || m.StatusCode/100 != 2 || m.CSeq() == nil || m.CSeq().MethodName != sip.INVITE {
+			continue
+		}
+		if tag, _ := m.To().Params.Get("tag"); !got2xx[base.CallID(m)+" "+tag] {
+			bad("every-2xx", "the 2xx %s sent with To tag %s never reached the caller", w.name(ev.From), tag)
 		}
 	}
 
@@ -85,7 +138,7 @@ func Check(w *World, call *Call) []Violation {
 				cancelSent = ev.At
 			}
 		case *sip.Response:
-			if ev.To == c.At && m.StatusCode >= 200 && m.CSeq() != nil && m.CSeq().MethodName == sip.INVITE && finalSent < 0 {
+			if slices.Contains(uacs, ev.To) && m.StatusCode >= 200 && m.CSeq() != nil && m.CSeq().MethodName == sip.INVITE && finalSent < 0 {
 				finalSent = ev.At
 			}
 		}
@@ -112,33 +165,50 @@ func Check(w *World, call *Call) []Violation {
 
 	// dialogs
 	if n := st.DialogsCreated.Load(); n != int64(len(got2xx)) {
-		bad("dialogs", "%d dialogs tracked for %d 2xx responses the caller got", n, len(got2xx))
+		bad("dialogs", "%d dialogs tracked for %d 2xx responses the callers got", n, len(got2xx))
 	}
 
 	// max-forwards, no-stray-send
-	allowed := map[string]bool{c.At.String(): true}
-	for _, callee := range call.Callees {
-		allowed[callee.At.String()] = true
+	allowed := map[netip.AddrPort]bool{}
+	for _, a := range append(slices.Clone(uacs), uases...) {
+		allowed[a] = true
 	}
 	for _, hop := range w.routedTo {
-		allowed[hop] = true
+		if a, err := netip.ParseAddrPort(hop); err == nil {
+			allowed[a] = true
+		}
 	}
+	received := map[string]int{} // Max-Forwards of each request the proxy got, by Call-ID, CSeq, method
 	for _, ev := range w.Trace {
+		req, ok := ev.Msg.(*sip.Request)
+		if ev.Kind == "deliver" && ev.To == w.proxy && ok {
+			if mf := req.MaxForwards(); mf != nil {
+				received[requestKey(req)] = int(mf.Val())
+			}
+		}
 		if ev.Kind != "send" || ev.From != w.proxy {
 			continue
 		}
-		if !allowed[ev.To.String()] {
+		if !allowed[ev.To] {
 			bad("no-stray-send", "the proxy sent %s to %s", ev.Summary, ev.To)
 		}
-		req, ok := ev.Msg.(*sip.Request)
 		if !ok || (req.Method != sip.INVITE && req.Method != sip.BYE) {
 			continue // CANCEL and the ACK of a failure are the proxy's own (Max-Forwards 70)
 		}
-		if mf := req.MaxForwards(); mf == nil || mf.Val() != 69 {
-			bad("max-forwards", "the proxy forwarded %s with %v (the caller sent 70)", req.Method, mf)
+		in, known := received[requestKey(req)]
+		if mf := req.MaxForwards(); known && (mf == nil || int(mf.Val()) != in-1) {
+			bad("max-forwards", "the proxy forwarded %s with %v (it got %d)", req.Method, mf, in)
 		}
 	}
 	return out
+}
+
+// requestKey names a request across hops: Call-ID, CSeq and method.
+func requestKey(req *sip.Request) string {
+	if c := req.CSeq(); c != nil {
+		return fmt.Sprintf("%s %d %s", base.CallID(req), c.SeqNo, req.Method)
+	}
+	return base.CallID(req) + " " + string(req.Method)
 }
 
 // Outcome is what the caller got, in short: "487", "200", "200+200".

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,6 +40,9 @@ func TestCLI(t *testing.T) {
 	_ = os.WriteFile(noUsers, []byte("listen: [udp:127.0.0.1:5099]\nplugins: [sanity, auth, forward]\nauth:\n  users_file: "+filepath.Join(dir, "missing.yaml")+"\n"), 0o644)
 	badSection := filepath.Join(dir, "section.yaml")
 	_ = os.WriteFile(badSection, []byte("plugins: [sanity, maxfwd, redirect, location, forward]\nmaxfwd:\n  limit: 300\n  limt: 1\nregistrar:\n  max_contacts: many\n"), 0o644)
+	misrouted := filepath.Join(dir, "misrouted.yaml")
+	_ = os.WriteFile(misrouted, []byte("listen: [udp:127.0.0.1:5060]\nroutes:\n  - match: '^service@'\n    to: sip:127.0.0.9:5060\nplugins: [sanity, maxfwd, forward]\nstore: {driver: memory}\n"), 0o644)
+	replay := []string{"sim", "--replay", "testdata/replay/uac_messages.log", "--replay", "testdata/replay/uas_messages.log"}
 	cases := []struct {
 		name string
 		args []string
@@ -73,6 +77,11 @@ func TestCLI(t *testing.T) {
 			[]string{"cancel-200: exhaustive to depth 4 from 150ms: ", "(every schedule to that depth)", "200 ×", "487 ×", "0 invariant violations"}},
 		{"sim replays a path", []string{"sim", "--path", "0,1", "--after", "150ms", "cancel-200"}, 0, []string{"cancel-200 path 0,1: outcome 200"}},
 		{"sim refuses a bad path", []string{"sim", "--path", "x"}, 2, []string{`path "x"`}},
+		{"sim replays SIPp message logs", append(slices.Clone(replay), "-c", "testdata/replay/partysip.yaml"), 0,
+			[]string{"replay of 2 endpoints through 127.0.0.1:5060: uac 200", "0 invariant violations"}},
+		{"sim replay reports a run that went otherwise", append(slices.Clone(replay), "-c", misrouted), 1,
+			[]string{"VIOLATION replay: uac got 408 in the simulation, 200 in the recording"}},
+		{"sim replay needs the configuration", replay, 2, []string{"a replay needs -c FILE"}},
 		{"sim lists", []string{"sim", "--list"}, 0, []string{"cancel-ignored", "invariants: one-final"}},
 		{"sim unknown scenario", []string{"sim", "nope"}, 2, []string{`unknown scenario "nope"`}},
 		{"sim bad loss", []string{"sim", "--loss", "1.5"}, 2, []string{"--loss and --dup within [0, 1)"}},

@@ -1,16 +1,21 @@
 package main
 
 import (
+	"cmp"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"maps"
+	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/partysip/partysip/actors/sim"
+	"github.com/partysip/partysip/config"
 )
 
 // cmdSim runs scenarios on the simulator: the real proxy on a seeded scheduler, a virtual clock
@@ -31,6 +36,11 @@ func cmdSim(args []string) int {
 	after := fs.Duration("after", 0, "exhaustive mode: branch only from this virtual time on (skip the start of the call)")
 	maxRuns := fs.Int("max-runs", 20000, "exhaustive mode: the most schedules run per scenario")
 	path := fs.String("path", "", "run one schedule of exhaustive mode, as reported (0,1,0), with --after")
+	var replayLogs multi
+	fs.Var(&replayLogs, "replay", "replay a SIPp message log (sipp -trace_msg), repeatable: one per endpoint; with -c, the daemon's configuration of the real run")
+	pcap := fs.String("pcap", "", "replay the SIP over UDP of a capture file (read with tshark), with -c")
+	cfgFile := fs.String("c", "", "replay: the configuration the real daemon ran with (its routes; the proxy listens on its first UDP listener)")
+	proxyAddr := fs.String("proxy", "", "replay: the real proxy's address (host:port), if not the first UDP listener of -c")
 	shrink := fs.Bool("shrink", false, "reduce a failing run to the fewest named faults that still make it fail")
 	var faults multi
 	fs.Var(&faults, "fault", "a fault by name, repeatable: 'drop 200/INVITE#2', 'dup bob>proxy:180', 'delay CANCEL#1 3ms', 'crash IST#1'")
@@ -61,6 +71,9 @@ func cmdSim(args []string) int {
 	if *runs < 1 || *loss < 0 || *loss >= 1 || *dup < 0 || *dup >= 1 || *latency < 0 || *jitter < 0 {
 		fmt.Fprintln(os.Stderr, "partysip sim: --runs must be at least 1, --loss and --dup within [0, 1), delays not negative")
 		return 2
+	}
+	if len(replayLogs) > 0 || *pcap != "" {
+		return simReplay(replayLogs, *pcap, *cfgFile, *proxyAddr, *trace, *diagram)
 	}
 	if *exhaustive || *path != "" {
 		return simExhaustive(names, *depth, *after, *maxRuns, *path, *trace, *diagram)
@@ -239,4 +252,72 @@ func raceSummary(races map[string]int64) string {
 		return ""
 	}
 	return "; races: " + strings.Join(parts, ", ")
+}
+
+// simReplay replays SIPp message logs or a capture against the simulated proxy.
+func simReplay(logs []string, pcap, cfgFile, proxyAddr string, trace, diagram bool) int {
+	if cfgFile == "" {
+		fmt.Fprintln(os.Stderr, "partysip sim: a replay needs -c FILE, the configuration the real daemon ran with")
+		return 2
+	}
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	proxy, err := replayProxy(cfg, proxyAddr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "partysip sim: %v\n", err)
+		return 2
+	}
+	var recs []*sim.Recording
+	for _, path := range logs {
+		f, err := os.Open(path)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "partysip sim: %v\n", err)
+			return 1
+		}
+		// SIPp names its logs SCENARIO_PID_messages.log: the scenario names the endpoint.
+		name, _, _ := strings.Cut(filepath.Base(path), "_")
+		rec, err := sim.ReadSIPpLog(name, f)
+		f.Close()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "partysip sim: %v\n", err)
+			return 1
+		}
+		recs = append(recs, rec)
+	}
+	if pcap != "" {
+		more, err := sim.ReadPcap(pcap, proxy)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "partysip sim: %v\n", err)
+			return 1
+		}
+		recs = append(recs, more...)
+	}
+	res, err := sim.Replay(recs, cfg, proxy)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "partysip sim: %v\n", err)
+		return 1
+	}
+	fmt.Printf("replay of %d endpoints through %s: %s, %d steps; %d invariant violations%s\n", len(recs), proxy,
+		cmp.Or(res.Outcome, "no final response"), res.Steps, len(res.Violations), raceSummary(res.Races))
+	printPath(os.Stdout, res, nil, 0, false, trace || len(res.Violations) > 0, diagram || len(res.Violations) > 0)
+	if len(res.Violations) > 0 {
+		return 1
+	}
+	return 0
+}
+
+// replayProxy is where the replayed proxy listens: --proxy, else cfg's first UDP listener.
+func replayProxy(cfg *config.Config, addr string) (netip.AddrPort, error) {
+	if addr != "" {
+		return netip.ParseAddrPort(addr)
+	}
+	for _, l := range cfg.Listeners() {
+		if l.Transport == "udp" {
+			return netip.ParseAddrPort(l.Addr())
+		}
+	}
+	return netip.AddrPort{}, errors.New("the configuration has no UDP listener: give --proxy")
 }

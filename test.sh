@@ -9,12 +9,14 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # The end-to-end tests drive real SIPp processes on loopback, real phones (baresip, headless),
-# and attack the daemon with the SIPVicious tools (svwar, svcrack).
-if ! command -v sipp >/dev/null 2>&1 || ! command -v svcrack >/dev/null 2>&1 || ! command -v baresip >/dev/null 2>&1; then
+# and attack the daemon with the SIPVicious tools (svwar, svcrack); the simulator's replay reads
+# captures with tshark.
+if ! command -v sipp >/dev/null 2>&1 || ! command -v svcrack >/dev/null 2>&1 || ! command -v baresip >/dev/null 2>&1 ||
+  ! command -v tshark >/dev/null 2>&1; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq sip-tester sipvicious baresip-core >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq sip-tester sipvicious baresip-core tshark >/dev/null
 fi
 
 echo "== gofmt, go vet, go mod tidy"

@@ -1,11 +1,14 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -132,5 +135,95 @@ func TestReadSIPpLogRefusesWhatItCannotReplay(t *testing.T) {
 		if _, err := ReadSIPpLog(name, strings.NewReader(text)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// writePcap writes a capture of UDP datagrams (LINKTYPE_RAW, IPv4), as a sniffer on the
+// proxy's host would have, for tshark to read.
+func writePcap(t *testing.T, path string, pkts []Captured) {
+	t.Helper()
+	var b []byte
+	le := func(v uint32) { b = append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24)) }
+	le(0xa1b2c3d4)
+	b = append(b, 2, 0, 4, 0) // version 2.4
+	le(0)
+	le(0)
+	le(65535)
+	le(101) // LINKTYPE_RAW
+	for _, p := range pkts {
+		ip := make([]byte, 28, 28+len(p.Msg))
+		total := 28 + len(p.Msg)
+		ip[0], ip[2], ip[3], ip[8], ip[9] = 0x45, byte(total>>8), byte(total), 64, 17
+		copy(ip[12:16], p.From.Addr().AsSlice())
+		copy(ip[16:20], p.To.Addr().AsSlice())
+		var sum uint32
+		for i := 0; i < 20; i += 2 {
+			sum += uint32(ip[i])<<8 | uint32(ip[i+1])
+		}
+		for sum > 0xffff {
+			sum = sum&0xffff + sum>>16
+		}
+		ip[10], ip[11] = byte(^sum>>8), byte(^sum)
+		udpLen := 8 + len(p.Msg)
+		ip[20], ip[21] = byte(p.From.Port()>>8), byte(p.From.Port())
+		ip[22], ip[23] = byte(p.To.Port()>>8), byte(p.To.Port())
+		ip[24], ip[25] = byte(udpLen>>8), byte(udpLen) // checksum 0: none (IPv4)
+		ip = append(ip, p.Msg...)
+		le(uint32(p.Wall.Unix()))
+		le(uint32(p.Wall.Nanosecond() / 1000))
+		le(uint32(len(ip)))
+		le(uint32(len(ip)))
+		b = append(b, ip...)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Captured is one datagram of a test capture.
+type Captured struct {
+	Wall     time.Time
+	From, To netip.AddrPort
+	Msg      []byte
+}
+
+// A capture of the same real call, read with tshark, replays the same way as the SIPp logs.
+func TestReplayPcap(t *testing.T) {
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark is not installed (./test.sh installs it)")
+	}
+	cfg, proxy, logs := realRun(t)
+	// What both SIPp processes logged, as the proxy's host would have captured it.
+	var pkts []Captured
+	for _, rec := range readLogs(t, logs) {
+		for _, e := range rec.Events {
+			var b bytes.Buffer
+			e.Msg.StringWrite(&b)
+			from, to := rec.At, proxy
+			if !e.Sent {
+				from, to = proxy, rec.At
+			}
+			pkts = append(pkts, Captured{Wall: e.Wall, From: from, To: to, Msg: b.Bytes()})
+		}
+	}
+	slices.SortStableFunc(pkts, func(a, b Captured) int { return a.Wall.Compare(b.Wall) })
+	path := filepath.Join(t.TempDir(), "call.pcap")
+	writePcap(t, path, pkts)
+	recs, err := ReadPcap(path, proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 {
+		t.Fatalf("%d endpoints in the capture, want 2", len(recs))
+	}
+	res, err := Replay(recs, cfg, proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(res.Outcome, " 200") || len(res.Violations) > 0 {
+		t.Fatalf("outcome %q, violations %v:\n%s", res.Outcome, res.Violations, res.World.TraceText())
+	}
+	if _, err := ReadPcap(filepath.Join(t.TempDir(), "missing.pcap"), proxy); err == nil {
+		t.Fatal("a missing capture was read")
 	}
 }

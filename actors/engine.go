@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/partysip/partysip/actors/dialogs"
+	"github.com/partysip/partysip/actors/internal/causal"
 	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/actors/plugins/auth"
 	"github.com/partysip/partysip/actors/plugins/location"
@@ -61,7 +62,14 @@ type Options struct {
 	// BranchPrefix, when set, replaces the random per-run prefix of the branches we make, so
 	// that a simulated run sends the same bytes every time.
 	BranchPrefix string
+	// Trace, when set, is given every actor-level causal event (a message an actor handled, one
+	// it dropped on purpose) as it happens; without it, a debug-level log writes them.
+	Trace func(ActorEvent)
 }
+
+// ActorEvent is one actor-level event of a causal trace: who handled what, caused by which
+// send (Lamport clocks), or dropped on purpose and why.
+type ActorEvent = causal.Event
 
 // Network is what replaces the sockets: the port messages leave by and the listeners that
 // stand for the bound ones (our addresses).
@@ -176,6 +184,16 @@ func Start(opts Options) (*Engine, error) {
 		undo = append(undo, pool.stop)
 	}
 	c.txStrategy = txSupervisor(c)
+	switch {
+	case opts.Trace != nil:
+		c.tracer = causal.New(opts.Trace, traceIDs)
+	case log.Core().Enabled(zapcore.DebugLevel):
+		c.tracer = causal.New(func(ev causal.Event) {
+			log.Debug("actor", zap.Uint64("seq", ev.Seq), zap.Uint64("lamport", ev.Lamport), zap.String("kind", ev.Kind),
+				zap.String("actor", ev.Actor), zap.String("pid", ev.PID), zap.String("msg", ev.Msg), zap.Uint64("cause", ev.Cause),
+				zap.String("call_id", ev.CallID), zap.String("branch", ev.Branch), zap.String("detail", ev.Detail))
+		}, traceIDs)
+	}
 	c.faults.Set(faultRates(cfg))
 	// In loopback-only mode names are looked up only on name servers that are on loopback
 	// themselves (a test's); the addresses they give are confined like any other.
@@ -246,7 +264,7 @@ func Start(opts Options) (*Engine, error) {
 	}
 	c.shardQueue = make([]atomic.Int64, n)
 	c.dialogs = dialogs.Start(system.Root, n, dialogs.Env{
-		Clock: clk, Log: log, Dispatcher: c.dispatcher,
+		Clock: clk, Log: log, Dispatcher: c.dispatcher, Trace: c.tracer.Options(),
 		AckWait: 64 * c.timers.T1, Lifetime: cfg.Dialogs.Lifetime,
 		Fault: func() bool { return roll(&c.faults.dialog) },
 		Live:  &c.stats.Dialogs, Created: &c.stats.DialogsCreated, Panics: &c.stats.DialogPanics,
@@ -271,7 +289,7 @@ func Start(opts Options) (*Engine, error) {
 			}
 			return src.releaseTx, ok
 		},
-		ShardFor: c.shardFor, Dequeued: func(i int) { c.shardQueue[i].Add(-1) }, Props: c.txProps,
+		ShardFor: c.shardFor, Dequeued: func(i int) { c.shardQueue[i].Add(-1) }, Props: c.txProps, Ignored: c.tracer.Ignored,
 	}
 	for i := 0; i < n; i++ {
 		c.shards = append(c.shards, system.Root.Spawn(c.txProps(txn.NewShard(c.txn, i))))

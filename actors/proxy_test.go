@@ -10,8 +10,10 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/partysip/partysip/actors/internal/clock"
 	"github.com/partysip/partysip/actors/transport"
@@ -614,4 +616,28 @@ func TestTransactionListingAndTimeInState(t *testing.T) {
 		}
 	}
 	t.Fatal("no ICT Calling time-in-state histogram")
+}
+
+// At debug level the daemon writes the actor-level causal trace, in the simulator's schema: the
+// actor by kind and order, the message, its sender's Lamport clock and the call and branch.
+func TestDebugLogHasTheCausalTrace(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	uas, uac := newPeer(t, "127.0.0.1"), newPeer(t, "127.0.0.1")
+	_, port := startEngineOpts(t, fmt.Sprintf("sip:127.0.0.1:%d", uas.port()), Options{Logger: zap.New(core)})
+	uac.send(loopback(port), invite(fmt.Sprintf("sip:bob@127.0.0.1:%d", port), "127.0.0.1", uac.port(), "z9hG4bKcausal1", "causal-1"))
+	uac.expectResponse(100)
+	uas.expectRequest(sip.INVITE)
+	var fromNet, fromActor bool
+	for _, e := range logs.FilterMessage("actor").AllUntimed() {
+		f := e.ContextMap()
+		if f["kind"] == "receive" && f["msg"] == "txn.MessageReceived" && f["call_id"] == "causal-1" && f["cause"] == uint64(0) {
+			fromNet = true
+		}
+		if f["kind"] == "receive" && f["cause"].(uint64) > 0 && strings.Contains(f["actor"].(string), "#") {
+			fromActor = true
+		}
+	}
+	if !fromNet || !fromActor {
+		t.Fatalf("debug log: from the network %v, between actors %v (%d actor lines)", fromNet, fromActor, logs.FilterMessage("actor").Len())
+	}
 }

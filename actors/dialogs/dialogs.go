@@ -30,6 +30,8 @@ type Env struct {
 	Clock      clock.Clock
 	Log        *zap.Logger
 	Dispatcher actor.Dispatcher
+	// Trace are props options that trace the dialog actors (causal traces); none when nil.
+	Trace []actor.PropsOption
 	// AckWait is how long a dialog waits for the ACK of its 2xx (64·T1); Lifetime ends a dialog
 	// that sees no request (dialogs.lifetime).
 	AckWait, Lifetime time.Duration
@@ -53,7 +55,7 @@ func Start(root *actor.RootContext, n int, env Env) *Room {
 	for range n {
 		r.shards = append(r.shards, root.Spawn(actor.PropsFromProducer(
 			func() actor.Actor { return &dialogShard{env: &env, infos: map[dialog.ID]Info{}} },
-			actor.WithDispatcher(env.Dispatcher), actor.WithSupervisor(strategy))))
+			append([]actor.PropsOption{actor.WithDispatcher(env.Dispatcher), actor.WithSupervisor(strategy)}, env.Trace...)...)))
 	}
 	return r
 }
@@ -151,7 +153,7 @@ func (s *dialogShard) Receive(ctx actor.Context) {
 		}
 		first := m
 		pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newDialogActor(s.env, first) },
-			actor.WithDispatcher(s.env.Dispatcher)))
+			append([]actor.PropsOption{actor.WithDispatcher(s.env.Dispatcher)}, s.env.Trace...)...))
 		s.dialogs.Add(m.ID, pid)
 		s.env.Live.Add(1)
 		s.env.Created.Add(1)

@@ -63,6 +63,17 @@ func (w *World) state() [32]byte {
 	return out
 }
 
+// ExploreOptions bound and shape an exploration.
+type ExploreOptions struct {
+	// Depth is how many branching choices are enumerated, from virtual time After on; MaxRuns
+	// bounds the schedules run.
+	Depth   int
+	After   time.Duration
+	MaxRuns int
+	// Actors traces actor-level events (and counts the ignored ones in Ignored).
+	Actors bool
+}
+
 // Exploration is what exhaustive mode found for a scenario.
 type Exploration struct {
 	Scenario string
@@ -73,6 +84,10 @@ type Exploration struct {
 	Paths    int
 	States   int
 	Outcomes map[string]int
+	// Races counts the races the proxy resolved, over all schedules; Ignored the messages
+	// actors dropped on purpose, by why (with Actors).
+	Races   map[string]int64
+	Ignored map[string]int
 	// Witness is, for each outcome, the first path that reached it (RunPath replays it).
 	Witness map[string][]int
 	// Failures are the runs that broke an invariant, each with the path that replays it.
@@ -129,8 +144,12 @@ func ParsePath(s string) ([]int, error) {
 // the network of ExhaustiveFaults and every scripted timing at its middle value, and checks
 // the invariants on each. A branching choice is where a due packet or a timer due at that
 // instant falls among the ready mailboxes. maxRuns bounds the work.
-func Explore(s Scenario, depth int, after time.Duration, maxRuns int) (*Exploration, error) {
-	out := &Exploration{Scenario: s.Name, Depth: depth, After: after, Outcomes: map[string]int{}, Witness: map[string][]int{}, Complete: true}
+func Explore(s Scenario, o ExploreOptions) (*Exploration, error) {
+	depth, after, maxRuns := o.Depth, o.After, o.MaxRuns
+	out := &Exploration{Scenario: s.Name, Depth: depth, After: after, Outcomes: map[string]int{}, Witness: map[string][]int{},
+		Races: map[string]int64{}, Ignored: map[string]int{}, Complete: true}
+	f := ExhaustiveFaults
+	f.Actors = o.Actors
 	states := map[[32]byte]bool{}
 	var prefix []int
 	for {
@@ -139,11 +158,19 @@ func Explore(s Scenario, depth int, after time.Duration, maxRuns int) (*Explorat
 			break
 		}
 		ex := &explorer{prefix: prefix, depth: depth, after: after, states: states}
-		res, err := run(s, 1, ExhaustiveFaults, ex)
+		res, err := run(s, 1, f, ex)
 		if err != nil {
 			return nil, err
 		}
 		out.Paths++
+		for r, n := range res.Races {
+			out.Races[r] += n
+		}
+		for _, ev := range res.World.Trace {
+			if ev.Actor != nil && ev.Actor.Kind == "ignore" {
+				out.Ignored[ev.Actor.Detail]++
+			}
+		}
 		out.Outcomes[res.Outcome]++
 		if _, ok := out.Witness[res.Outcome]; !ok {
 			out.Witness[res.Outcome] = trim(ex.taken)
@@ -166,6 +193,8 @@ func Explore(s Scenario, depth int, after time.Duration, maxRuns int) (*Explorat
 }
 
 // RunPath runs s under one schedule of exhaustive mode (a path Explore reported, with its after).
-func RunPath(s Scenario, path []int, after time.Duration) (*Result, error) {
-	return run(s, 1, ExhaustiveFaults, &explorer{prefix: path, depth: len(path), after: after, states: map[[32]byte]bool{}})
+func RunPath(s Scenario, path []int, after time.Duration, actorEvents bool) (*Result, error) {
+	f := ExhaustiveFaults
+	f.Actors = actorEvents
+	return run(s, 1, f, &explorer{prefix: path, depth: len(path), after: after, states: map[[32]byte]bool{}})
 }

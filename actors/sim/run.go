@@ -88,6 +88,11 @@ func (w *World) name(a netip.AddrPort) string {
 func (w *World) TraceText() string {
 	var b strings.Builder
 	for _, ev := range w.Trace {
+		if a := ev.Actor; a != nil {
+			fmt.Fprintf(&b, "%10.3fs L%-3d %-13s %-22s %-28s cause=L%d call=%s branch=%s %s\n", ev.At.Seconds(), a.Lamport,
+				a.Kind, a.Actor, a.Msg, a.Cause, a.CallID, a.Branch, a.Detail)
+			continue
+		}
 		fmt.Fprintf(&b, "%10.3fs L%-3d %-13s %-6s -> %-6s %-28s %s\n", ev.At.Seconds(), ev.Lamport, ev.Kind,
 			w.name(ev.From), w.name(ev.To), ev.Summary, ids(ev.Msg))
 	}

@@ -84,6 +84,19 @@ var Scenarios = map[string]Scenario{
 			return &Call{Caller: c, Callees: []*Callee{bob}}
 		},
 	},
+	"cancel-meets-200": {
+		Name:   "cancel-meets-200",
+		About:  "the caller's CANCEL and the callee's 200 reach the proxy at about the same moment (together, in exhaustive mode)",
+		Routes: route(BobAddr.String(), nil, ""),
+		Setup: func(w *World) *Call {
+			// The 200 leaves bob 2 ms after the INVITE left the caller, plus Answer; the CANCEL
+			// leaves the caller at CancelAfter: equal middles meet at the proxy.
+			bob := &Callee{At: BobAddr, Name: "bob", Ring: 100 * time.Millisecond, Answer: jitter(w, 198*time.Millisecond, 2*time.Millisecond), Code: 200}
+			c := caller(w)
+			c.CancelAfter = jitter(w, 200*time.Millisecond, 2*time.Millisecond)
+			return &Call{Caller: c, Callees: []*Callee{bob}}
+		},
+	},
 	"fork-2xx": {
 		Name:   "fork-2xx",
 		About:  "a parallel fork whose two callees both answer 200: the caller gets both and ends both dialogs",
@@ -140,7 +153,7 @@ var Scenarios = map[string]Scenario{
 
 // ScenarioNames lists the built-in scenarios in a stable order.
 func ScenarioNames() []string {
-	return []string{"cancel-200", "fork-2xx", "fork-cancel", "cancel-ignored", "busy-fork", "dead-hop"}
+	return []string{"cancel-200", "cancel-meets-200", "fork-2xx", "fork-cancel", "cancel-ignored", "busy-fork", "dead-hop"}
 }
 
 // proxyConfig is the configuration of a scenario's proxy.

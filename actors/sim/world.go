@@ -45,6 +45,9 @@ type Faults struct {
 	Latency, Jitter time.Duration
 	// Points are faults chosen by name (drop the 2nd 200, crash the 1st IST).
 	Points []FaultPoint
+	// Actors adds the actor-level causal events to the trace: every message an actor handled
+	// and every one it dropped on purpose, with Lamport clocks (as the daemon logs at debug).
+	Actors bool
 }
 
 // Endpoint is a scripted SIP user agent on the simulated network.
@@ -116,6 +119,8 @@ type Event struct {
 	To      netip.AddrPort
 	Msg     sip.Message // parsed (nil when the bytes did not parse)
 	Summary string
+	// Actor is set for an actor-level event (Kind "receive" or "ignore").
+	Actor *actors.ActorEvent
 }
 
 // one is held by the world that runs: sipgo draws response To tags from google/uuid's generator,
@@ -146,8 +151,16 @@ func NewWorld(seed uint64, cfg *config.Config, proxy netip.AddrPort, faults Faul
 	for _, p := range faults.Points {
 		w.points = append(w.points, &pointState{FaultPoint: p})
 	}
+	var trace func(actors.ActorEvent)
+	if faults.Actors {
+		trace = func(ev actors.ActorEvent) {
+			if !w.passthrough { // the run is over once the world closes
+				w.Trace = append(w.Trace, Event{At: w.Elapsed(), Lamport: ev.Lamport, Kind: ev.Kind, Actor: &ev})
+			}
+		}
+	}
 	e, err := actors.Start(actors.Options{
-		Config: cfg, Clock: w.clock, Dispatcher: w, BranchPrefix: fmt.Sprintf("s%x", seed), Fault: w.crash,
+		Config: cfg, Clock: w.clock, Dispatcher: w, BranchPrefix: fmt.Sprintf("s%x", seed), Fault: w.crash, Trace: trace,
 		Network: &actors.Network{Wire: &wire{w: w}, Listeners: []config.Listener{l}},
 	})
 	if err != nil {

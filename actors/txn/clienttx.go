@@ -98,6 +98,8 @@ func (t *clientTx) Receive(ctx actor.Context) {
 			t.sendCancel(ctx)
 		case transaction.Calling:
 			t.cancelWanted = true
+		default:
+			t.c.ignored(ctx.Self(), m, "CANCEL asked for a branch already answered ("+t.m.State().String()+")")
 		}
 	case *relay.BranchAbandoned:
 		// Its response context gave the branch up (Timer C, 64·T1 after its CANCEL, or the
@@ -107,6 +109,7 @@ func (t *clientTx) Receive(ctx actor.Context) {
 	case *timerFired:
 		switch {
 		case !t.timers.current(m):
+			t.c.ignored(ctx.Self(), m, "timer "+timerName(m.Timer)+" fired after it was re-armed or stopped")
 		case m.Timer == timerNoResponse:
 			t.onNoResponse(ctx)
 		default:

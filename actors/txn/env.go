@@ -52,6 +52,8 @@ type Env struct {
 	Dequeued func(i int)
 	// Props are the props of a transaction-path actor (dispatcher, supervision).
 	Props func(actor.Actor) *actor.Props
+	// Ignored records a message an actor dropped on purpose, and why (causal traces); may be nil.
+	Ignored func(self *actor.PID, msg any, why string)
 }
 
 // Stats are the transaction room's counters (the engine's Stats embeds them).
@@ -78,4 +80,11 @@ type Observer interface {
 	// Response: a server transaction sent a response; took is the time since its request
 	// arrived (on the engine's clock), counted for the final one.
 	Response(code int, took time.Duration, final bool)
+}
+
+// ignored records that self dropped msg on purpose (for causal traces; nothing without a tracer).
+func (c *Env) ignored(self *actor.PID, msg any, why string) {
+	if c.Ignored != nil {
+		c.Ignored(self, msg, why)
+	}
 }

@@ -131,10 +131,13 @@ func (t *serverTx) Receive(ctx actor.Context) {
 			ctx.Send(t.tu, m)
 		} else {
 			t.c.Relay.Raced(proxy.RaceCancelAfterFinal) // answered; its context is gone
+			t.c.ignored(ctx.Self(), m, "CANCEL for an INVITE already answered, whose context is gone")
 		}
 	case *timerFired:
 		if t.timers.current(m) {
 			t.step(ctx, transaction.Event{Kind: transaction.TimerFired, Timer: m.Timer})
+		} else {
+			t.c.ignored(ctx.Self(), m, "timer "+timerName(m.Timer)+" fired after it was re-armed or stopped")
 		}
 	case *actor.Terminated:
 		protofix.ReleaseChild(ctx)

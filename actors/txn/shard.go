@@ -68,6 +68,8 @@ func (s *shard) Receive(ctx actor.Context) {
 	case *relay.ToClientTx:
 		if pid, ok := s.txs.Get(m.Key); ok {
 			ctx.Send(pid, m.Msg)
+		} else {
+			s.c.ignored(ctx.Self(), m, "for a client transaction that has ended")
 		}
 	case *ListRequested:
 		pids := make([]*actor.PID, 0, s.txs.Len())

@@ -31,6 +31,7 @@ func cmdSim(args []string) int {
 	trace := fs.Bool("trace", false, "print every run's trace (virtual time, Lamport clock, event, message, ids)")
 	diagram := fs.Bool("diagram", false, "print every run as a Mermaid sequence diagram")
 	list := fs.Bool("list", false, "list the scenarios and the invariants")
+	actorEvents := fs.Bool("actors", false, "trace actor-level events too: every message an actor handled and every one it dropped on purpose, with Lamport clocks")
 	exhaustive := fs.Bool("exhaustive", false, "enumerate the schedules instead of drawing them: every order of due packets and timers among the ready mailboxes, up to --depth choices (1 ms network, scripted timings at their middle)")
 	depth := fs.Int("depth", 8, "exhaustive mode: how many branching choices are enumerated")
 	after := fs.Duration("after", 0, "exhaustive mode: branch only from this virtual time on (skip the start of the call)")
@@ -76,9 +77,9 @@ func cmdSim(args []string) int {
 		return simReplay(replayLogs, *pcap, *cfgFile, *proxyAddr, *trace, *diagram)
 	}
 	if *exhaustive || *path != "" {
-		return simExhaustive(names, *depth, *after, *maxRuns, *path, *trace, *diagram)
+		return simExhaustive(names, *depth, *after, *maxRuns, *path, *trace, *diagram, *actorEvents)
 	}
-	f := sim.Faults{Loss: *loss, Dup: *dup, Latency: *latency, Jitter: *jitter}
+	f := sim.Faults{Loss: *loss, Dup: *dup, Latency: *latency, Jitter: *jitter, Actors: *actorEvents}
 	for _, s := range faults {
 		p, err := sim.ParseFaultPoint(s)
 		if err != nil {
@@ -144,6 +145,9 @@ func again(scenario string, seed uint64, f sim.Faults) string {
 	for _, p := range f.Points {
 		cmd += fmt.Sprintf(" --fault '%s'", p)
 	}
+	if f.Actors {
+		cmd += " --actors"
+	}
 	return cmd + " --trace " + scenario
 }
 
@@ -167,7 +171,7 @@ func printShrunk(out io.Writer, scenario string, seed uint64, f sim.Faults) {
 }
 
 // simExhaustive runs exhaustive mode on each scenario, or the one schedule path names.
-func simExhaustive(names []string, depth int, after time.Duration, maxRuns int, path string, trace, diagram bool) int {
+func simExhaustive(names []string, depth int, after time.Duration, maxRuns int, path string, trace, diagram, actorEvents bool) int {
 	if depth < 1 || maxRuns < 1 || after < 0 {
 		fmt.Fprintln(os.Stderr, "partysip sim: --depth and --max-runs must be at least 1, --after not negative")
 		return 2
@@ -180,7 +184,7 @@ func simExhaustive(names []string, depth int, after time.Duration, maxRuns int, 
 		}
 		failed := false
 		for _, n := range names {
-			res, err := sim.RunPath(sim.Scenarios[n], p, after)
+			res, err := sim.RunPath(sim.Scenarios[n], p, after, actorEvents)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "partysip sim: %v\n", err)
 				return 1
@@ -195,7 +199,7 @@ func simExhaustive(names []string, depth int, after time.Duration, maxRuns int, 
 	}
 	failed := false
 	for _, n := range names {
-		ex, err := sim.Explore(sim.Scenarios[n], depth, after, maxRuns)
+		ex, err := sim.Explore(sim.Scenarios[n], sim.ExploreOptions{Depth: depth, After: after, MaxRuns: maxRuns, Actors: actorEvents})
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "partysip sim: %v\n", err)
 			return 1
@@ -213,8 +217,11 @@ func simExhaustive(names []string, depth int, after time.Duration, maxRuns int, 
 		if !ex.Complete {
 			complete = fmt.Sprintf("stopped at --max-runs %d", maxRuns)
 		}
-		fmt.Printf("%s: exhaustive to depth %d from %s: %d schedules (%s), %d distinct states: %s; %d invariant violations\n",
-			n, depth, after, ex.Paths, complete, ex.States, strings.Join(parts, ", "), violations)
+		fmt.Printf("%s: exhaustive to depth %d from %s: %d schedules (%s), %d distinct states: %s; %d invariant violations%s\n",
+			n, depth, after, ex.Paths, complete, ex.States, strings.Join(parts, ", "), violations, raceSummary(ex.Races))
+		for _, why := range slices.Sorted(maps.Keys(ex.Ignored)) {
+			fmt.Printf("  ignored in %d schedules: %s\n", ex.Ignored[why], why)
+		}
 		failed = failed || violations > 0
 	}
 	if failed {

@@ -25,7 +25,8 @@ var Invariants = []string{
 	"one-final",     // at most one final non-2xx upstream, never after a 2xx, and the call ends
 	"every-2xx",     // every 2xx a callee sent reaches the caller
 	"cancel-bound",  // a CANCELled call has its final response within 64·T1 of the CANCEL
-	"quiet",         // once quiet, no transaction, parked wait, pending answer or dialog is left
+	"registered",    // every REGISTER an endpoint sent got its 2xx
+	"quiet",         // once quiet, no transaction, parked wait, pending answer, dialog or timer is left
 	"dialogs",       // a dialog was tracked for every 2xx the caller got (through our Record-Route)
 	"max-forwards",  // every request the proxy forwards carries Max-Forwards one below what it got
 	"no-stray-send", // the proxy sends only to hops the scenario routes to, and back to the caller
@@ -125,6 +126,27 @@ func CheckTrace(w *World, uacs, uases []netip.AddrPort) []Violation {
 		}
 	}
 
+	// registered: every endpoint that REGISTERed got its 2xx
+	checked := map[string]bool{}
+	for _, ev := range w.Trace {
+		req, ok := ev.Msg.(*sip.Request)
+		if ev.Kind != "send" || !ok || req.Method != sip.REGISTER || ev.From == w.proxy || checked[base.CallID(req)] {
+			continue
+		}
+		checked[base.CallID(req)] = true
+		answered := false
+		for _, d := range w.Trace {
+			if m, ok := d.Msg.(*sip.Response); ok && d.Kind == "deliver" && d.To == ev.From && m.StatusCode/100 == 2 &&
+				m.CSeq() != nil && m.CSeq().MethodName == sip.REGISTER && base.CallID(m) == base.CallID(req) {
+				answered = true
+				break
+			}
+		}
+		if !answered {
+			bad("registered", "%s's REGISTER (%s) never had its 2xx", w.name(ev.From), base.CallID(req))
+		}
+	}
+
 	// cancel-bound: from the first CANCEL the proxy sends a branch (§9.1: only once the branch
 	// had a provisional response) to the first final response it sends the caller.
 	cancelSent, finalSent := time.Duration(-1), time.Duration(-1)
@@ -161,6 +183,10 @@ func CheckTrace(w *World, uacs, uases []netip.AddrPort) []Violation {
 	}
 	if len(w.packets) > 0 || len(w.tasks) > 0 {
 		bad("quiet", "%d packets and %d mailboxes still busy at the end of the run", len(w.packets), len(w.tasks))
+	}
+	if n := w.clock.Pending(); n > 0 {
+		next, _ := w.clock.Next()
+		bad("quiet", "%d timers still armed at the end of the run (the next at %s)", n, next.Sub(Epoch))
 	}
 
 	// dialogs

@@ -86,6 +86,8 @@ type Caller struct {
 	// HangUpAfter is how long the first dialog lasts before its BYE; a second dialog (a fork
 	// answered twice) is hung up at once (§13.2.2.4).
 	HangUpAfter time.Duration
+	// StartAfter delays the call (to let phones register first).
+	StartAfter time.Duration
 
 	// Finals are the distinct final responses to the INVITE, in arrival order (a 2xx per
 	// dialog; a retransmission is not counted again).
@@ -112,15 +114,23 @@ func (c *Caller) header() string {
 	return fmt.Sprintf("From: <sip:alice@%s>;tag=caller\r\nTo: <%s>\r\nCall-ID: %s\r\n", c.At.Addr(), c.To, c.CallID)
 }
 
-// Start sends the INVITE.
+// Start sends the INVITE, StartAfter from now.
 func (c *Caller) Start(w *World) {
 	c.CancelAt = -1
+	if c.StartAfter > 0 {
+		w.After(c.StartAfter, func() { c.call(w) })
+		return
+	}
+	c.call(w)
+}
+
+func (c *Caller) call(w *World) {
 	c.invite = parse(fmt.Sprintf("INVITE %s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-inv\r\nMax-Forwards: 70\r\n%s"+
 		"CSeq: 1 INVITE\r\nContact: <sip:alice@%s>\r\nContent-Length: 0\r\n\r\n", c.To, c.At, c.header(), c.At))
 	w.Send(c.At, c.Proxy, c.invite)
 	c.stopInvite = retransmit(w, c.At, c.Proxy, c.invite, nil)
 	if c.CancelAfter > 0 {
-		w.After(c.CancelAfter, func() {
+		w.After(c.CancelAfter, func() { // from the INVITE
 			c.cancelDue = true
 			c.maybeCancel(w)
 		})
@@ -281,6 +291,11 @@ type Callee struct {
 	Ring, Answer time.Duration
 	Code         int
 	IgnoreCancel bool
+	// Register, when set, is the address-of-record the callee registers its address for at the
+	// start (REGISTER through the proxy, retransmitted until answered); Registered is the
+	// status it got.
+	Register   string
+	Registered int
 
 	// Sent2xx are the To tags of the 2xx responses it sent; Acked those whose ACK came.
 	Sent2xx []string
@@ -288,8 +303,9 @@ type Callee struct {
 	// Cancelled counts the CANCELs it was sent for a transaction it knew.
 	Cancelled int
 
-	calls map[string]*uas // by branch
-	n     int
+	calls        map[string]*uas // by branch
+	n            int
+	stopRegister func()
 }
 
 type uas struct {
@@ -305,10 +321,34 @@ type uas struct {
 // Addr is where the callee is.
 func (c *Callee) Addr() netip.AddrPort { return c.At }
 
+// Start registers the callee when it has an address-of-record to register for.
+func (c *Callee) Start(w *World, proxy netip.AddrPort) {
+	if c.Register == "" {
+		return
+	}
+	reg := parse(fmt.Sprintf("REGISTER sip:%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-reg-%s\r\nMax-Forwards: 70\r\n"+
+		"From: <%s>;tag=reg-%s\r\nTo: <%s>\r\nCall-ID: reg-%s\r\nCSeq: 1 REGISTER\r\nContact: <sip:%s@%s>;expires=120\r\nContent-Length: 0\r\n\r\n",
+		hostOf(c.Register), c.At, c.Name, c.Register, c.Name, c.Register, c.Name, c.Name, c.At))
+	w.Send(c.At, proxy, reg)
+	c.stopRegister = retransmit(w, c.At, proxy, reg, nil)
+}
+
+// hostOf is the host of a sip: URI.
+func hostOf(uri string) string {
+	_, host, _ := strings.Cut(uri, "@")
+	return host
+}
+
 // Receive answers requests.
 func (c *Callee) Receive(w *World, msg sip.Message) {
 	req, ok := msg.(*sip.Request)
 	if !ok {
+		if res, isRes := msg.(*sip.Response); isRes && res.StatusCode >= 200 && res.CSeq() != nil && res.CSeq().MethodName == sip.REGISTER {
+			c.Registered = res.StatusCode
+			if c.stopRegister != nil {
+				c.stopRegister()
+			}
+		}
 		return
 	}
 	if c.calls == nil {

@@ -64,6 +64,7 @@ func run(s Scenario, seed uint64, f Faults, ex *explorer) (*Result, error) {
 	for _, c := range call.Callees {
 		w.Add(c)
 		w.names[c.At] = c.Name
+		c.Start(w, ProxyAddr)
 	}
 	call.Caller.Start(w)
 	res := &Result{Scenario: s.Name, Seed: seed, World: w, Call: call}

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/partysip/partysip/config"
@@ -20,7 +21,6 @@ var (
 // baseConfig is the proxy of every scenario: the embedded defaults, a memory store, no rate
 // limits (they count on the wall clock), no access log; the scenario adds its routes.
 const baseConfig = `store: {driver: memory}
-plugins: [sanity, maxfwd, forward]
 limits: {source_requests: 0, source_transactions: 0, auth_failures: 0, user_auth_failures: 0}
 log: {access: 0}
 `
@@ -34,7 +34,8 @@ type Call struct {
 // Scenario is a named situation to run on many seeds.
 type Scenario struct {
 	Name, About string
-	// Routes is the YAML of the proxy's routes (over baseConfig).
+	// Routes is the YAML of the proxy's routes (over baseConfig), or any other keys it needs;
+	// a scenario without plugins: gets [sanity, maxfwd, forward].
 	Routes string
 	// Setup puts the endpoints in the world, their timing drawn from w.Rand(), and starts the
 	// call.
@@ -140,6 +141,19 @@ var Scenarios = map[string]Scenario{
 			return &Call{Caller: caller(w), Callees: []*Callee{bob, carol}}
 		},
 	},
+	"register-fork": {
+		Name:  "register-fork",
+		About: "bob's two phones register through the proxy's registrar; a call to bob then forks to both, one answers",
+		Routes: "domains: [example.com]\nplugins: [sanity, maxfwd, registrar, location, forward]\n" +
+			"registrar: {min_expires: 60s, default_expires: 120s}\nforking: {mode: parallel}\n",
+		Setup: func(w *World) *Call {
+			desk := &Callee{At: BobAddr, Name: "desk", Register: "sip:bob@example.com", Ring: 50 * time.Millisecond, Answer: jitter(w, 300*time.Millisecond, 100*time.Millisecond), Code: 200}
+			mobile := &Callee{At: CarolAddr, Name: "mobile", Register: "sip:bob@example.com", Ring: 50 * time.Millisecond, Answer: jitter(w, 300*time.Millisecond, 100*time.Millisecond), Code: 200}
+			c := caller(w)
+			c.To, c.StartAfter = "sip:bob@example.com", time.Second
+			return &Call{Caller: c, Callees: []*Callee{desk, mobile}}
+		},
+	},
 	"dead-hop": {
 		Name:   "dead-hop",
 		About:  "the route's first hop never answers: the branch fails over to the alternate, which answers",
@@ -153,12 +167,16 @@ var Scenarios = map[string]Scenario{
 
 // ScenarioNames lists the built-in scenarios in a stable order.
 func ScenarioNames() []string {
-	return []string{"cancel-200", "cancel-meets-200", "fork-2xx", "fork-cancel", "cancel-ignored", "busy-fork", "dead-hop"}
+	return []string{"cancel-200", "cancel-meets-200", "fork-2xx", "fork-cancel", "cancel-ignored", "busy-fork", "register-fork", "dead-hop"}
 }
 
 // proxyConfig is the configuration of a scenario's proxy.
 func proxyConfig(s Scenario) (*config.Config, error) {
-	cfg, err := config.Parse("<scenario "+s.Name+">", []byte(baseConfig+s.Routes))
+	text := baseConfig + s.Routes
+	if !strings.Contains(s.Routes, "plugins:") {
+		text += "plugins: [sanity, maxfwd, forward]\n"
+	}
+	cfg, err := config.Parse("<scenario "+s.Name+">", []byte(text))
 	if err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
 	}

@@ -23,6 +23,7 @@ func TestScenariosHoldInvariants(t *testing.T) {
 		"fork-cancel":      {"200", "487"},
 		"cancel-ignored":   {"487"},
 		"busy-fork":        {"200"},
+		"register-fork":    {"200", "200+200"},
 		"dead-hop":         {"200"},
 	}
 	for _, name := range ScenarioNames() {

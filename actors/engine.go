@@ -65,6 +65,11 @@ type Options struct {
 	// Trace, when set, is given every actor-level causal event (a message an actor handled, one
 	// it dropped on purpose) as it happens; without it, a debug-level log writes them.
 	Trace func(ActorEvent)
+	// Intercept, when set, is called before a transaction-path or dialog actor handles a
+	// message, with the actor's name in causal traces (relay.proxyContext#1) and the count of
+	// messages it has handled with this one; a panic in it fails that actor (a simulator's
+	// "crash this actor on its Nth message").
+	Intercept func(actor string, n int, msg any)
 }
 
 // ActorEvent is one actor-level event of a causal trace: who handled what, caused by which
@@ -187,12 +192,17 @@ func Start(opts Options) (*Engine, error) {
 	switch {
 	case opts.Trace != nil:
 		c.tracer = causal.New(opts.Trace, traceIDs)
+	case opts.Intercept != nil:
+		c.tracer = causal.New(func(causal.Event) {}, traceIDs)
 	case log.Core().Enabled(zapcore.DebugLevel):
 		c.tracer = causal.New(func(ev causal.Event) {
 			log.Debug("actor", zap.Uint64("seq", ev.Seq), zap.Uint64("lamport", ev.Lamport), zap.String("kind", ev.Kind),
 				zap.String("actor", ev.Actor), zap.String("pid", ev.PID), zap.String("msg", ev.Msg), zap.Uint64("cause", ev.Cause),
 				zap.String("call_id", ev.CallID), zap.String("branch", ev.Branch), zap.String("detail", ev.Detail))
 		}, traceIDs)
+	}
+	if c.tracer != nil {
+		c.tracer.Before = opts.Intercept
 	}
 	c.faults.Set(faultRates(cfg))
 	// In loopback-only mode names are looked up only on name servers that are on loopback

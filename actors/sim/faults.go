@@ -19,11 +19,13 @@ import (
 //	dup 180                    deliver every 180 twice
 //	delay CANCEL#1 3ms         hold the 1st CANCEL 3 ms more than its drawn delay
 //	crash IST#1                the 1st server INVITE transaction actor panics as it starts
+//	crash relay.proxyContext#1@2  the 1st proxy context panics on its 2nd message
 //
 // A message is named by its method, or by its status code with the method of its CSeq after a
 // slash; "from>to:" restricts it to what one node sends another (alice, proxy, bob, carol); #N
 // picks the Nth such packet (none: every one). crash takes a transaction kind (IST, NIST, ICT,
-// NICT) and #N.
+// NICT) and #N, or an actor as causal traces name it (kind#N, see --actors) and @M, the message
+// it panics on (default its first).
 type FaultPoint struct {
 	Action string // drop, dup, delay, crash
 	From   string // "" for any sender
@@ -31,12 +33,23 @@ type FaultPoint struct {
 	What   string // INVITE, 200/INVITE, 180; for crash, IST, NIST, ICT, NICT
 	N      int    // 0: every match
 	Delay  time.Duration
+	At     int // crash of an actor: on its At-th message (0: first)
 }
+
+var actorCrash = regexp.MustCompile(`^crash\s+([a-z]+\.[A-Za-z]+)#([1-9][0-9]*)(?:@([1-9][0-9]*))?$`)
 
 var faultPoint = regexp.MustCompile(`^(drop|dup|delay|crash)\s+(?:([a-z0-9.:]+)>([a-z0-9.:]+):)?([A-Za-z0-9]+(?:/[A-Za-z]+)?)(?:#([1-9][0-9]*))?(?:\s+(\S+))?$`)
 
 // ParseFaultPoint reads a fault point written as above.
 func ParseFaultPoint(s string) (FaultPoint, error) {
+	if m := actorCrash.FindStringSubmatch(strings.TrimSpace(s)); m != nil {
+		f := FaultPoint{Action: "crash", What: m[1]}
+		f.N, _ = strconv.Atoi(m[2])
+		if m[3] != "" {
+			f.At, _ = strconv.Atoi(m[3])
+		}
+		return f, nil
+	}
 	m := faultPoint.FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return FaultPoint{}, fmt.Errorf("fault %q: want ACTION [FROM>TO:]WHAT[#N] [DELAY], e.g. 'drop 200/INVITE#2', 'delay CANCEL#1 3ms', 'crash IST#1'", s)
@@ -57,7 +70,7 @@ func ParseFaultPoint(s string) (FaultPoint, error) {
 	}
 	if f.Action == "crash" {
 		if _, ok := kinds[f.What]; !ok || f.From != "" {
-			return FaultPoint{}, fmt.Errorf("fault %q: crash takes IST, NIST, ICT or NICT, and #N", s)
+			return FaultPoint{}, fmt.Errorf("fault %q: crash takes IST, NIST, ICT or NICT, and #N, or an actor as traces name it (relay.proxyContext#1[@M])", s)
 		}
 	}
 	return f, nil
@@ -75,11 +88,17 @@ func (f FaultPoint) String() string {
 	if f.N > 0 {
 		s += "#" + strconv.Itoa(f.N)
 	}
+	if f.At > 0 {
+		s += "@" + strconv.Itoa(f.At)
+	}
 	if f.Delay > 0 {
 		s += " " + f.Delay.String()
 	}
 	return s
 }
+
+// actorName reports whether the point crashes an actor named as causal traces name it.
+func (f FaultPoint) actorName() bool { return f.Action == "crash" && strings.Contains(f.What, ".") }
 
 // name is how fault points name a message: INVITE, or 200/INVITE.
 func name(msg sip.Message) string {

@@ -8,13 +8,15 @@ import (
 
 func TestParseFaultPoint(t *testing.T) {
 	for in, want := range map[string]FaultPoint{
-		"drop 200/INVITE#2":        {Action: "drop", What: "200/INVITE", N: 2},
-		"drop bob>proxy:200#1":     {Action: "drop", From: "bob", To: "proxy", What: "200", N: 1},
-		"dup 180":                  {Action: "dup", What: "180"},
-		"delay CANCEL#1 3ms":       {Action: "delay", What: "CANCEL", N: 1, Delay: 3 * time.Millisecond},
-		"crash IST#1":              {Action: "crash", What: "IST", N: 1},
-		"  drop invite#1  ":        {Action: "drop", What: "INVITE", N: 1},
-		"delay alice>proxy:ACK 1s": {Action: "delay", From: "alice", To: "proxy", What: "ACK", Delay: time.Second},
+		"drop 200/INVITE#2":            {Action: "drop", What: "200/INVITE", N: 2},
+		"drop bob>proxy:200#1":         {Action: "drop", From: "bob", To: "proxy", What: "200", N: 1},
+		"dup 180":                      {Action: "dup", What: "180"},
+		"delay CANCEL#1 3ms":           {Action: "delay", What: "CANCEL", N: 1, Delay: 3 * time.Millisecond},
+		"crash IST#1":                  {Action: "crash", What: "IST", N: 1},
+		"crash relay.proxyContext#1@2": {Action: "crash", What: "relay.proxyContext", N: 1, At: 2},
+		"crash dialogs.dialogActor#3":  {Action: "crash", What: "dialogs.dialogActor", N: 3},
+		"  drop invite#1  ":            {Action: "drop", What: "INVITE", N: 1},
+		"delay alice>proxy:ACK 1s":     {Action: "delay", From: "alice", To: "proxy", What: "ACK", Delay: time.Second},
 	} {
 		got, err := ParseFaultPoint(in)
 		if err != nil || got != want {
@@ -199,5 +201,27 @@ func TestLateFailureAfterA2xxStaysDown(t *testing.T) {
 	}
 	if res.Outcome != "200" || len(res.Violations) > 0 {
 		t.Fatalf("outcome %s, violations %v:\n%s", res.Outcome, res.Violations, text)
+	}
+}
+
+// An actor named as causal traces name it fails on the message the fault names, and the
+// failure stays in its call: the proxy context of the call dies on its first message after it
+// forked, the caller is answered 500 by its server transaction, nothing is left behind — and
+// the callee's 200, arriving for a branch whose context is gone, goes up as a stray 2xx (§16.7)
+// that no dialog actor tracks (the only invariant the crash costs).
+func TestNamedActorCrash(t *testing.T) {
+	f := DefaultFaults
+	f.Points = mustPoints(t, "crash relay.proxyContext#1@1")
+	res := mustRun(t, Scenarios["cancel-200"], 1, f)
+	if n := res.World.Engine().Stats().TxPanics.Load(); n != 1 {
+		t.Errorf("%d actor panics counted, want 1", n)
+	}
+	if !strings.HasPrefix(res.Outcome, "500") {
+		t.Errorf("outcome %s, want the 500 first", res.Outcome)
+	}
+	for _, v := range res.Violations {
+		if v.Invariant != "dialogs" {
+			t.Errorf("%s", v)
+		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -151,6 +152,12 @@ func NewWorld(seed uint64, cfg *config.Config, proxy netip.AddrPort, faults Faul
 	for _, p := range faults.Points {
 		w.points = append(w.points, &pointState{FaultPoint: p})
 	}
+	var intercept func(string, int, any)
+	for _, p := range w.points {
+		if p.actorName() {
+			intercept = w.intercept
+		}
+	}
 	var trace func(actors.ActorEvent)
 	if faults.Actors {
 		trace = func(ev actors.ActorEvent) {
@@ -160,7 +167,7 @@ func NewWorld(seed uint64, cfg *config.Config, proxy netip.AddrPort, faults Faul
 		}
 	}
 	e, err := actors.Start(actors.Options{
-		Config: cfg, Clock: w.clock, Dispatcher: w, BranchPrefix: fmt.Sprintf("s%x", seed), Fault: w.crash, Trace: trace,
+		Config: cfg, Clock: w.clock, Dispatcher: w, BranchPrefix: fmt.Sprintf("s%x", seed), Fault: w.crash, Trace: trace, Intercept: intercept,
 		Network: &actors.Network{Wire: &wire{w: w}, Listeners: []config.Listener{l}},
 	})
 	if err != nil {
@@ -203,11 +210,20 @@ func (w *World) After(d time.Duration, f func()) clock.Timer { return w.clock.Af
 // Rand is the run's seeded generator for endpoints' scripted choices.
 func (w *World) Rand() *rand.Rand { return w.script }
 
+// intercept crashes the actors crash points name, on the message they name.
+func (w *World) intercept(actor string, n int, _ any) {
+	for _, p := range w.points {
+		if p.actorName() && actor == p.What+"#"+strconv.Itoa(p.N) && n == max(p.At, 1) {
+			panic("fault injected: crash " + p.String())
+		}
+	}
+}
+
 // crash is the engine's fault hook: the crash points that name a new transaction actor.
 func (w *World) crash(kind transaction.Kind, _ *sip.Request) bool {
 	hit := false
 	for _, p := range w.points {
-		if p.Action == "crash" && kinds[p.What] == kind && p.hit() {
+		if p.Action == "crash" && !p.actorName() && kinds[p.What] == kind && p.hit() {
 			hit = true
 		}
 	}

@@ -43,12 +43,18 @@ type Tracer struct {
 	emit   func(Event)
 	// ids names a message's call and branch, when it carries them.
 	ids func(msg any) (callID, branch string)
+	// Before, when set, is called before an actor handles a message, with the actor's name and
+	// how many messages it has handled with this one: a simulator's fault injection (it may
+	// panic, failing the actor as its own code would).
+	Before  func(actor string, n int, msg any)
+	handled map[string]int
 }
 
 // New is a tracer that passes every event to emit; ids, when set, names a message's call and
 // branch.
 func New(emit func(Event), ids func(msg any) (callID, branch string)) *Tracer {
-	return &Tracer{clocks: map[string]uint64{}, names: map[string]string{}, counts: map[string]int{}, emit: emit, ids: ids}
+	return &Tracer{clocks: map[string]uint64{}, names: map[string]string{}, counts: map[string]int{}, handled: map[string]int{},
+		emit: emit, ids: ids}
 }
 
 const header = "lamport"
@@ -86,8 +92,11 @@ func (t *Tracer) record(next actor.ReceiverFunc) actor.ReceiverFunc {
 		_, system := env.Message.(actor.SystemMessage)
 		_, auto := env.Message.(actor.AutoReceiveMessage) // Stopping, Stopped, PoisonPill, ...
 		if !system && !auto {
-			t.name(c.Self().Id, c.Actor())
+			name, n := t.name(c.Self().Id, c.Actor())
 			t.event("receive", c.Self().Id, env.Message, cause, "")
+			if t.Before != nil {
+				t.Before(name, n, env.Message)
+			}
 		}
 		next(c, env)
 		if _, stopped := env.Message.(*actor.Stopped); stopped {
@@ -121,8 +130,9 @@ func (t *Tracer) event(kind, actorID string, msg any, cause uint64, detail strin
 	t.emit(ev)
 }
 
-// name gives an actor its name the first time it is seen.
-func (t *Tracer) name(id string, a actor.Actor) {
+// name gives an actor its name the first time it is seen, and counts the message it is about to
+// handle.
+func (t *Tracer) name(id string, a actor.Actor) (string, int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.names[id]; !ok {
@@ -130,6 +140,8 @@ func (t *Tracer) name(id string, a actor.Actor) {
 		t.counts[kind]++
 		t.names[id] = kind + "#" + strconv.Itoa(t.counts[kind])
 	}
+	t.handled[id]++
+	return t.names[id], t.handled[id]
 }
 
 // forget drops a stopped actor's clock and name.
@@ -137,6 +149,7 @@ func (t *Tracer) forget(id string) {
 	t.mu.Lock()
 	delete(t.clocks, id)
 	delete(t.names, id)
+	delete(t.handled, id)
 	t.mu.Unlock()
 }
 

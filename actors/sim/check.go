@@ -28,6 +28,7 @@ var Invariants = []string{
 	"registered",    // every REGISTER an endpoint sent got its 2xx
 	"quiet",         // once quiet, no transaction, parked wait, pending answer, dialog or timer is left
 	"dialogs",       // a dialog was tracked for every 2xx the caller got (through our Record-Route)
+	"loop",          // no request goes through the proxy twice (a loop is answered 482)
 	"max-forwards",  // every request the proxy forwards carries Max-Forwards one below what it got
 	"no-stray-send", // the proxy sends only to hops the scenario routes to, and back to the caller
 }
@@ -217,6 +218,17 @@ func CheckTrace(w *World, uacs, uases []netip.AddrPort) []Violation {
 		}
 		if !allowed[ev.To] {
 			bad("no-stray-send", "the proxy sent %s to %s", ev.Summary, ev.To)
+		}
+		if ok {
+			own := 0
+			for _, h := range req.GetHeaders("Via") {
+				if v, isVia := h.(*sip.ViaHeader); isVia && v.Host == w.proxy.Addr().String() && v.Port == int(w.proxy.Port()) {
+					own++
+				}
+			}
+			if own > 1 {
+				bad("loop", "the proxy forwarded %s through itself %d times (§16.3 step 4: a loop is answered 482)", req.Method, own)
+			}
 		}
 		if !ok || (req.Method != sip.INVITE && req.Method != sip.BYE) {
 			continue // CANCEL and the ACK of a failure are the proxy's own (Max-Forwards 70)

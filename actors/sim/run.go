@@ -136,7 +136,7 @@ func (w *World) Diagram() string {
 		switch ev.Kind {
 		case "deliver":
 			fmt.Fprintf(&b, "    %s->>%s: %s (%.3fs)\n", w.name(ev.From), w.name(ev.To), ev.Summary, ev.At.Seconds())
-		case "drop", "undeliverable":
+		case "drop", "undeliverable", "refused":
 			fmt.Fprintf(&b, "    %s-x%s: %s %s (%.3fs)\n", w.name(ev.From), w.name(ev.To), ev.Summary, ev.Kind, ev.At.Seconds())
 		}
 	}

@@ -154,6 +154,23 @@ var Scenarios = map[string]Scenario{
 			return &Call{Caller: c, Callees: []*Callee{desk, mobile}}
 		},
 	},
+	"refused-tcp": {
+		Name:   "refused-tcp",
+		About:  "the route's first hop is over TCP and refuses the connection: the branch fails over at once to the UDP alternate",
+		Routes: route(DeadAddr.String()+";transport=tcp", []string{BobAddr.String()}, ""),
+		Setup: func(w *World) *Call {
+			bob := &Callee{At: BobAddr, Name: "bob", Ring: 50 * time.Millisecond, Answer: jitter(w, 150*time.Millisecond, 50*time.Millisecond), Code: 200}
+			return &Call{Caller: caller(w), Callees: []*Callee{bob}}
+		},
+	},
+	"loop": {
+		Name:   "loop",
+		About:  "a route that sends calls back to the proxy itself: the loop is found on the second pass and answered 482",
+		Routes: route(ProxyAddr.String(), nil, ""),
+		Setup: func(w *World) *Call {
+			return &Call{Caller: caller(w)}
+		},
+	},
 	"dead-hop": {
 		Name:   "dead-hop",
 		About:  "the route's first hop never answers: the branch fails over to the alternate, which answers",
@@ -167,7 +184,7 @@ var Scenarios = map[string]Scenario{
 
 // ScenarioNames lists the built-in scenarios in a stable order.
 func ScenarioNames() []string {
-	return []string{"cancel-200", "cancel-meets-200", "fork-2xx", "fork-cancel", "cancel-ignored", "busy-fork", "register-fork", "dead-hop"}
+	return []string{"cancel-200", "cancel-meets-200", "fork-2xx", "fork-cancel", "cancel-ignored", "busy-fork", "register-fork", "dead-hop", "refused-tcp", "loop"}
 }
 
 // proxyConfig is the configuration of a scenario's proxy.

@@ -25,6 +25,8 @@ func TestScenariosHoldInvariants(t *testing.T) {
 		"busy-fork":        {"200"},
 		"register-fork":    {"200", "200+200"},
 		"dead-hop":         {"200"},
+		"refused-tcp":      {"200"},
+		"loop":             {"482"},
 	}
 	for _, name := range ScenarioNames() {
 		t.Run(name, func(t *testing.T) {

@@ -19,8 +19,9 @@ type wire struct{ w *World }
 
 var _ transport.Wire = (*wire)(nil)
 
-// errNotUDP: the simulated network carries datagrams only (streams are for a later step).
-var errNotUDP = errors.New("sim: only UDP is simulated")
+// errRefused: no simulated endpoint accepts stream connections; every TCP (or TLS, WS) next
+// hop refuses the connection, as a host with nothing listening on the port does.
+var errRefused = errors.New("sim: connection refused")
 
 func (n *wire) us() proxy.Outbound {
 	return proxy.Outbound{Host: n.w.proxy.Addr().String(), Port: int(n.w.proxy.Port()), Transport: "UDP"}
@@ -28,7 +29,9 @@ func (n *wire) us() proxy.Outbound {
 
 func (n *wire) Outbound(hop proxy.Hop) (proxy.Outbound, *transport.Socket, error) {
 	if !strings.EqualFold(hop.Transport, "UDP") {
-		return proxy.Outbound{}, nil, errNotUDP
+		ob := n.us()
+		ob.Transport = strings.ToUpper(hop.Transport)
+		return ob, nil, nil
 	}
 	return n.us(), n.w.sock, nil
 }
@@ -47,10 +50,18 @@ func dest(hop proxy.Hop) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(a, uint16(hop.Port)), nil
 }
 
-func (n *wire) SendRequest(req *sip.Request, hop proxy.Hop, _ *transport.Socket, _ func(error)) error {
+func (n *wire) SendRequest(req *sip.Request, hop proxy.Hop, _ *transport.Socket, failed func(error)) error {
 	to, err := dest(hop)
 	if err != nil {
 		return err
+	}
+	if !strings.EqualFold(hop.Transport, "UDP") {
+		// A refused connection is learnt after a round trip, as the transports' dial reports it.
+		n.w.refused(to, req)
+		if failed != nil {
+			n.w.After(2*n.w.faults.Latency, func() { failed(errRefused) })
+		}
+		return nil
 	}
 	var b bytes.Buffer
 	req.StringWrite(&b)
@@ -58,6 +69,9 @@ func (n *wire) SendRequest(req *sip.Request, hop proxy.Hop, _ *transport.Socket,
 }
 
 func (n *wire) SendRequestKept(req *sip.Request, hop proxy.Hop, _ *transport.Socket) (*transport.Sent, error) {
+	if !strings.EqualFold(hop.Transport, "UDP") {
+		return nil, errRefused
+	}
 	to, err := dest(hop)
 	if err != nil {
 		return nil, err

@@ -316,6 +316,14 @@ func (w *World) deliver(p *packet) {
 	w.record("undeliverable", p) // nobody listens there: a dead hop
 }
 
+// refused records a connection to a stream next hop that was refused.
+func (w *World) refused(to netip.AddrPort, req *sip.Request) {
+	var b bytes.Buffer
+	req.StringWrite(&b)
+	w.lamport[w.proxy]++
+	w.record("refused", &packet{from: w.proxy, to: to, b: b.Bytes(), lamport: w.lamport[w.proxy]})
+}
+
 func (w *World) record(kind string, p *packet) Event {
 	ev := Event{At: w.Elapsed(), Lamport: w.lamport[p.from], Kind: kind, From: p.from, To: p.to}
 	if kind == "deliver" || kind == "undeliverable" {

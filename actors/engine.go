@@ -242,6 +242,7 @@ func Start(opts Options) (*Engine, error) {
 		NonceTTL:   auth.Settings(cfg).NonceTTL,
 		Log:        log,
 		Dispatcher: c.dispatcher,
+		Trace:      c.tracer.Options(),
 		Clock:      clk,
 		Fault: func(kind, id string) bool {
 			if kind == "aor" && roll(&c.faults.registration) {

@@ -36,6 +36,8 @@ type Options struct {
 	Log      *zap.Logger
 	// Dispatcher runs the service actors' mailboxes (nil: protoactor's default).
 	Dispatcher actor.Dispatcher
+	// Trace are props options that trace the service actors (causal traces); none when nil.
+	Trace []actor.PropsOption
 	// Fault, when set, is asked before a service actor serves a request: by the registrar and
 	// by an AOR actor before each REGISTER (kinds "registrar" and "aor", id the AOR), by the
 	// location service before each lookup (kind "location", id the AOR looked up). True makes the actor panic: tests of
@@ -165,7 +167,7 @@ func (s *Services) props(p actor.Producer, o ...actor.PropsOption) *actor.Props 
 	if s.opts.Dispatcher != nil {
 		o = append(o, actor.WithDispatcher(s.opts.Dispatcher))
 	}
-	return actor.PropsFromProducer(p, o...)
+	return actor.PropsFromProducer(p, append(o, s.opts.Trace...)...)
 }
 
 // Restart limits of the service actors' supervisors: past RestartLimit failures within

@@ -28,6 +28,8 @@ type clientTx struct {
 	m      transaction.Machine
 	timers timerSet
 	last   *sip.Response
+	// reportedTag is the To tag of the final response reported to the context.
+	reportedTag string
 	// started is when the transaction began, entered when the machine entered its state (Unix
 	// ns, for listings and the time-in-state metric).
 	started, entered int64
@@ -151,8 +153,18 @@ func (t *clientTx) step(ctx actor.Context, ev transaction.Event) {
 				_ = t.c.Wire.SendRequest(ack, t.hop, t.udp, nil)
 			}
 		case transaction.PassResponse:
-			if t.last.StatusCode >= 200 {
-				t.reported = true
+			code := t.last.StatusCode
+			tag, _ := t.last.To().Params.Get("tag")
+			if code >= 200 && code < 300 && t.reported && tag == t.reportedTag {
+				// A retransmission of the 2xx already reported goes upstream at once, by its
+				// Via (RFC 6026: Accepted passes 2xx on; the context would only relay it): the
+				// context may have ended meanwhile, parking this transaction, and a report to it
+				// would be lost.
+				t.c.Relay.ForwardResponseStateless(t.last)
+				break
+			}
+			if code >= 200 {
+				t.reported, t.reportedTag = true, tag
 			}
 			t.report(ctx, &relay.BranchResponded{Index: t.index, Res: t.last})
 		case transaction.StartTimer:

@@ -128,6 +128,11 @@ func cmdSim(args []string) int {
 // printRun prints one run: its outcome and violations, with how to run it again.
 func printRun(out io.Writer, res *sim.Result, trace, diagram bool, f sim.Faults) {
 	fmt.Fprintf(out, "== %s seed %d: outcome %s, %d steps (again: %s)\n", res.Scenario, res.Seed, res.Outcome, res.Steps, again(res.Scenario, res.Seed, f))
+	printDetail(out, res, trace, diagram)
+}
+
+// printDetail prints a run's violations, and its trace and diagram when asked.
+func printDetail(out io.Writer, res *sim.Result, trace, diagram bool) {
 	for _, v := range res.Violations {
 		fmt.Fprintf(out, "VIOLATION %s\n", v)
 	}
@@ -236,15 +241,7 @@ func printPath(out io.Writer, res *sim.Result, path []int, after time.Duration, 
 		fmt.Fprintf(out, "== %s path %s: outcome %s, %d steps (again: partysip sim --path %s --after %s --trace %s)\n",
 			res.Scenario, sim.PathString(path), res.Outcome, res.Steps, sim.PathString(path), after, res.Scenario)
 	}
-	for _, v := range res.Violations {
-		fmt.Fprintf(out, "VIOLATION %s\n", v)
-	}
-	if trace {
-		fmt.Fprint(out, res.World.TraceText())
-	}
-	if diagram {
-		fmt.Fprintf(out, "```mermaid\n%s```\n", res.World.Diagram())
-	}
+	printDetail(out, res, trace, diagram)
 }
 
 // raceSummary is "; races: second_2xx ×31, ..." for the races seen, "" for none.

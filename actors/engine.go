@@ -65,7 +65,7 @@ type Options struct {
 	// Trace, when set, is given every actor-level causal event (a message an actor handled, one
 	// it dropped on purpose) as it happens; without it, a debug-level log writes them.
 	Trace func(ActorEvent)
-	// Intercept, when set, is called before a transaction-path or dialog actor handles a
+	// Intercept, when set, is called before a transaction-path, dialog or service actor handles a
 	// message, with the actor's name in causal traces (relay.proxyContext#1) and the count of
 	// messages it has handled with this one; a panic in it fails that actor (a simulator's
 	// "crash this actor on its Nth message").

@@ -88,6 +88,8 @@ type Exploration struct {
 	// actors dropped on purpose, by why (with Actors).
 	Races   map[string]int64
 	Ignored map[string]int
+	// IgnoredWitness is, for each reason, the first path whose run dropped a message for it.
+	IgnoredWitness map[string][]int
 	// Witness is, for each outcome, the first path that reached it (RunPath replays it).
 	Witness map[string][]int
 	// Failures are the runs that broke an invariant, each with the path that replays it.
@@ -147,7 +149,7 @@ func ParsePath(s string) ([]int, error) {
 func Explore(s Scenario, o ExploreOptions) (*Exploration, error) {
 	depth, after, maxRuns := o.Depth, o.After, o.MaxRuns
 	out := &Exploration{Scenario: s.Name, Depth: depth, After: after, Outcomes: map[string]int{}, Witness: map[string][]int{},
-		Races: map[string]int64{}, Ignored: map[string]int{}, Complete: true}
+		Races: map[string]int64{}, Ignored: map[string]int{}, IgnoredWitness: map[string][]int{}, Complete: true}
 	f := ExhaustiveFaults
 	f.Actors = o.Actors
 	states := map[[32]byte]bool{}
@@ -169,6 +171,9 @@ func Explore(s Scenario, o ExploreOptions) (*Exploration, error) {
 		for _, ev := range res.World.Trace {
 			if ev.Actor != nil && ev.Actor.Kind == "ignore" {
 				out.Ignored[ev.Actor.Detail]++
+				if _, ok := out.IgnoredWitness[ev.Actor.Detail]; !ok {
+					out.IgnoredWitness[ev.Actor.Detail] = trim(ex.taken)
+				}
 			}
 		}
 		out.Outcomes[res.Outcome]++

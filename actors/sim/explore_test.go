@@ -3,6 +3,7 @@ package sim
 import (
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -86,5 +87,17 @@ func TestExhaustiveFindsTheIgnoredCancel(t *testing.T) {
 	}
 	if ex.Races["2xx_after_cancel"] == 0 || ex.Races["cancel_after_final"] == 0 {
 		t.Fatalf("races %v: both orders should be reached", ex.Races)
+	}
+	// The witness replays it, and the causal diagram shows who dropped what.
+	why := "CANCEL asked for a branch already answered (Accepted)"
+	res, err := RunPath(Scenarios["cancel-meets-200"], ex.IgnoredWitness[why], 150*time.Millisecond, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := res.World.Diagram()
+	for _, want := range []string{"participant a1 as txn.shard#1", "-)", "Note over a", "ignored relay.BranchCancelRequested: " + why} {
+		if !strings.Contains(d, want) {
+			t.Fatalf("diagram lacks %q:\n%s", want, d)
+		}
 	}
 }

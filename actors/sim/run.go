@@ -126,11 +126,28 @@ func ids(msg sip.Message) string {
 
 // Diagram is the run as a Mermaid sequence diagram: every message delivered (solid arrow) or
 // lost (cross), with the virtual time of each.
+//
+// With actor events in the trace (Faults.Actors), the proxy's actors are participants too:
+// each message between them is an async arrow from its sender (from "proxy" when it came from
+// the network or a timer), each message dropped on purpose a note.
 func (w *World) Diagram() string {
 	var b strings.Builder
 	b.WriteString("sequenceDiagram\n")
 	for _, a := range w.participants() {
 		fmt.Fprintf(&b, "    participant %s\n", w.name(a))
+	}
+	actorIDs := map[string]string{} // Mermaid ids: actor names have '.' and '#'
+	id := func(name string) string {
+		if name == "" {
+			return "proxy"
+		}
+		if a, ok := actorIDs[name]; ok {
+			return a
+		}
+		a := fmt.Sprintf("a%d", len(actorIDs)+1)
+		actorIDs[name] = a
+		fmt.Fprintf(&b, "    participant %s as %s\n", a, name)
+		return a
 	}
 	for _, ev := range w.Trace {
 		switch ev.Kind {
@@ -138,6 +155,15 @@ func (w *World) Diagram() string {
 			fmt.Fprintf(&b, "    %s->>%s: %s (%.3fs)\n", w.name(ev.From), w.name(ev.To), ev.Summary, ev.At.Seconds())
 		case "drop", "undeliverable", "refused":
 			fmt.Fprintf(&b, "    %s-x%s: %s %s (%.3fs)\n", w.name(ev.From), w.name(ev.To), ev.Summary, ev.Kind, ev.At.Seconds())
+		case "receive":
+			if a := ev.Actor; a != nil {
+				from, to := id(a.From), id(a.Actor)
+				fmt.Fprintf(&b, "    %s-)%s: %s L%d\n", from, to, a.Msg, a.Lamport)
+			}
+		case "ignore":
+			if a := ev.Actor; a != nil {
+				fmt.Fprintf(&b, "    Note over %s: ignored %s: %s\n", id(a.Actor), a.Msg, a.Detail)
+			}
 		}
 	}
 	return b.String()
@@ -149,6 +175,9 @@ func (w *World) participants() []netip.AddrPort {
 	out := []netip.AddrPort{CallerAddr, w.proxy}
 	seen := map[netip.AddrPort]bool{CallerAddr: true, w.proxy: true}
 	for _, ev := range w.Trace {
+		if ev.Actor != nil {
+			continue // the proxy's actors are drawn by name
+		}
 		for _, a := range []netip.AddrPort{ev.From, ev.To} {
 			if !seen[a] {
 				seen[a] = true

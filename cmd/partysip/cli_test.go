@@ -85,7 +85,7 @@ func TestCLI(t *testing.T) {
 		{"sim traces actors", []string{"sim", "--seed", "1", "--runs", "1", "--actors", "--trace", "cancel-200"}, 0,
 			[]string{"receive       txn.shard#1            txn.MessageReceived          cause=L0 call=sim-call branch=z9hG4bK-inv", "--actors --trace cancel-200"}},
 		{"sim exhaustive shows what actors dropped", []string{"sim", "--exhaustive", "--depth", "12", "--after", "150ms", "--actors", "cancel-meets-200"}, 0,
-			[]string{"ignored in 16 schedules: CANCEL asked for a branch already answered (Accepted)"}},
+			[]string{"ignored in 16 schedules (--path ", "): CANCEL asked for a branch already answered (Accepted)"}},
 		{"sim lists", []string{"sim", "--list"}, 0, []string{"cancel-ignored", "invariants: one-final"}},
 		{"sim unknown scenario", []string{"sim", "nope"}, 2, []string{`unknown scenario "nope"`}},
 		{"sim bad loss", []string{"sim", "--loss", "1.5"}, 2, []string{"--loss and --dup within [0, 1)"}},

@@ -225,7 +225,7 @@ func simExhaustive(names []string, depth int, after time.Duration, maxRuns int, 
 		fmt.Printf("%s: exhaustive to depth %d from %s: %d schedules (%s), %d distinct states: %s; %d invariant violations%s\n",
 			n, depth, after, ex.Paths, complete, ex.States, strings.Join(parts, ", "), violations, raceSummary(ex.Races))
 		for _, why := range slices.Sorted(maps.Keys(ex.Ignored)) {
-			fmt.Printf("  ignored in %d schedules: %s\n", ex.Ignored[why], why)
+			fmt.Printf("  ignored in %d schedules (--path %s): %s\n", ex.Ignored[why], sim.PathString(ex.IgnoredWitness[why]), why)
 		}
 		failed = failed || violations > 0
 	}

@@ -26,8 +26,9 @@ type Event struct {
 	PID   string
 	Msg   string // the message's type, e.g. txn.MessageReceived
 	// Cause is the sender's clock when it sent the message (0: from outside the actors: the
-	// network, a timer).
+	// network, a timer); From is the sender's name ("" then).
 	Cause  uint64
+	From   string
 	CallID string
 	Branch string
 	Detail string // for "ignore": what was dropped and why
@@ -57,7 +58,10 @@ func New(emit func(Event), ids func(msg any) (callID, branch string)) *Tracer {
 		emit: emit, ids: ids}
 }
 
-const header = "lamport"
+const (
+	header     = "lamport"
+	fromHeader = "lamport-from"
+)
 
 // Options are the props options that trace an actor: its sends are stamped, its receipts
 // recorded. A nil tracer gives none.
@@ -70,8 +74,9 @@ func (t *Tracer) Options() []actor.PropsOption {
 
 func (t *Tracer) stamp(next actor.SenderFunc) actor.SenderFunc {
 	return func(c actor.SenderContext, target *actor.PID, env *actor.MessageEnvelope) {
-		t.mu.Lock()
 		id := c.Self().Id
+		name := t.nameOf(id, c.Actor())
+		t.mu.Lock()
 		t.clocks[id]++
 		l := t.clocks[id]
 		t.mu.Unlock()
@@ -79,6 +84,7 @@ func (t *Tracer) stamp(next actor.SenderFunc) actor.SenderFunc {
 			env.Header = map[string]string{}
 		}
 		env.Header.Set(header, strconv.FormatUint(l, 10))
+		env.Header.Set(fromHeader, name)
 		next(c, target, env)
 	}
 }
@@ -86,14 +92,16 @@ func (t *Tracer) stamp(next actor.SenderFunc) actor.SenderFunc {
 func (t *Tracer) record(next actor.ReceiverFunc) actor.ReceiverFunc {
 	return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
 		var cause uint64
+		from := ""
 		if env.Header != nil {
 			cause, _ = strconv.ParseUint(env.Header.Get(header), 10, 64)
+			from = env.Header.Get(fromHeader)
 		}
 		_, system := env.Message.(actor.SystemMessage)
 		_, auto := env.Message.(actor.AutoReceiveMessage) // Stopping, Stopped, PoisonPill, ...
 		if !system && !auto {
 			name, n := t.name(c.Self().Id, c.Actor())
-			t.event("receive", c.Self().Id, env.Message, cause, "")
+			t.event("receive", c.Self().Id, env.Message, cause, from, "")
 			if t.Before != nil {
 				t.Before(name, n, env.Message)
 			}
@@ -110,10 +118,10 @@ func (t *Tracer) Ignored(self *actor.PID, msg any, why string) {
 	if t == nil {
 		return
 	}
-	t.event("ignore", self.Id, msg, 0, why)
+	t.event("ignore", self.Id, msg, 0, "", why)
 }
 
-func (t *Tracer) event(kind, actorID string, msg any, cause uint64, detail string) {
+func (t *Tracer) event(kind, actorID string, msg any, cause uint64, from, detail string) {
 	t.mu.Lock()
 	l := max(t.clocks[actorID], cause) + 1
 	t.clocks[actorID] = l
@@ -122,7 +130,7 @@ func (t *Tracer) event(kind, actorID string, msg any, cause uint64, detail strin
 	if name == "" {
 		name = actorID
 	}
-	ev := Event{Seq: t.seq, Lamport: l, Kind: kind, Actor: name, PID: actorID, Msg: typeName(msg), Cause: cause, Detail: detail}
+	ev := Event{Seq: t.seq, Lamport: l, Kind: kind, Actor: name, PID: actorID, Msg: typeName(msg), Cause: cause, From: from, Detail: detail}
 	t.mu.Unlock()
 	if t.ids != nil {
 		ev.CallID, ev.Branch = t.ids(msg)
@@ -130,9 +138,17 @@ func (t *Tracer) event(kind, actorID string, msg any, cause uint64, detail strin
 	t.emit(ev)
 }
 
-// name gives an actor its name the first time it is seen, and counts the message it is about to
-// handle.
+// name is nameOf that also counts the message the actor is about to handle.
 func (t *Tracer) name(id string, a actor.Actor) (string, int) {
+	name := t.nameOf(id, a)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.handled[id]++
+	return name, t.handled[id]
+}
+
+// nameOf gives an actor its name the first time it is seen (sending or handling).
+func (t *Tracer) nameOf(id string, a actor.Actor) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.names[id]; !ok {
@@ -140,8 +156,7 @@ func (t *Tracer) name(id string, a actor.Actor) (string, int) {
 		t.counts[kind]++
 		t.names[id] = kind + "#" + strconv.Itoa(t.counts[kind])
 	}
-	t.handled[id]++
-	return t.names[id], t.handled[id]
+	return t.names[id]
 }
 
 // forget drops a stopped actor's clock and name.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/partysip/partysip/bench/sipp"
+	"github.com/partysip/partysip/config"
 )
 
 // echoUAS answers every request it receives with a 200 OK made by rewriting the request line
@@ -38,6 +39,14 @@ func echoUAS(tb testing.TB) (port int, stop func()) {
 	return conn.LocalAddr().(*net.UDPAddr).Port, func() { _ = conn.Close(); <-done }
 }
 
+// benchConfig is testConfig without the per-source limits: a benchmark is one loopback source
+// sending far more than limits.source_requests (1,000/s by default) allows one address.
+func benchConfig(b *testing.B, port int, next string) *config.Config {
+	cfg := testConfig(b, port, next)
+	cfg.Limits.SourceRequests, cfg.Limits.SourceTransactions = 0, 0
+	return cfg
+}
+
 // BenchmarkProxyRoundTrip measures one non-INVITE transaction through the running engine over
 // UDP loopback: client → proxy (parse, shard, NIST, proxy context, NICT, forward) → echo UAS →
 // proxy (parse, shard, NICT, context, NIST, forward) → client. ns/op is the round trip;
@@ -49,7 +58,7 @@ func BenchmarkProxyRoundTrip(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e, err := Start(Options{Config: testConfig(b, port, "sip:127.0.0.1:"+strconv.Itoa(uasPort)), LoopbackOnly: true})
+	e, err := Start(Options{Config: benchConfig(b, port, "sip:127.0.0.1:"+strconv.Itoa(uasPort)), LoopbackOnly: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -91,7 +100,7 @@ func BenchmarkRegister(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e, err := Start(Options{Config: testConfig(b, port, "sip:127.0.0.1:9"), LoopbackOnly: true})
+	e, err := Start(Options{Config: benchConfig(b, port, "sip:127.0.0.1:9"), LoopbackOnly: true})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -344,9 +344,12 @@ func (o options) ramp(root, bin, dir, name string, w workload, inf, usersYAML st
 		proxy, err = harness.StartPartysip(bin, path, filepath.Join(dir, "proxy.log"), args...)
 	case "kamailio":
 		proxy, err = harness.StartCommand(filepath.Join(dir, "proxy.log"), time.Second, "kamailio",
-			// 512 MB of shared memory: the 64 MB default runs out above ~600 calls/s
-			// (tm cannot allocate transactions); production configs raise it too.
-			"-f", filepath.Join(root, "bench", "kamailio", "kamailio.cfg"), "-D", "-E", "-m", "512", "-M", "16",
+			// Forked, as operators run it: -DD stays in the foreground but forks the workers
+			// of kamailio.cfg's children (-D alone is the single-process no-fork mode, which
+			// ignores children). 2 GB of shared memory: the 64 MB default runs out above ~600
+			// calls/s (tm cannot allocate transactions) and 512 MB near 2,000; production
+			// configs raise it too. Its memory is measured as PSS, shared pages counted once.
+			"-f", filepath.Join(root, "bench", "kamailio", "kamailio.cfg"), "-DD", "-E", "-m", "2048", "-M", "16",
 			"-b", harness.SocketBuffer, // its UDP receive buffer may grow as large as partysip's
 			"-l", fmt.Sprintf("udp:127.0.0.1:%d", port), "-A", fmt.Sprintf(`UAS="sip:%s"`, uasAddr))
 	}

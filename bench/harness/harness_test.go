@@ -57,8 +57,8 @@ func TestRampSmoke(t *testing.T) {
 			t.Errorf("step %+v: want every call successful and clean", s)
 		}
 		// CPU is counted in 10 ms ticks: a light step may cost none.
-		if s.Achieved <= 0 || s.CPUms1000 < 0 || s.PeakRSSMB <= 0 {
-			t.Errorf("step %+v: rate, CPU and RSS must be measured", s)
+		if s.Achieved <= 0 || s.CPUms1000 < 0 || s.PeakRSSMB <= 0 || s.PeakPSSMB <= 0 {
+			t.Errorf("step %+v: rate, CPU, RSS and PSS must be measured", s)
 		}
 	}
 	if cpu, err := CPUTime(p.PID()); err != nil || cpu <= 0 {
@@ -70,7 +70,7 @@ func TestRampSmoke(t *testing.T) {
 		Scenario: filepath.Join(root, "bench", "scenarios", "register.xml"), Extra: []string{"-inf", inf},
 		Target: fmt.Sprintf("127.0.0.1:%d", port), Rates: []int{20}, Duration: time.Second, Dir: filepath.Join(dir, "blind"),
 	}.Run(context.Background())
-	if err != nil || len(blind) != 1 || blind[0].Successful != 20 || blind[0].CPUms1000 != 0 || blind[0].PeakRSSMB != 0 {
+	if err != nil || len(blind) != 1 || blind[0].Successful != 20 || blind[0].CPUms1000 != 0 || blind[0].PeakRSSMB != 0 || blind[0].PeakPSSMB != 0 {
 		t.Errorf("ramp without the proxy's pid: %+v, %v", blind, err)
 	}
 
@@ -124,5 +124,25 @@ func TestReportRatios(t *testing.T) {
 	}
 	if m := rep.Results["kamailio"].Median; len(m) != 3 || m[2].Clean || m[2].Runs != 2 {
 		t.Errorf("kamailio medians %+v: 3000/s was clean in one run of two, so not clean", m)
+	}
+}
+
+// SIPp's error log names each call it aborted and what it received; only an abort for a
+// provisional response counts as reordered (a forking proxy relayed it after the final one).
+func TestReorderedAborts(t *testing.T) {
+	log := "The following events occurred:\n" +
+		"2026-12-03\t20:58:47.438538\t1796331527.438538: Aborting call on unexpected message for Call-Id '1452-1788@127.0.0.1': while pausing (index 5), received 'SIP/2.0 180 Ringing\nVia: SIP/2.0/UDP 127.0.0.1:39829\n\n" +
+		"'2026-12-03\t20:58:47.438830\t1796331527.438830: Dead call 1452-1788@127.0.0.1 (aborted at index 5), received 'SIP/2.0 404 Not here\n\n" +
+		"'2026-12-03\t20:58:48.000000\t1796331528.000000: Aborting call on unexpected message for Call-Id '1500-1788@127.0.0.1': while expecting '200' (index 3), received 'SIP/2.0 183 Session Progress\n\n" +
+		"'2026-12-03\t20:58:49.000000\t1796331529.000000: Aborting call on unexpected message for Call-Id '1501-1788@127.0.0.1': while expecting '200' (index 3), received 'SIP/2.0 503 Service Unavailable\n\n'"
+	p := filepath.Join(t.TempDir(), "uac_errors.log")
+	if err := os.WriteFile(p, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n := reorderedAborts(p); n != 2 {
+		t.Fatalf("%d reordered aborts, want 2 (the 180 and the 183, not the 503 nor the dead call)", n)
+	}
+	if n := reorderedAborts(filepath.Join(t.TempDir(), "none")); n != 0 {
+		t.Fatalf("no log: %d", n)
 	}
 }

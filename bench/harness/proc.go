@@ -97,6 +97,37 @@ func TreeCPUTime(pid int) (time.Duration, error) {
 	return total, nil
 }
 
+// PSS is a process's proportional set size: its private pages plus its share of the pages it
+// shares (/proc/PID/smaps_rollup). Summed over a process tree it counts shared memory once,
+// where RSS counts it once per process (Kamailio's shared memory, in every worker).
+func PSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Pss:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/smaps_rollup: no Pss", pid)
+}
+
+// TreePSS sums PSS over pid and its descendants: the memory a process tree holds, shared pages
+// counted once.
+func TreePSS(pid int) (int64, error) {
+	var total int64
+	for i, p := range Tree(pid) {
+		v, err := PSS(p)
+		if err != nil && i == 0 {
+			return 0, err
+		}
+		total += v
+	}
+	return total, nil
+}
+
 // TreePeakRSS sums PeakRSS over pid and its descendants (shared pages counted once per
 // process: an upper bound for forking servers).
 func TreePeakRSS(pid int) (int64, error) {

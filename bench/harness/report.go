@@ -150,12 +150,14 @@ func medianSteps(runs [][]Step) []Step {
 			Calls:           int(f(func(s Step) float64 { return float64(s.Calls) })),
 			Successful:      int(f(func(s Step) float64 { return float64(s.Successful) })),
 			Failed:          int(f(func(s Step) float64 { return float64(s.Failed) })),
+			Reordered:       int(f(func(s Step) float64 { return float64(s.Reordered) })),
 			Retransmissions: int(f(func(s Step) float64 { return float64(s.Retransmissions) })),
 			P50ms:           f(func(s Step) float64 { return s.P50ms }),
 			P95ms:           f(func(s Step) float64 { return s.P95ms }),
 			P99ms:           f(func(s Step) float64 { return s.P99ms }),
 			CPUms1000:       f(func(s Step) float64 { return s.CPUms1000 }),
 			PeakRSSMB:       f(func(s Step) float64 { return s.PeakRSSMB }),
+			PeakPSSMB:       f(func(s Step) float64 { return s.PeakPSSMB }),
 			Clean:           2*clean > len(at),
 			Runs:            len(at),
 		})
@@ -187,11 +189,11 @@ func (r *Report) Markdown() string {
 	for _, name := range r.Order {
 		res := r.Results[name]
 		fmt.Fprintf(&b, "### %s (medians over the runs)\n\n", name)
-		fmt.Fprintf(&b, "| rate asked | achieved/s | failed | retrans | p50 ms | p95 ms | p99 ms | CPU ms / %s | peak RSS MB | clean | runs |\n", r.Unit)
-		b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: | ---: |\n")
+		fmt.Fprintf(&b, "| rate asked | achieved/s | failed (of them 1xx after final) | retrans | p50 ms | p95 ms | p99 ms | CPU ms / %s | peak PSS MB | peak RSS MB (summed) | clean | runs |\n", r.Unit)
+		b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: | ---: |\n")
 		for _, s := range res.Median {
-			fmt.Fprintf(&b, "| %d | %.0f | %d | %d | %.1f | %.1f | %.1f | %.3f | %.0f | %v | %d |\n",
-				s.Rate, s.Achieved, s.Failed, s.Retransmissions, s.P50ms, s.P95ms, s.P99ms, s.CPUms1000/1000, s.PeakRSSMB, s.Clean, s.Runs)
+			fmt.Fprintf(&b, "| %d | %.0f | %d (%d) | %d | %.1f | %.1f | %.1f | %.3f | %.0f | %.0f | %v | %d |\n",
+				s.Rate, s.Achieved, s.Failed, s.Reordered, s.Retransmissions, s.P50ms, s.P95ms, s.P99ms, s.CPUms1000/1000, s.PeakPSSMB, s.PeakRSSMB, s.Clean, s.Runs)
 		}
 		fmt.Fprintf(&b, "\nHighest clean rate: median %.0f %s/s (runs: %s)\n\n", res.BestMedian, r.Unit, floats(res.Best, "%.0f"))
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -134,4 +135,101 @@ func BenchmarkRegister(b *testing.B) {
 			b.Fatalf("request %d: %q", i, buf[:min(n, 60)])
 		}
 	}
+}
+
+// heapAfterGC is the live heap once garbage is collected.
+func heapAfterGC() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// benchEngine starts an engine for a memory benchmark, with a client socket.
+func benchEngine(b *testing.B, next string) (*Engine, *net.UDPConn, *net.UDPAddr, int) {
+	port, err := sipp.FreePort()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := benchConfig(b, port, next)
+	cfg.Limits.Transactions = 0
+	e, err := Start(Options{Config: cfg, LoopbackOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(e.Stop)
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = conn.Close() })
+	return e, conn, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, conn.LocalAddr().(*net.UDPAddr).Port
+}
+
+// waitStat waits until v reaches want (the engine's actors catch up after the last response).
+func waitStat(b *testing.B, what string, v func() int64, want int64) {
+	deadline := time.Now().Add(10 * time.Second)
+	for v() < want {
+		if time.Now().After(deadline) {
+			b.Fatalf("%s: %d, want %d", what, v(), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// BenchmarkMemoryPerCallInProgress measures the heap a proxied INVITE holds while its callee
+// has not answered: the server transaction, the proxy context, the client transaction (with
+// their timers) and the messages they keep. B/call is the live heap after b.N such calls, less
+// the heap before, per call (issue 16's target: 2 KB beyond the message bytes it must keep).
+func BenchmarkMemoryPerCallInProgress(b *testing.B) {
+	silent, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}) // never answers
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer silent.Close()
+	e, conn, dst, me := benchEngine(b, "sip:127.0.0.1:"+strconv.Itoa(silent.LocalAddr().(*net.UDPAddr).Port))
+	before := heapAfterGC()
+	buf := make([]byte, 65535)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		req := fmt.Sprintf("INVITE sip:bob@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKmem%d\r\n"+
+			"Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=%d\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: mem%d\r\n"+
+			"CSeq: 1 INVITE\r\nContact: <sip:alice@127.0.0.1:%d>\r\nContent-Length: 0\r\n\r\n", dst.Port, me, i, i, i, me)
+		if _, err := conn.WriteToUDP([]byte(req), dst); err != nil {
+			b.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, _, err := conn.ReadFromUDP(buf); err != nil { // the 100 Trying
+			b.Fatalf("call %d: %v", i, err)
+		}
+	}
+	b.StopTimer()
+	waitStat(b, "live transactions", e.Stats().LiveTx.Load, int64(2*b.N))
+	b.ReportMetric(float64(int64(heapAfterGC())-int64(before))/float64(b.N), "B/call")
+}
+
+// BenchmarkMemoryPerParkedWait measures the heap of a finished non-INVITE transaction waiting
+// out Timer J in its shard (an OPTIONS to the proxy itself, answered 200): B/wait per parked
+// entry, the 200 it may resend included (issue 16's target: 300 bytes).
+func BenchmarkMemoryPerParkedWait(b *testing.B) {
+	e, conn, dst, me := benchEngine(b, "sip:127.0.0.1:9")
+	before := heapAfterGC()
+	buf := make([]byte, 65535)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		req := fmt.Sprintf("OPTIONS sip:127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKpark%d\r\n"+
+			"Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=%d\r\nTo: <sip:127.0.0.1:%d>\r\nCall-ID: park%d\r\n"+
+			"CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", dst.Port, me, i, i, dst.Port, i)
+		if _, err := conn.WriteToUDP([]byte(req), dst); err != nil {
+			b.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if n, _, err := conn.ReadFromUDP(buf); err != nil || !bytes.HasPrefix(buf[:n], []byte("SIP/2.0 200")) {
+			b.Fatalf("request %d: %v %q", i, err, buf[:min(n, 40)])
+		}
+	}
+	b.StopTimer()
+	waitStat(b, "parked waits", e.Stats().Parked.Load, int64(b.N))
+	b.ReportMetric(float64(int64(heapAfterGC())-int64(before))/float64(b.N), "B/wait")
 }

@@ -69,8 +69,26 @@ type Phone struct {
 
 // Start writes a configuration for account into dir, starts baresip on it (bound to 127.0.0.1
 // only, so no packet, SIP or RTP, leaves the machine; it quits by itself after lifetime) and
-// connects to its control socket.
+// connects to its control socket. The control port is picked free beforehand, so another
+// process (or baresip's own SIP listener, on an ephemeral port) can take it first: then the
+// control socket answers nothing, and baresip is started again on another port.
 func Start(dir string, account Account, lifetime time.Duration) (*Phone, error) {
+	var last error
+	for range 5 {
+		p, err := start(dir, account, lifetime)
+		if err != nil {
+			return nil, err
+		}
+		if _, err = p.Command("reginfo", ""); err == nil {
+			return p, nil
+		}
+		last = fmt.Errorf("%w:\n%s", err, p.Output())
+		p.Stop()
+	}
+	return nil, fmt.Errorf("baresip's control socket never answered: %w", last)
+}
+
+func start(dir string, account Account, lifetime time.Duration) (*Phone, error) {
 	bin, err := exec.LookPath("baresip")
 	if err != nil {
 		return nil, ErrNotInstalled

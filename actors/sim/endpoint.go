@@ -261,15 +261,11 @@ func (c *Caller) firstHop(d *dialog) netip.AddrPort {
 	if err := sip.ParseUri(trimAngles(uri), &u); err != nil {
 		return c.Proxy
 	}
-	a, err := netip.ParseAddr(u.Host)
+	a, err := hostPort(u.Host, u.Port)
 	if err != nil {
 		return c.Proxy
 	}
-	port := u.Port
-	if port == 0 {
-		port = base.DefaultPort("UDP")
-	}
-	return netip.AddrPortFrom(a, uint16(port))
+	return a
 }
 
 func trimAngles(s string) string {
@@ -443,10 +439,6 @@ func (c *Callee) respond(w *World, u *uas, code int, reason string) {
 // NAT).
 func viaAddr(req *sip.Request) netip.AddrPort {
 	via := req.Via()
-	a, _ := netip.ParseAddr(via.Host)
-	port := via.Port
-	if port == 0 {
-		port = 5060
-	}
-	return netip.AddrPortFrom(a, uint16(port))
+	a, _ := hostPort(via.Host, via.Port)
+	return a
 }

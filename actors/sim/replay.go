@@ -367,14 +367,7 @@ func Replay(recs []*Recording, cfg *config.Config, proxy netip.AddrPort) (*Resul
 			uases = append(uases, rec.At)
 		}
 	}
-	for _, r := range cfg.Routes {
-		for _, hop := range append([]string{r.To}, r.Alternates...) {
-			var u sip.Uri
-			if sip.ParseUri(hop, &u) == nil {
-				w.routedTo = append(w.routedTo, fmt.Sprintf("%s:%d", u.Host, u.Port))
-			}
-		}
-	}
+	w.routeHops(cfg)
 	for _, p := range players {
 		p.Start(w)
 	}

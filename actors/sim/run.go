@@ -50,14 +50,7 @@ func run(s Scenario, seed uint64, f Faults, ex *explorer) (*Result, error) {
 	}
 	defer w.Close()
 	w.explorer = ex
-	for _, r := range cfg.Routes {
-		for _, hop := range append([]string{r.To}, r.Alternates...) {
-			var u sip.Uri
-			if sip.ParseUri(hop, &u) == nil {
-				w.routedTo = append(w.routedTo, fmt.Sprintf("%s:%d", u.Host, u.Port))
-			}
-		}
-	}
+	w.routeHops(cfg)
 	call := s.Setup(w)
 	w.names = map[netip.AddrPort]string{ProxyAddr: "proxy", call.Caller.At: "alice"}
 	w.Add(call.Caller)

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -63,9 +62,8 @@ func (n *wire) SendRequest(req *sip.Request, hop proxy.Hop, _ *transport.Socket,
 		}
 		return nil
 	}
-	var b bytes.Buffer
-	req.StringWrite(&b)
-	return n.w.send(n.w.proxy, to, b.Bytes())
+	n.w.Send(n.w.proxy, to, req)
+	return nil
 }
 
 func (n *wire) SendRequestKept(req *sip.Request, hop proxy.Hop, _ *transport.Socket) (*transport.Sent, error) {
@@ -93,9 +91,8 @@ func (n *wire) SendResponse(res *sip.Response, _ transport.Peer) error {
 	if err != nil {
 		return err
 	}
-	var b bytes.Buffer
-	res.StringWrite(&b)
-	return n.w.send(n.w.proxy, to, b.Bytes())
+	n.w.Send(n.w.proxy, to, res)
+	return nil
 }
 
 func (n *wire) SendResponseKept(res *sip.Response, _ transport.Peer) (*transport.Sent, error) {

@@ -89,8 +89,8 @@ type World struct {
 	// Trace is everything that happened on the network, in order.
 	Trace []Event
 	steps int
-	// routedTo are the hops the proxy's routes name (host:port); names show addresses by role.
-	routedTo []string
+	// routedTo are the hops the proxy's routes name; names show addresses by role.
+	routedTo []netip.AddrPort
 	names    map[netip.AddrPort]string
 	points   []*pointState
 	// sent counts the packets of each from>to:name, to name the faults drawn at random.
@@ -314,6 +314,21 @@ func (w *World) deliver(p *packet) {
 		return
 	}
 	w.record("undeliverable", p) // nobody listens there: a dead hop
+}
+
+// routeHops notes the next hops cfg's static routes name (where the proxy may send).
+func (w *World) routeHops(cfg *config.Config) {
+	for _, r := range cfg.Routes {
+		for _, hop := range append([]string{r.To}, r.Alternates...) {
+			var u sip.Uri
+			if sip.ParseUri(hop, &u) != nil {
+				continue
+			}
+			if a, err := hostPort(u.Host, u.Port); err == nil {
+				w.routedTo = append(w.routedTo, a)
+			}
+		}
+	}
 }
 
 // refused records a connection to a stream next hop that was refused.

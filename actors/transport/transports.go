@@ -313,13 +313,25 @@ func (t *Transports) SendResponse(res *sip.Response, to Peer) error {
 // bytes (exactly their size: tens of thousands of these wait at once under load, parked.go)
 // and where they went.
 type Sent struct {
-	b   []byte
+	b []byte
+	Dest
+}
+
+// Resend writes the kept bytes again to where they went.
+func (w *Sent) Resend() error { return w.Write(w.b) }
+
+// Bytes are the kept bytes, as they went out.
+func (w *Sent) Bytes() []byte { return w.b }
+
+// Dest is where a kept message went over UDP: the socket it left from and the address it went
+// to. A parked wait keeps it beside the bytes (in a buffer of its own) to write them again.
+type Dest struct {
 	udp *Socket
 	dst netip.AddrPort
 }
 
-// Resend writes the kept bytes again to where they went.
-func (w *Sent) Resend() error { return w.udp.write(w.b, w.dst) }
+// Write sends b again to where the kept message went.
+func (d Dest) Write(b []byte) error { return d.udp.write(b, d.dst) }
 
 // SendResponseKept is SendResponse to a UDP peer, keeping what was sent so that a parked wait
 // can resend it without building it again.
@@ -349,9 +361,9 @@ func SendKept(msg sip.Message, udp *Socket, dst netip.AddrPort) (*Sent, error) {
 	buf := wireBufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	msg.StringWrite(buf)
-	w := &Sent{b: bytes.Clone(buf.Bytes()), udp: udp, dst: dst}
+	w := &Sent{b: bytes.Clone(buf.Bytes()), Dest: Dest{udp: udp, dst: dst}}
 	wireBufs.Put(buf)
-	return w, udp.write(w.b, dst)
+	return w, w.Resend()
 }
 
 // responseDest is where a response to a request from a UDP peer goes: the top Via's

@@ -246,8 +246,12 @@ func (t *clientTx) park(ctx actor.Context) {
 	if !ok || (r.Kind() == transaction.ClientInvite && r.State() == transaction.Completed && t.ackWire == nil) {
 		return // still more to do, or no ACK kept as sent for a retransmitted final response
 	}
+	e := newParked(r, t.key, t.callID, t.waitUntil, t.ackWire)
+	if e == nil {
+		return // a key too long to pack: the actor waits itself (its timer runs)
+	}
 	t.parking = true
-	ctx.Send(ctx.Parent(), &txParking{Key: t.key, PID: ctx.Self(), Entry: newParked(r, t.callID, t.waitUntil, t.ackWire)})
+	ctx.Send(ctx.Parent(), &txParking{Key: t.key, PID: ctx.Self(), Entry: e})
 }
 
 func (t *clientTx) sendFailed(err error) {

@@ -189,15 +189,9 @@ func (t *serverTx) park(ctx actor.Context) {
 	if t.parking || t.ended || t.waitUntil.IsZero() {
 		return
 	}
+	nist := t.m.Kind() == transaction.ServerNonInvite
 	switch st := t.m.State(); {
-	case t.m.Kind() == transaction.ServerNonInvite && st == transaction.Completed && t.from.Transport == "UDP":
-		if t.lastWire == nil {
-			// Not sent as bytes we kept (cannot happen: a failed send ends the transaction).
-			if !t.timers.armed(transaction.TimerJ) {
-				t.timers.start(t.c.Clock, ctx, transaction.TimerJ, t.waitUntil.Sub(t.c.Clock.Now())) // the actor waits itself
-			}
-			return
-		}
+	case nist && st == transaction.Completed && t.from.Transport == "UDP":
 	case t.m.Kind() == transaction.ServerInvite && st == transaction.Accepted && t.tuDone:
 	default:
 		return
@@ -206,8 +200,17 @@ func (t *serverTx) park(ctx actor.Context) {
 	if !ok {
 		return
 	}
+	var e *parked
+	if !nist || t.lastWire != nil { // a NIST's final response not kept as sent cannot happen: a failed send ends it
+		e = newParked(r, t.key, t.callID, t.waitUntil, t.lastWire)
+	}
+	if e == nil {
+		if nist && !t.timers.armed(transaction.TimerJ) {
+			t.timers.start(t.c.Clock, ctx, transaction.TimerJ, t.waitUntil.Sub(t.c.Clock.Now())) // the actor waits itself
+		}
+		return // (an IST's Timer L runs in the actor already)
+	}
 	t.parking = true
-	e := newParked(r, t.callID, t.waitUntil, t.lastWire)
 	ctx.Send(ctx.Parent(), &txParking{Key: t.key, PID: ctx.Self(), Entry: e})
 }
 

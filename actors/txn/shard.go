@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"hash/maphash"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -25,9 +26,13 @@ type shard struct {
 	txs   children.Registry[transaction.Key]
 	// parked holds the transactions waiting out their final timer without an actor
 	// (parked.go); parkQueues the same entries, one FIFO per timer waited out (see park).
-	parked     map[transaction.Key]*parked
-	parkQueues map[transaction.Timer]*deque.Deque[*parked]
-	sweepAt    time.Time // when the next sweep is armed for; zero: none
+	// parked is keyed by the hash of a transaction key (seed: seed); parkedCount counts the
+	// entries, chains included.
+	parked      map[uint64]*parked
+	parkedCount int
+	seed        maphash.Seed
+	parkQueues  map[transaction.Timer]*deque.Deque[*parked]
+	sweepAt     time.Time // when the next sweep is armed for; zero: none
 	// parkedPeak is the most entries parked held since it was last made anew: Go maps never
 	// shrink, so once a flood has passed and the table is empty again, it is remade (as the
 	// transaction registry does).
@@ -40,7 +45,7 @@ type shard struct {
 // NewShard is shard number index of the transaction table.
 func NewShard(c *Env, index int) actor.Actor {
 	return &shard{c: c, index: index,
-		parked: make(map[transaction.Key]*parked), parkQueues: make(map[transaction.Timer]*deque.Deque[*parked]),
+		parked: make(map[uint64]*parked), seed: maphash.MakeSeed(), parkQueues: make(map[transaction.Timer]*deque.Deque[*parked]),
 		held: make(map[string]func())}
 }
 
@@ -96,7 +101,7 @@ func (s *shard) request(ctx actor.Context, req *sip.Request, m *MessageReceived)
 		ctx.Send(pid, m) // retransmission, or ACK for a non-2xx (§17.2.3)
 		return
 	}
-	if e, ok := s.parked[m.Key]; ok {
+	if e := s.parkedGet(m.Key); e != nil {
 		s.parkedRequest(e, req)
 		return
 	}
@@ -104,7 +109,7 @@ func (s *shard) request(ctx actor.Context, req *sip.Request, m *MessageReceived)
 	if req.Method == sip.CANCEL {
 		if pid, ok := s.txs.Get(transaction.InviteKey(m.Key)); ok {
 			inv, invPID = proxy.InviteLive, pid
-		} else if e, ok := s.parked[transaction.InviteKey(m.Key)]; ok && e.m.Kind() == transaction.ServerInvite {
+		} else if e := s.parkedGet(transaction.InviteKey(m.Key)); e != nil && e.m.Kind() == transaction.ServerInvite {
 			inv = proxy.InviteAnswered
 		}
 	}
@@ -152,7 +157,7 @@ func (s *shard) response(ctx actor.Context, res *sip.Response, m *MessageReceive
 		ctx.Send(pid, m)
 		return
 	}
-	if e, ok := s.parked[m.Key]; ok {
+	if e := s.parkedGet(m.Key); e != nil {
 		s.parkedResponse(e, res)
 		return
 	}

@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"math/rand/v2"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -12,7 +11,6 @@ import (
 	"github.com/partysip/partysip/actors/plugin"
 	"github.com/partysip/partysip/actors/transport"
 	"github.com/partysip/partysip/sipcore/base"
-	"github.com/partysip/partysip/sipcore/dialog"
 	"github.com/partysip/partysip/sipcore/proxy"
 )
 
@@ -32,18 +30,23 @@ type proxyContext struct {
 	// createsDialog: an INVITE without To tag that we Record-Route: its 2xx creates a dialog.
 	createsDialog bool
 	final         bool // a final response went upstream
-	// started is when the request arrived; logged says its access-log line was written;
-	// answeredBy is the hop whose final response went upstream ("" when we answered).
-	started    time.Time
+	// logged says its access-log line was written; answeredBy is the hop whose final response
+	// went upstream ("" when we answered).
 	logged     bool
 	answeredBy string
 	doneSent   bool // ContextDone went to the server transaction
-	// r is the request going through the plugin chain; waiting is the index of the plugin
-	// awaiting a service actor's answer (-1 when none), waitGen tells its timeout apart.
+	// run is the request's way through the plugin chain (its start, for the access log); r its
+	// plugin request until the chain has decided. waiting is the index of the plugin awaiting a
+	// service actor's answer (-1 when none), waitGen tells its timeout apart.
+	run     *Run
 	r       *plugin.Request
 	waiting int
 	waitGen uint32
 	wait    clock.Timer
+	// decided: the chain ran before the context started (a shard began answering a non-INVITE
+	// itself, light.go in actors/txn) and decided this, from plugin at.
+	decided *plugin.Result
+	at      int
 }
 
 // pluginWaitTimeout bounds how long a plugin may wait for a service actor (the registrar, the
@@ -60,9 +63,22 @@ func NewContext(c *Env, req *sip.Request, from transport.Peer, server *actor.PID
 	return &proxyContext{c: c, rt: c.Routing(), req: req, method: req.Method, callID: base.CallID(req), from: from, server: server, waiting: -1}
 }
 
+// NewDecidedContext is the proxy context of a request whose run through the plugin chain
+// already decided res (by plugin at): it carries that decision out.
+func NewDecidedContext(c *Env, run *Run, res plugin.Result, at int, server *actor.PID) actor.Actor {
+	req := run.R.Received
+	return &proxyContext{c: c, rt: run.Routing, req: req, method: req.Method, callID: run.R.CallID, from: run.From,
+		server: server, waiting: -1, run: run, r: run.R, decided: &res, at: at}
+}
+
 func (p *proxyContext) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		if p.decided != nil {
+			p.decide(ctx, *p.decided, p.at)
+			p.decided = nil
+			break
+		}
 		p.start(ctx)
 	case *BranchResponded:
 		p.step(ctx, proxy.Event{Kind: proxy.BranchResponded, Branch: m.Index, Res: m.Res})
@@ -94,7 +110,7 @@ func (p *proxyContext) Receive(ctx actor.Context) {
 			i := p.waiting
 			p.stopWait()
 			res, at := p.rt.Chain.Resume(p.r, i, m)
-			p.decided(ctx, res, at)
+			p.decide(ctx, res, at)
 		}
 	}
 	if p.final {
@@ -119,34 +135,16 @@ func (p *proxyContext) start(ctx actor.Context) {
 		// §16.2: a stateful proxy sends 100 Trying for an INVITE without waiting.
 		p.respond(ctx, sip.NewResponseFromRequest(req, 100, "Trying", nil))
 	}
-	switch {
-	case req.Method == sip.BYE:
-		p.c.Dialogs.Observe(req, dialog.ByeSeen, "BYE")
-	case req.Method != sip.CANCEL:
-		// Any other request with a To tag is a sign of life of its dialog (no tag: nothing).
-		p.c.Dialogs.Observe(req, dialog.RequestSeen, string(req.Method))
-	}
-	p.started = p.c.Clock.Now()
 	p.createsDialog = p.rt.RecordRoute && req.Method == sip.INVITE && !base.HasToTag(req)
 	self, root := ctx.Self(), ctx.ActorSystem().Root
-	p.r = &plugin.Request{
-		Received: req,
-		Work:     plugin.WorkOn(req, p.c.Local),
-		CallID:   p.callID,
-		Source:   p.from.Transport + ":" + p.from.Addr,
-		SourceIP: p.from.IP(),
-		Dialog:   p.c.Signer.Proven(req, p.c.Local),
-		LoopHash: proxy.LoopHash(req),
-		ReplyTo:  func(answer any) { root.Send(self, answer) },
-		Now:      p.started,
-		Log:      p.c.Log,
-	}
+	p.run = p.c.Begin(p.rt, req, p.callID, p.from, func(answer any) { root.Send(self, answer) })
+	p.r = p.run.R
 	res, at := p.rt.Chain.Run(p.r, 0)
-	p.decided(ctx, res, at)
+	p.decide(ctx, res, at)
 }
 
-// decided carries out the chain's decision.
-func (p *proxyContext) decided(ctx actor.Context, res plugin.Result, at int) {
+// decide carries out the chain's decision.
+func (p *proxyContext) decide(ctx actor.Context, res plugin.Result, at int) {
 	switch res {
 	case plugin.Answered:
 		p.reject(ctx, p.r.Answer)
@@ -185,10 +183,7 @@ func (p *proxyContext) reject(ctx actor.Context, rej *base.Answer) {
 	if p.method == sip.ACK {
 		return
 	}
-	res := sip.NewResponseFromRequest(p.req, rej.Code, rej.Reason, nil)
-	for _, h := range rej.Headers {
-		res.AppendHeader(h)
-	}
+	res := Answer(p.req, rej)
 	p.final = true
 	p.respond(ctx, res)
 }
@@ -201,16 +196,9 @@ func (p *proxyContext) respond(ctx actor.Context, res *sip.Response) {
 	ctx.Send(p.server, &ResponseSent{Res: res})
 }
 
-// accessLog writes the request's access-log line (log.access of them): who asked for what,
-// from where, who answered, how, and how long it took.
+// accessLog writes the request's access-log line (see Env.AccessLog).
 func (p *proxyContext) accessLog(code int) {
-	if p.req == nil || p.rt.Access <= 0 || (p.rt.Access < 1 && rand.Float64() >= p.rt.Access) {
-		return
+	if p.run != nil {
+		p.c.AccessLog(p.run, p.req, p.answeredBy, code)
 	}
-	from, to := base.Parties(p.req)
-	p.c.Log.Info("access", zap.String("method", string(p.method)), zap.String("call_id", p.callID),
-		zap.String("from", from), zap.String("to", to),
-		zap.String("ruri", p.req.Recipient.String()), zap.String("source", p.from.Transport+":"+p.from.Addr),
-		zap.String("next_hop", p.answeredBy), zap.Int("code", code),
-		zap.Float64("ms", float64(p.c.Clock.Now().Sub(p.started).Microseconds())/1000))
 }
